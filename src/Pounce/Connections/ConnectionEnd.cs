@@ -1,0 +1,163 @@
+namespace Pounce.Connections;
+
+/// <summary>
+/// A fact, reported by the transport or a protocol layer, about how a connection came to an end.
+/// The first fact reported for a connection wins; <see cref="ConnectionEnds.Describe"/> is the one place that
+/// turns a fact into the contract's <see cref="CloseReason"/> and its stable snake_case detail.
+/// </summary>
+public enum ConnectionEnd
+{
+    /// <summary>Nothing reported yet.</summary>
+    None = 0,
+
+    // complete
+    /// <summary>The client closed the connection while no request was in flight.</summary>
+    ClientClosedIdle,
+    /// <summary>The client asked for the close (<c>Connection: close</c>, or an HTTP/1.0 request without keep-alive).</summary>
+    ClientRequestedClose,
+    /// <summary>The application answered with <c>Connection: close</c>.</summary>
+    AppRequestedClose,
+    /// <summary><c>MaxRequestsPerConnection</c> was reached.</summary>
+    MaxRequestsReached,
+    /// <summary>The response had no length and was delimited by closing the connection (HTTP/1.0).</summary>
+    CloseDelimitedResponse,
+    /// <summary>An upgraded (WebSocket) connection ended normally.</summary>
+    UpgradeCompleted,
+
+    // timeout
+    /// <summary>Idle keep-alive timeout.</summary>
+    KeepAliveTimeout,
+    /// <summary>The request head did not arrive in time (slow-loris).</summary>
+    HeaderTimeout,
+    /// <summary>The request body stalled while the application was reading it.</summary>
+    BodyReadTimeout,
+    /// <summary>The client did not accept response bytes in time.</summary>
+    WriteTimeout,
+
+    // client_disconnect
+    /// <summary>The client closed its side (FIN) while a request was in flight.</summary>
+    ClientClosedInFlight,
+    /// <summary>The peer reset the connection (RST, broken pipe).</summary>
+    PeerReset,
+    /// <summary>The client closed in the middle of sending a request head or body.</summary>
+    ClientClosedMidRequest,
+
+    // error: malformed input, each answered with a 4xx/5xx first
+    /// <summary>Malformed request line.</summary>
+    BadRequestLine,
+    /// <summary>Request line longer than <c>MaxRequestLineSize</c> (414).</summary>
+    RequestLineTooLong,
+    /// <summary>Unsupported HTTP version (505).</summary>
+    UnsupportedVersion,
+    /// <summary>Malformed header field line (bad name, bad value, whitespace before colon).</summary>
+    BadHeader,
+    /// <summary>Obsolete line folding in the head.</summary>
+    ObsFold,
+    /// <summary>A bare CR or LF where CRLF is required.</summary>
+    BareLineFeed,
+    /// <summary>Request head larger than <c>MaxHeaderSize</c> (431).</summary>
+    HeadersTooLarge,
+    /// <summary>More than <c>MaxHeaders</c> header fields (431).</summary>
+    TooManyHeaders,
+    /// <summary>Missing, repeated or invalid <c>Host</c>.</summary>
+    BadHost,
+    /// <summary>Invalid or repeated <c>Content-Length</c>.</summary>
+    BadContentLength,
+    /// <summary>A <c>Transfer-Encoding</c> other than a final <c>chunked</c>.</summary>
+    BadTransferEncoding,
+    /// <summary>Both <c>Content-Length</c> and <c>Transfer-Encoding</c> (request smuggling shape).</summary>
+    ConflictingFraming,
+    /// <summary>Malformed chunked body (bad size, overflow, junk, missing CRLF, bad trailer).</summary>
+    BadChunk,
+    /// <summary>Body larger than <c>MaxRequestBodySize</c> (413).</summary>
+    BodyTooLarge,
+    /// <summary>Bad request target (invalid characters or form).</summary>
+    BadRequestTarget,
+
+    // error: server side
+    /// <summary>The application aborted the connection (<c>HttpContext.Abort()</c>).</summary>
+    AppAbort,
+    /// <summary>The application threw after the response had started, so the connection had to be aborted.</summary>
+    AppError,
+    /// <summary>An unexpected fault in the server itself.</summary>
+    InternalError,
+
+    // backpressure
+    /// <summary>Refused at <c>MaxConnections</c>.</summary>
+    MaxConnections,
+
+    // shutdown
+    /// <summary>Idle connection closed because the server is stopping.</summary>
+    ShutdownIdle,
+    /// <summary>The in-flight request finished and the connection closed because the server is stopping.</summary>
+    ShutdownDrained,
+    /// <summary>The connection was still busy when <c>ShutdownTimeout</c> ran out and was aborted.</summary>
+    ShutdownAborted,
+}
+
+/// <summary>The single mapping from <see cref="ConnectionEnd"/> facts to the contract's reason and detail.</summary>
+public static class ConnectionEnds
+{
+    /// <summary>The contract's reason and stable snake_case detail for a fact.</summary>
+    public static (CloseReason Reason, string Detail) Describe(ConnectionEnd end) => end switch
+    {
+        ConnectionEnd.None => (CloseReason.Complete, "closed"),
+        ConnectionEnd.ClientClosedIdle => (CloseReason.Complete, "client_closed"),
+        ConnectionEnd.ClientRequestedClose => (CloseReason.Complete, "connection_close"),
+        ConnectionEnd.AppRequestedClose => (CloseReason.Complete, "server_close"),
+        ConnectionEnd.MaxRequestsReached => (CloseReason.Complete, "max_requests"),
+        ConnectionEnd.CloseDelimitedResponse => (CloseReason.Complete, "close_delimited"),
+        ConnectionEnd.UpgradeCompleted => (CloseReason.Complete, "upgrade_closed"),
+        ConnectionEnd.KeepAliveTimeout => (CloseReason.Timeout, "keep_alive_timeout"),
+        ConnectionEnd.HeaderTimeout => (CloseReason.Timeout, "header_timeout"),
+        ConnectionEnd.BodyReadTimeout => (CloseReason.Timeout, "body_read_timeout"),
+        ConnectionEnd.WriteTimeout => (CloseReason.Timeout, "write_timeout"),
+        ConnectionEnd.ClientClosedInFlight => (CloseReason.ClientDisconnect, "client_closed"),
+        ConnectionEnd.PeerReset => (CloseReason.ClientDisconnect, "peer_reset"),
+        ConnectionEnd.ClientClosedMidRequest => (CloseReason.ClientDisconnect, "incomplete_request"),
+        ConnectionEnd.BadRequestLine => (CloseReason.Error, "bad_request_line"),
+        ConnectionEnd.RequestLineTooLong => (CloseReason.Error, "request_line_too_long"),
+        ConnectionEnd.UnsupportedVersion => (CloseReason.Error, "unsupported_version"),
+        ConnectionEnd.BadHeader => (CloseReason.Error, "bad_header"),
+        ConnectionEnd.ObsFold => (CloseReason.Error, "obs_fold"),
+        ConnectionEnd.BareLineFeed => (CloseReason.Error, "bare_cr_or_lf"),
+        ConnectionEnd.HeadersTooLarge => (CloseReason.Error, "headers_too_large"),
+        ConnectionEnd.TooManyHeaders => (CloseReason.Error, "too_many_headers"),
+        ConnectionEnd.BadHost => (CloseReason.Error, "bad_host"),
+        ConnectionEnd.BadContentLength => (CloseReason.Error, "bad_content_length"),
+        ConnectionEnd.BadTransferEncoding => (CloseReason.Error, "bad_transfer_encoding"),
+        ConnectionEnd.ConflictingFraming => (CloseReason.Error, "conflicting_framing"),
+        ConnectionEnd.BadChunk => (CloseReason.Error, "bad_chunk"),
+        ConnectionEnd.BodyTooLarge => (CloseReason.Error, "body_too_large"),
+        ConnectionEnd.BadRequestTarget => (CloseReason.Error, "bad_request_target"),
+        ConnectionEnd.AppAbort => (CloseReason.Error, "app_abort"),
+        ConnectionEnd.AppError => (CloseReason.Error, "app_error"),
+        ConnectionEnd.InternalError => (CloseReason.Error, "internal_error"),
+        ConnectionEnd.MaxConnections => (CloseReason.Backpressure, "max_connections"),
+        ConnectionEnd.ShutdownIdle => (CloseReason.Shutdown, "shutdown_idle"),
+        ConnectionEnd.ShutdownDrained => (CloseReason.Shutdown, "shutdown_drained"),
+        ConnectionEnd.ShutdownAborted => (CloseReason.Shutdown, "shutdown_timeout"),
+        _ => (CloseReason.Error, "internal_error"),
+    };
+
+    /// <summary>The contract's lower-case name of a reason.</summary>
+    public static string Name(CloseReason reason) => reason switch
+    {
+        CloseReason.Complete => "complete",
+        CloseReason.Timeout => "timeout",
+        CloseReason.ClientDisconnect => "client_disconnect",
+        CloseReason.Error => "error",
+        CloseReason.Backpressure => "backpressure",
+        CloseReason.Shutdown => "shutdown",
+        _ => "error",
+    };
+
+    /// <summary>The contract's name of a protocol.</summary>
+    public static string Name(ConnectionProtocol protocol) => protocol switch
+    {
+        ConnectionProtocol.H1 => "h1",
+        ConnectionProtocol.H2 => "h2",
+        ConnectionProtocol.WebSocket => "websocket",
+        _ => "unknown",
+    };
+}

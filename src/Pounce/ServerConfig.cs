@@ -1,0 +1,204 @@
+using System.Globalization;
+using System.Net;
+
+namespace Pounce;
+
+/// <summary>Output format of every line Pounce writes.</summary>
+public enum LogFormat
+{
+    /// <summary>One human-readable line per event: time, level, event, then <c>key=value</c> pairs.</summary>
+    Text,
+    /// <summary>One flat JSON object per line.</summary>
+    Json,
+}
+
+/// <summary>
+/// Every setting of a Pounce server, with its default. Call <see cref="Validate"/> (the server does at
+/// start-up) to get a clear error naming the first bad setting.
+/// </summary>
+public sealed class ServerConfig
+{
+    // ---- Binding and workers ----
+
+    /// <summary>Address to bind when no URLs are configured. Default <c>127.0.0.1</c>.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>Port to bind when no URLs are configured; 0 binds a free port. Default 8000.</summary>
+    public int Port { get; set; } = 8000;
+
+    /// <summary>Number of accept loops, each with its own listening socket (SO_REUSEPORT on Linux). Default: processor count.</summary>
+    public int Workers { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Listen backlog of each listening socket. Default 2048.</summary>
+    public int Backlog { get; set; } = 2048;
+
+    // ---- Limits ----
+
+    /// <summary>Concurrent connections over all workers; a connection over it gets 503 with Retry-After. Default 10000.</summary>
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>Longest request line (method, target, version) in bytes; over it: 414 (or 400 for a long method). Default 8192.</summary>
+    public int MaxRequestLineSize { get; set; } = 8 * 1024;
+
+    /// <summary>Largest request head (all header lines together) in bytes; over it: 431. Default 32768.</summary>
+    public int MaxHeaderSize { get; set; } = 32 * 1024;
+
+    /// <summary>Most header fields in one request head (and in a chunked body's trailers); over it: 431. Default 100.</summary>
+    public int MaxHeaders { get; set; } = 100;
+
+    /// <summary>Largest request body in bytes; over it: 413. 0 means unlimited. An app may change it per request
+    /// through <c>IHttpMaxRequestBodySizeFeature</c> before reading. Default 30,000,000.</summary>
+    public long MaxRequestBodySize { get; set; } = 30_000_000;
+
+    /// <summary>Requests served on one connection before it is closed; 0 means unlimited. Default 0.</summary>
+    public int MaxRequestsPerConnection { get; set; }
+
+    /// <summary>Longest chunk extension accepted in a chunked request body, in bytes. Default 1024.</summary>
+    public int MaxChunkExtensionSize { get; set; } = 1024;
+
+    // ---- Timeouts ----
+
+    /// <summary>How long an idle keep-alive connection is kept open waiting for the next request. Default 5 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Time allowed to receive a complete request head once its first byte arrived (slow-loris guard). Default 10 s.</summary>
+    public TimeSpan HeaderTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longest wait for more request body bytes while the application is reading the body. Default 30 s.</summary>
+    public TimeSpan BodyReadTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest time a response write may wait for the client to accept data. Default 30 s.</summary>
+    public TimeSpan ResponseWriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>On stop, how long in-flight requests may run before their connections are aborted. Default 10 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    // ---- Response headers ----
+
+    /// <summary>Value of the <c>Server</c> response header; empty means no header. Default <c>pounce</c>.</summary>
+    public string ServerHeader { get; set; } = "pounce";
+
+    /// <summary>Whether responses carry a <c>Date</c> header. Default true.</summary>
+    public bool DateHeader { get; set; } = true;
+
+    // ---- Logging ----
+
+    /// <summary>Turns the connection lifecycle events on. Default false.</summary>
+    public bool LifecycleLogging { get; set; }
+
+    /// <summary>Format of every line Pounce writes. Default <see cref="Pounce.LogFormat.Text"/>.</summary>
+    public LogFormat LogFormat { get; set; } = LogFormat.Text;
+
+    /// <summary>Lowest level written; events below it are never built. Default <see cref="Microsoft.Extensions.Logging.LogLevel.Information"/>.</summary>
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; set; } = Microsoft.Extensions.Logging.LogLevel.Information;
+
+    /// <summary>A response taking at least this many seconds is flagged <c>slow</c> and logged at info. Must be &gt; 0. Default 5.</summary>
+    public double LogSlowRequestsThreshold { get; set; } = 5.0;
+
+    /// <summary>Requests to exactly this path emit no lifecycle events. Default none.</summary>
+    public string? HealthCheckPath { get; set; }
+
+    /// <summary>One access-log line per request at info (category <c>Pounce.Access</c>). Default true.</summary>
+    public bool AccessLog { get; set; } = true;
+
+    /// <summary>Write log lines to this file instead of standard output. Default none (stdout).</summary>
+    public string? LogFile { get; set; }
+
+    /// <summary>Lines the asynchronous log writer holds before it applies backpressure. Default 65536.</summary>
+    public int LogBufferLines { get; set; } = 65_536;
+
+    /// <summary>
+    /// Checks every setting and throws <see cref="InvalidOperationException"/> whose message names the first bad
+    /// setting, its value and what is allowed.
+    /// </summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Host))
+            throw Bad(nameof(Host), Host, "a host name or IP address");
+        if (Port is < 0 or > 65535)
+            throw Bad(nameof(Port), Port, "0 to 65535 (0 binds a free port)");
+        if (Workers is < 1 or > 1024)
+            throw Bad(nameof(Workers), Workers, "1 to 1024");
+        if (Backlog < 1)
+            throw Bad(nameof(Backlog), Backlog, "at least 1");
+        if (MaxConnections < 1)
+            throw Bad(nameof(MaxConnections), MaxConnections, "at least 1");
+        if (MaxRequestLineSize < 64)
+            throw Bad(nameof(MaxRequestLineSize), MaxRequestLineSize, "at least 64 bytes");
+        if (MaxHeaderSize < 256)
+            throw Bad(nameof(MaxHeaderSize), MaxHeaderSize, "at least 256 bytes");
+        if (MaxHeaders < 1)
+            throw Bad(nameof(MaxHeaders), MaxHeaders, "at least 1");
+        if (MaxRequestBodySize < 0)
+            throw Bad(nameof(MaxRequestBodySize), MaxRequestBodySize, "0 (unlimited) or a positive number of bytes");
+        if (MaxRequestsPerConnection < 0)
+            throw Bad(nameof(MaxRequestsPerConnection), MaxRequestsPerConnection, "0 (unlimited) or a positive count");
+        if (MaxChunkExtensionSize < 0)
+            throw Bad(nameof(MaxChunkExtensionSize), MaxChunkExtensionSize, "0 or more bytes");
+        CheckTimeout(nameof(KeepAliveTimeout), KeepAliveTimeout);
+        CheckTimeout(nameof(HeaderTimeout), HeaderTimeout);
+        CheckTimeout(nameof(BodyReadTimeout), BodyReadTimeout);
+        CheckTimeout(nameof(ResponseWriteTimeout), ResponseWriteTimeout);
+        if (ShutdownTimeout < TimeSpan.Zero)
+            throw Bad(nameof(ShutdownTimeout), ShutdownTimeout.TotalSeconds, "0 seconds or more");
+        if (ServerHeader is null || ContainsControl(ServerHeader))
+            throw Bad(nameof(ServerHeader), ServerHeader, "printable ASCII text, or empty for no header");
+        if (!Enum.IsDefined(LogFormat))
+            throw Bad(nameof(LogFormat), LogFormat, "text or json");
+        if (LogLevel is < Microsoft.Extensions.Logging.LogLevel.Trace or > Microsoft.Extensions.Logging.LogLevel.None)
+            throw Bad(nameof(LogLevel), LogLevel, "debug, info, warning, error or critical");
+        if (double.IsNaN(LogSlowRequestsThreshold) || double.IsInfinity(LogSlowRequestsThreshold) || LogSlowRequestsThreshold <= 0)
+            throw Bad(nameof(LogSlowRequestsThreshold), LogSlowRequestsThreshold, "a number of seconds greater than 0");
+        if (HealthCheckPath is not null && (HealthCheckPath.Length == 0 || HealthCheckPath[0] != '/' || ContainsControl(HealthCheckPath)))
+            throw Bad(nameof(HealthCheckPath), HealthCheckPath, "a path starting with '/'");
+        if (LogFile is not null && LogFile.Length == 0)
+            throw Bad(nameof(LogFile), LogFile, "a file path, or unset for standard output");
+        if (LogBufferLines < 16)
+            throw Bad(nameof(LogBufferLines), LogBufferLines, "at least 16");
+    }
+
+    /// <summary>A shallow copy, so a running server's settings cannot be changed under it.</summary>
+    public ServerConfig Clone() => (ServerConfig)MemberwiseClone();
+
+    internal static bool ContainsControl(string s)
+    {
+        foreach (var c in s)
+        {
+            if (c < 0x20 || c >= 0x7f)
+                return true;
+        }
+        return false;
+    }
+
+    private static void CheckTimeout(string name, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero || value > TimeSpan.FromDays(1))
+            throw Bad(name, value.TotalSeconds, "more than 0 and at most 86400 seconds");
+    }
+
+    private static InvalidOperationException Bad(string setting, object? value, string allowed)
+    {
+        var shown = value switch
+        {
+            null => "(null)",
+            string s => "'" + s + "'",
+            double d => d.ToString(CultureInfo.InvariantCulture),
+            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+            _ => value.ToString(),
+        };
+        return new InvalidOperationException($"Invalid Pounce setting {setting} = {shown}: expected {allowed}.");
+    }
+
+    internal IPAddress[] ResolveHost()
+    {
+        if (Host == "localhost")
+            return [IPAddress.Loopback];
+        if (Host is "*" or "0.0.0.0")
+            return [IPAddress.Any];
+        if (Host is "::" or "[::]")
+            return [IPAddress.IPv6Any];
+        if (IPAddress.TryParse(Host.Trim('[', ']'), out var ip))
+            return [ip];
+        return Dns.GetHostAddresses(Host);
+    }
+}
