@@ -1,0 +1,239 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Pounce.Http1;
+using Pounce.Transport;
+
+namespace Pounce.Connections;
+
+/// <summary>
+/// One accepted connection: owns the socket, the deadlines and the single close decision, runs the protocol,
+/// and reports ConnectionOpened/ConnectionCompleted exactly once.
+/// </summary>
+internal sealed class Connection : IThreadPoolWorkItem
+{
+    private static readonly byte[] ServiceUnavailable =
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray();
+
+    private readonly ServerContext _server;
+    private readonly Socket _socket;
+    private readonly bool _admitted;
+    private long _idleDeadline;
+    private ConnectionEnd _idleEnd;
+    private long _bodyDeadline;
+    private int _idle;
+    private int _shutdownRequested;
+    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Connection(ServerContext server, Socket socket, int workerId, bool admitted)
+    {
+        _server = server;
+        _socket = socket;
+        _admitted = admitted;
+        Info = new ConnectionInfo(server.NextConnectionId(), workerId, socket.RemoteEndPoint as IPEndPoint, socket.LocalEndPoint as IPEndPoint);
+        Transport = new SocketTransport(socket);
+    }
+
+    public ConnectionInfo Info { get; }
+
+    public SocketTransport Transport { get; }
+
+    public ServerContext Server => _server;
+
+    public ServerConfig Config => _server.Config;
+
+    /// <summary>Completes when the connection has closed and reported its end.</summary>
+    public Task Completed => _completed.Task;
+
+    public bool ShutdownRequested => Volatile.Read(ref _shutdownRequested) != 0;
+
+    void IThreadPoolWorkItem.Execute() => _ = _admitted ? RunAsync() : RejectAsync();
+
+    private async Task RunAsync()
+    {
+        _server.Connections[Info.ConnectionId] = this;
+        if (_server.IsStopping)
+            RequestShutdown();
+        var linger = TimeSpan.Zero;
+        try
+        {
+            Transport.Start();
+            if (await WaitForFirstBytesAsync())
+            {
+                Info.Protocol = ConnectionProtocol.H1;
+                _server.Emitter.ConnectionOpened(Info);
+                var http1 = new Http1Connection(this);
+                await http1.ProcessRequestsAsync();
+                if (ConnectionEnds.Describe(Info.End).Reason == CloseReason.Error)
+                    linger = TimeSpan.FromSeconds(1);
+            }
+            else
+            {
+                _server.Emitter.ConnectionOpened(Info);
+            }
+        }
+        catch (Exception ex)
+        {
+            Info.ReportEnd(ConnectionEnd.InternalError);
+            _server.Logger.LogError(ex, "Connection {ConnectionId} failed in the server", Info.ConnectionId);
+        }
+        finally
+        {
+            ClearIdleDeadline();
+            _bodyDeadline = 0;
+            try
+            {
+                await Transport.CloseAsync(Config.ResponseWriteTimeout, linger);
+            }
+            catch (Exception ex)
+            {
+                _server.Logger.LogDebug(ex, "Closing connection {ConnectionId} failed", Info.ConnectionId);
+            }
+            _server.Connections.TryRemove(Info.ConnectionId, out _);
+            if (Info.End == ConnectionEnd.None)
+            {
+                Info.ReportEnd(Transport.PeerClose switch
+                {
+                    PeerClose.Reset => ConnectionEnd.PeerReset,
+                    _ => ConnectionEnd.ClientClosedIdle,
+                });
+            }
+            Info.ClosedTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+            _server.Release();
+            try
+            {
+                _server.Emitter.ConnectionCompleted(Info);
+            }
+            finally
+            {
+                _completed.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Waits for the first byte; false when the connection ended before sending one.</summary>
+    private async ValueTask<bool> WaitForFirstBytesAsync()
+    {
+        if (!EnterIdle(Config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout))
+            return false;
+        var input = Transport.Input;
+        var result = await input.ReadAsync();
+        LeaveIdle();
+        if (result.IsCanceled || result.Buffer.IsEmpty)
+        {
+            input.AdvanceTo(result.Buffer.Start);
+            if (result.Buffer.IsEmpty && result.IsCompleted)
+                Info.ReportEnd(Transport.PeerClose == PeerClose.Reset ? ConnectionEnd.PeerReset : ConnectionEnd.ClientClosedIdle);
+            return false;
+        }
+        // Leave the bytes for the protocol to read again.
+        input.AdvanceTo(result.Buffer.Start, result.Buffer.Start);
+        return true;
+    }
+
+    /// <summary>Refuses a connection over <c>MaxConnections</c>: 503 with Retry-After, then the close.</summary>
+    private async Task RejectAsync()
+    {
+        _server.Emitter.ConnectionOpened(Info);
+        Info.ReportEnd(ConnectionEnd.MaxConnections);
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await _socket.SendAsync(ServiceUnavailable, SocketFlags.None, cts.Token);
+            _socket.Shutdown(SocketShutdown.Send);
+            // Read what the client already sent until its FIN, briefly, so the 503 is not lost to a reset.
+            var scratch = new byte[512];
+            while (await _socket.ReceiveAsync(scratch, SocketFlags.None, cts.Token) > 0)
+            {
+            }
+        }
+        catch (Exception)
+        {
+            // The client may be gone; the refusal is still counted.
+        }
+        finally
+        {
+            _socket.Dispose();
+            Info.ClosedTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+            _server.Emitter.ConnectionCompleted(Info);
+            _completed.TrySetResult();
+        }
+    }
+
+    // ---------------- deadlines ----------------
+
+    /// <summary>
+    /// Marks the connection idle (waiting for a request, nothing received) and arms the idle deadline.
+    /// Returns false when the server is stopping, in which case the close is already decided.
+    /// </summary>
+    public bool EnterIdle(TimeSpan timeout, ConnectionEnd onExpiry)
+    {
+        _idleEnd = onExpiry;
+        Volatile.Write(ref _idleDeadline, Environment.TickCount64 + (long)timeout.TotalMilliseconds);
+        Interlocked.Exchange(ref _idle, 1);
+        if (ShutdownRequested)
+        {
+            Info.ReportEnd(ConnectionEnd.ShutdownIdle);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Bytes of a request arrived: no longer idle.</summary>
+    public void LeaveIdle() => Interlocked.Exchange(ref _idle, 0);
+
+    /// <summary>Arms the deadline for the rest of a request head.</summary>
+    public void SetHeaderDeadline()
+    {
+        _idleEnd = ConnectionEnd.HeaderTimeout;
+        Volatile.Write(ref _idleDeadline, Environment.TickCount64 + (long)Config.HeaderTimeout.TotalMilliseconds);
+    }
+
+    public void ClearIdleDeadline() => Volatile.Write(ref _idleDeadline, 0);
+
+    /// <summary>Arms the deadline for the next request body bytes.</summary>
+    public void SetBodyDeadline() => Volatile.Write(ref _bodyDeadline, Environment.TickCount64 + (long)Config.BodyReadTimeout.TotalMilliseconds);
+
+    public void ClearBodyDeadline() => Volatile.Write(ref _bodyDeadline, 0);
+
+    public void OnHeartbeat(long now)
+    {
+        var idle = Volatile.Read(ref _idleDeadline);
+        if (idle != 0 && now >= idle)
+        {
+            Volatile.Write(ref _idleDeadline, 0);
+            Info.ReportEnd(_idleEnd);
+            Transport.Input.CancelPendingRead();
+        }
+        var body = Volatile.Read(ref _bodyDeadline);
+        if (body != 0 && now >= body)
+        {
+            Volatile.Write(ref _bodyDeadline, 0);
+            Info.ReportEnd(ConnectionEnd.BodyReadTimeout);
+            Transport.Input.CancelPendingRead();
+        }
+        var sendStarted = Transport.SendStartedTicks;
+        if (sendStarted != 0 && now - sendStarted >= (long)Config.ResponseWriteTimeout.TotalMilliseconds)
+            Abort(ConnectionEnd.WriteTimeout);
+    }
+
+    // ---------------- shutdown and abort ----------------
+
+    /// <summary>The server is stopping: close now if idle, else after the request in flight.</summary>
+    public void RequestShutdown()
+    {
+        Interlocked.Exchange(ref _shutdownRequested, 1);
+        if (Volatile.Read(ref _idle) != 0)
+        {
+            Info.ReportEnd(ConnectionEnd.ShutdownIdle);
+            Transport.Input.CancelPendingRead();
+        }
+    }
+
+    /// <summary>Records <paramref name="end"/> (if first) and tears the socket down.</summary>
+    public void Abort(ConnectionEnd end)
+    {
+        Info.ReportEnd(end);
+        Transport.Abort();
+    }
+}

@@ -1,0 +1,243 @@
+using System.Buffers;
+
+namespace Pounce.Features;
+
+/// <summary>Request body reading and response body buffering, common to the protocols.</summary>
+public abstract partial class RequestContext
+{
+    private const int CommitThreshold = 64 * 1024;
+    private byte[]? _bodyBuffer;
+    private int _bodyBuffered;
+
+    /// <summary>Body bytes buffered by the application and not yet handed to the protocol.</summary>
+    internal int BufferedBodyBytes => _bodyBuffered;
+
+    /// <summary>Body bytes the application has written so far (also counted for HEAD, where they are discarded).</summary>
+    protected long BodyBytesWritten { get; set; }
+
+    /// <summary>The application completed the response body (<c>CompleteAsync</c>) before returning.</summary>
+    protected bool ResponseCompletedByApplication { get; set; }
+
+    /// <summary>The declared <c>Content-Length</c> of the response once started, if any.</summary>
+    protected long? DeclaredResponseLength { get; set; }
+
+    // ---------------- protocol hooks ----------------
+
+    /// <summary>Reads request body bytes; 0 at the end of the body.</summary>
+    protected abstract ValueTask<int> ReadBodyCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes the response head. <paramref name="autoContentLength"/> is the whole body's length when the
+    /// application finished before the response started and set no framing itself.
+    /// </summary>
+    protected abstract void WriteResponseHead(long? autoContentLength);
+
+    /// <summary>Writes body bytes with the protocol's framing (not called for HEAD or bodiless statuses).</summary>
+    protected abstract void WriteResponseBodyData(ReadOnlySpan<byte> data);
+
+    /// <summary>Whether body bytes are discarded (HEAD).</summary>
+    protected abstract bool ResponseBodySuppressed { get; }
+
+    /// <summary>Sends what was written so far.</summary>
+    protected abstract ValueTask FlushOutputAsync(CancellationToken cancellationToken);
+
+    /// <summary>The application called <c>CompleteAsync</c> on the response body.</summary>
+    protected abstract ValueTask CompleteResponseByApplicationAsync();
+
+    // ---------------- request body ----------------
+
+    internal ValueTask<int> ReadBodyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        MaxRequestBodySizeLocked = true;
+        return ReadBodyCoreAsync(buffer, cancellationToken);
+    }
+
+    // ---------------- response body ----------------
+
+    internal Memory<byte> GetBodyMemory(int sizeHint)
+    {
+        if (ResponseCompletedByApplication)
+            throw new InvalidOperationException("The response body was already completed.");
+        if (sizeHint <= 0)
+            sizeHint = 1;
+        if (_bodyBuffer is null)
+        {
+            _bodyBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(4096, sizeHint));
+        }
+        else if (_bodyBuffer.Length - _bodyBuffered < sizeHint)
+        {
+            if (HasStarted && _bodyBuffered >= CommitThreshold)
+                CommitBufferedBody();
+            if (_bodyBuffer.Length - _bodyBuffered < sizeHint)
+            {
+                var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_bodyBuffer.Length * 2, _bodyBuffered + sizeHint));
+                _bodyBuffer.AsSpan(0, _bodyBuffered).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_bodyBuffer);
+                _bodyBuffer = bigger;
+            }
+        }
+        return _bodyBuffer.AsMemory(_bodyBuffered);
+    }
+
+    internal void AdvanceBody(int count)
+    {
+        if (count < 0 || _bodyBuffer is null || _bodyBuffered + count > _bodyBuffer.Length)
+            throw new ArgumentOutOfRangeException(nameof(count), "Advanced past the memory that was handed out.");
+        _bodyBuffered += count;
+    }
+
+    internal void WriteBody(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var memory = GetBodyMemory(Math.Min(data.Length, CommitThreshold)).Span;
+            var n = Math.Min(memory.Length, data.Length);
+            data[..n].CopyTo(memory);
+            AdvanceBody(n);
+            data = data[n..];
+        }
+    }
+
+    internal void MarkBodyCompletedByApplication() => ResponseCompletedByApplication = true;
+
+    /// <summary>Starts the response if needed, hands the buffered body to the protocol and sends it.</summary>
+    internal async ValueTask FlushBodyAsync(CancellationToken cancellationToken)
+    {
+        if (!HasStarted)
+            await StartResponseAsync(cancellationToken);
+        CommitBufferedBody();
+        await FlushOutputAsync(cancellationToken);
+    }
+
+    /// <summary>Runs OnStarting and writes the response head (without sending it yet).</summary>
+    protected async ValueTask StartResponseAsync(CancellationToken cancellationToken)
+    {
+        if (HasStarted)
+            return;
+        await FireOnStartingAsync();
+        if (!HasStarted)
+            StartResponse(autoContentLength: null);
+    }
+
+    /// <summary>
+    /// After the application returned: starts the response if it never did (with a computed Content-Length when
+    /// possible), hands over the rest of the body and checks the declared length.
+    /// </summary>
+    protected async ValueTask FinishResponseBodyAsync()
+    {
+        if (!HasStarted)
+        {
+            await FireOnStartingAsync();
+            if (!HasStarted)
+            {
+                long? auto = null;
+                if (ResponseHeaders.ContentLength is null
+                    && ResponseTrailers.Count == 0
+                    && !ResponseHeaders.ContainsKey("Transfer-Encoding"))
+                {
+                    auto = _bodyBuffered;
+                }
+                StartResponse(auto);
+            }
+        }
+        CommitBufferedBody();
+        if (DeclaredResponseLength is { } declared && !ResponseBodySuppressed && BodyAllowed(StatusCode) && BodyBytesWritten < declared)
+        {
+            throw new InvalidOperationException(
+                $"Response Content-Length mismatch: too few bytes written ({BodyBytesWritten} of {declared}).");
+        }
+    }
+
+    private void StartResponse(long? autoContentLength)
+    {
+        ValidateResponseHeaders();
+        MarkStarted(StatusCode);
+        RequestInfo.IsStreaming = IsEventStream();
+        WriteResponseHead(autoContentLength);
+    }
+
+    private bool IsEventStream()
+    {
+        var contentType = ((Microsoft.AspNetCore.Http.IHeaderDictionary)ResponseHeaders).ContentType;
+        if (contentType.Count == 0)
+            return false;
+        var value = contentType[0];
+        return value is not null && value.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Whether a response with this status may carry a body.</summary>
+    protected static bool BodyAllowed(int status) => status >= 200 && status != 204 && status != 205 && status != 304;
+
+    private void CommitBufferedBody()
+    {
+        var n = _bodyBuffered;
+        if (n == 0)
+            return;
+        _bodyBuffered = 0;
+        if (!BodyAllowed(StatusCode))
+        {
+            throw new InvalidOperationException(
+                $"Writing to the response body is invalid for responses with status code {StatusCode}.");
+        }
+        if (DeclaredResponseLength is { } declared && BodyBytesWritten + n > declared)
+        {
+            throw new InvalidOperationException(
+                $"Response Content-Length mismatch: too many bytes written ({BodyBytesWritten + n} of {declared}).");
+        }
+        BodyBytesWritten += n;
+        if (ResponseBodySuppressed)
+            return;
+        WriteResponseBodyData(_bodyBuffer.AsSpan(0, n));
+        RequestInfo.BytesSent += n;
+    }
+
+    /// <summary>Drops buffered body bytes (error answers) and returns the buffer to the pool.</summary>
+    protected void DiscardBufferedBody()
+    {
+        _bodyBuffered = 0;
+        if (_bodyBuffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_bodyBuffer);
+            _bodyBuffer = null;
+        }
+    }
+
+    private void ValidateResponseHeaders()
+    {
+        foreach (var header in ResponseHeaders)
+            ValidateHeader(header.Key, header.Value);
+    }
+
+    /// <summary>Rejects header names and values that would break the message (CR, LF, other controls).</summary>
+    protected static void ValidateHeader(string name, Microsoft.Extensions.Primitives.StringValues values)
+    {
+        if (name.Length == 0)
+            throw new InvalidOperationException("A response header name is empty.");
+        foreach (var c in name)
+        {
+            if (c > 0x7f || !Http1.HttpCharacters.IsToken((byte)c))
+                throw new InvalidOperationException($"Invalid character 0x{(int)c:x2} in response header name '{Sanitize(name)}'.");
+        }
+        foreach (var value in values)
+        {
+            if (value is null)
+                continue;
+            foreach (var c in value)
+            {
+                if (c > 0xff || (c < 0x20 && c != '\t') || c == 0x7f)
+                    throw new InvalidOperationException($"Invalid character 0x{(int)c:x2} in the value of response header '{name}'.");
+            }
+        }
+    }
+
+    private static string Sanitize(string s)
+    {
+        var chars = s.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (chars[i] < 0x20 || chars[i] > 0x7e)
+                chars[i] = '?';
+        }
+        return new string(chars);
+    }
+}

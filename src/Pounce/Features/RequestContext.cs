@@ -1,0 +1,555 @@
+using System.Collections;
+using System.IO.Pipelines;
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Pounce.Connections;
+using ConnectionInfo = Pounce.Connections.ConnectionInfo;
+
+namespace Pounce.Features;
+
+/// <summary>
+/// The ASP.NET Core features of one request, shared by the protocol layers: a protocol derives from it, parses
+/// the request into it, and implements reading the body and writing the response. One instance serves every
+/// request of an HTTP/1.1 connection, reset between requests, so a request allocates little.
+/// </summary>
+public abstract partial class RequestContext :
+    IFeatureCollection,
+    IHttpRequestFeature,
+    IHttpResponseFeature,
+    IHttpResponseBodyFeature,
+    IHttpConnectionFeature,
+    IHttpRequestIdentifierFeature,
+    IHttpRequestLifetimeFeature,
+    IHttpMaxRequestBodySizeFeature,
+    IHttpRequestBodyDetectionFeature,
+    IHttpBodyControlFeature,
+    IHttpResponseTrailersFeature,
+    IHttpRequestTrailersFeature,
+    IRequestBodyPipeFeature
+{
+    private readonly object?[] _slots = new object?[FeatureSlots.Count];
+    private List<KeyValuePair<Type, object>>? _extra;
+    private int _revision;
+
+    private readonly HeaderDictionary _requestHeaders = new();
+    private readonly HeaderDictionary _responseHeaders = new();
+    private readonly HeaderDictionary _responseTrailers = new();
+    private HeaderDictionary? _requestTrailers;
+    private string? _traceIdentifier;
+    private string? _connectionIdText;
+    private Stream? _requestBody;
+    private RequestBodyStream? _requestBodyStream;
+    private PipeReader? _requestBodyPipe;
+    private Stream? _responseBody;
+    private ResponseBodyStream? _responseBodyStream;
+    private ResponseBodyPipeWriter? _responseBodyWriter;
+    private CancellationTokenSource _abortedCts = new();
+    private readonly object _abortLock = new();
+    private bool _aborted;
+    private Stack<KeyValuePair<Func<object, Task>, object>>? _onStarting;
+    private Stack<KeyValuePair<Func<object, Task>, object>>? _onCompleted;
+    private long? _maxRequestBodySize;
+
+    /// <summary>Creates the features for requests on <paramref name="connection"/>.</summary>
+    protected RequestContext(ConnectionInfo connection)
+    {
+        Connection = connection;
+        RequestInfo = new RequestInfo();
+    }
+
+    /// <summary>The connection carrying the request.</summary>
+    public ConnectionInfo Connection { get; }
+
+    /// <summary>The lifecycle facts of the current request.</summary>
+    public RequestInfo RequestInfo { get; }
+
+    /// <summary>The server-wide default body size limit (0 = unlimited).</summary>
+    protected abstract long DefaultMaxRequestBodySize { get; }
+
+    /// <summary>Prepares for a new request: clears every feature and header collection.</summary>
+    protected void ResetFeatures(int sequence, int streamId)
+    {
+        Array.Clear(_slots);
+        _extra?.Clear();
+        _revision++;
+        _requestHeaders.Clear();
+        _responseHeaders.IsReadOnly = false;
+        _responseHeaders.Clear();
+        _responseTrailers.IsReadOnly = false;
+        _responseTrailers.Clear();
+        _requestTrailers?.Clear();
+        RequestTrailersAvailable = false;
+        _traceIdentifier = null;
+        _requestBody = null;
+        _requestBodyPipe = null;
+        _responseBody = null;
+        _onStarting?.Clear();
+        _onCompleted?.Clear();
+        _maxRequestBodySize = DefaultMaxRequestBodySize > 0 ? DefaultMaxRequestBodySize : null;
+        MaxRequestBodySizeLocked = false;
+
+        Protocol = "HTTP/1.1";
+        Scheme = "http";
+        Method = "GET";
+        PathBase = "";
+        Path = "";
+        QueryString = "";
+        RawTarget = "";
+        StatusCode = 200;
+        ReasonPhrase = null;
+        AllowSynchronousIO = false;
+        CanHaveBody = false;
+        ResetResponseBody();
+
+        lock (_abortLock)
+        {
+            if (!_abortedCts.TryReset())
+            {
+                _abortedCts.Dispose();
+                _abortedCts = new CancellationTokenSource();
+            }
+            _aborted = false;
+        }
+        RequestInfo.Reset(Connection.ConnectionId, sequence, streamId);
+    }
+
+    // ---------------- IFeatureCollection ----------------
+
+    bool IFeatureCollection.IsReadOnly => false;
+
+    int IFeatureCollection.Revision => _revision;
+
+    object? IFeatureCollection.this[Type key]
+    {
+        get
+        {
+            var slot = FeatureSlots.IndexOf(key);
+            if (slot >= 0)
+                return _slots[slot] ?? DefaultFeature(slot);
+            if (_extra is not null)
+            {
+                foreach (var pair in _extra)
+                {
+                    if (pair.Key == key)
+                        return pair.Value;
+                }
+            }
+            return null;
+        }
+        set
+        {
+            _revision++;
+            var slot = FeatureSlots.IndexOf(key);
+            if (slot >= 0)
+            {
+                _slots[slot] = value ?? Removed.Instance;
+                return;
+            }
+            _extra ??= new List<KeyValuePair<Type, object>>(8);
+            for (var i = 0; i < _extra.Count; i++)
+            {
+                if (_extra[i].Key == key)
+                {
+                    if (value is null)
+                        _extra.RemoveAt(i);
+                    else
+                        _extra[i] = new KeyValuePair<Type, object>(key, value);
+                    return;
+                }
+            }
+            if (value is not null)
+                _extra.Add(new KeyValuePair<Type, object>(key, value));
+        }
+    }
+
+    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default
+    {
+        var slot = FeatureSlots.Of<TFeature>.Index;
+        if (slot >= 0)
+        {
+            var value = _slots[slot] ?? DefaultFeature(slot);
+            return value is TFeature f ? f : default;
+        }
+        var found = ((IFeatureCollection)this)[typeof(TFeature)];
+        return found is TFeature t ? t : default;
+    }
+
+    void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default
+        => ((IFeatureCollection)this)[typeof(TFeature)] = instance;
+
+    IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
+    {
+        for (var i = 0; i < FeatureSlots.Count; i++)
+        {
+            var value = _slots[i] ?? DefaultFeature(i);
+            if (value is not null && value is not Removed)
+                yield return new KeyValuePair<Type, object>(FeatureSlots.Types[i], value);
+        }
+        if (_extra is not null)
+        {
+            foreach (var pair in _extra)
+                yield return pair;
+        }
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable<KeyValuePair<Type, object>>)this).GetEnumerator();
+
+    private object? DefaultFeature(int slot)
+    {
+        if (slot == FeatureSlots.RequestTrailers && !SupportsRequestTrailers)
+            return null;
+        if (slot == FeatureSlots.ResponseTrailers && !SupportsResponseTrailers)
+            return null;
+        if (slot == FeatureSlots.Upgrade)
+            return UpgradeFeature;
+        return this;
+    }
+
+    /// <summary>Whether the protocol can deliver request trailers (chunked HTTP/1.1, HTTP/2).</summary>
+    protected virtual bool SupportsRequestTrailers => true;
+
+    /// <summary>Whether the protocol can send response trailers (HTTP/1.1 chunked, HTTP/2).</summary>
+    protected virtual bool SupportsResponseTrailers => true;
+
+    /// <summary>The protocol's upgrade feature, or null when upgrades are not possible.</summary>
+    protected virtual object? UpgradeFeature => null;
+
+    private sealed class Removed
+    {
+        public static readonly Removed Instance = new();
+    }
+
+    // ---------------- IHttpRequestFeature ----------------
+
+    /// <inheritdoc />
+    public string Protocol { get; set; } = "HTTP/1.1";
+
+    /// <inheritdoc />
+    public string Scheme { get; set; } = "http";
+
+    /// <inheritdoc />
+    public string Method { get; set; } = "GET";
+
+    /// <inheritdoc />
+    public string PathBase { get; set; } = "";
+
+    /// <inheritdoc />
+    public string Path { get; set; } = "";
+
+    /// <inheritdoc />
+    public string QueryString { get; set; } = "";
+
+    /// <inheritdoc />
+    public string RawTarget { get; set; } = "";
+
+    IHeaderDictionary IHttpRequestFeature.Headers
+    {
+        get => _requestHeaders;
+        set => throw new NotSupportedException("Pounce does not support replacing the request header collection.");
+    }
+
+    /// <summary>The request headers, filled by the protocol.</summary>
+    protected HeaderDictionary RequestHeaders => _requestHeaders;
+
+    Stream IHttpRequestFeature.Body
+    {
+        get => _requestBody ??= (_requestBodyStream ??= new RequestBodyStream(this));
+        set => _requestBody = value;
+    }
+
+    // ---------------- IHttpRequestBodyDetectionFeature / IRequestBodyPipeFeature ----------------
+
+    /// <inheritdoc />
+    public bool CanHaveBody { get; protected set; }
+
+    PipeReader IRequestBodyPipeFeature.Reader
+    {
+        get
+        {
+            var body = ((IHttpRequestFeature)this).Body;
+            return _requestBodyPipe ??= PipeReader.Create(body, new StreamPipeReaderOptions(leaveOpen: true));
+        }
+    }
+
+    // ---------------- IHttpMaxRequestBodySizeFeature ----------------
+
+    /// <summary>Set once the body has started to be read.</summary>
+    protected bool MaxRequestBodySizeLocked { get; set; }
+
+    bool IHttpMaxRequestBodySizeFeature.IsReadOnly => MaxRequestBodySizeLocked;
+
+    /// <summary>The body size limit of the current request, null for unlimited.</summary>
+    public long? MaxRequestBodySize
+    {
+        get => _maxRequestBodySize;
+        set
+        {
+            if (MaxRequestBodySizeLocked)
+                throw new InvalidOperationException("The maximum request body size cannot be changed after the request body has started to be read.");
+            if (value < 0)
+                throw new ArgumentOutOfRangeException(nameof(value), "The maximum request body size must not be negative.");
+            _maxRequestBodySize = value;
+        }
+    }
+
+    // ---------------- IHttpRequestTrailersFeature ----------------
+
+    /// <summary>Whether the request trailers have been received.</summary>
+    protected bool RequestTrailersAvailable { get; set; }
+
+    bool IHttpRequestTrailersFeature.Available => RequestTrailersAvailable;
+
+    IHeaderDictionary IHttpRequestTrailersFeature.Trailers
+    {
+        get
+        {
+            if (!RequestTrailersAvailable)
+                throw new InvalidOperationException("The request trailers are not available yet: read the request body to its end first.");
+            return RequestTrailerHeaders;
+        }
+    }
+
+    /// <summary>The request trailer collection, filled by the protocol.</summary>
+    protected HeaderDictionary RequestTrailerHeaders => _requestTrailers ??= new HeaderDictionary();
+
+    // ---------------- IHttpBodyControlFeature ----------------
+
+    /// <inheritdoc />
+    public bool AllowSynchronousIO { get; set; }
+
+    // ---------------- IHttpConnectionFeature ----------------
+
+    string IHttpConnectionFeature.ConnectionId
+    {
+        get => _connectionIdText ??= Connection.ConnectionId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        set => _connectionIdText = value;
+    }
+
+    IPAddress? IHttpConnectionFeature.RemoteIpAddress
+    {
+        get => Connection.RemoteEndPoint?.Address;
+        set { }
+    }
+
+    IPAddress? IHttpConnectionFeature.LocalIpAddress
+    {
+        get => Connection.LocalEndPoint?.Address;
+        set { }
+    }
+
+    int IHttpConnectionFeature.RemotePort
+    {
+        get => Connection.RemoteEndPoint?.Port ?? 0;
+        set { }
+    }
+
+    int IHttpConnectionFeature.LocalPort
+    {
+        get => Connection.LocalEndPoint?.Port ?? 0;
+        set { }
+    }
+
+    // ---------------- IHttpRequestIdentifierFeature ----------------
+
+    string IHttpRequestIdentifierFeature.TraceIdentifier
+    {
+        get => _traceIdentifier ??= RequestInfo.RequestId;
+        set => _traceIdentifier = value;
+    }
+
+    // ---------------- IHttpRequestLifetimeFeature ----------------
+
+    CancellationToken IHttpRequestLifetimeFeature.RequestAborted
+    {
+        get => _abortedCts.Token;
+        set => throw new NotSupportedException("Pounce owns RequestAborted.");
+    }
+
+    void IHttpRequestLifetimeFeature.Abort()
+    {
+        AbortByApplication();
+    }
+
+    /// <summary>Whether the current request was aborted (by the client going away, the app, or the server).</summary>
+    protected bool RequestAborted => Volatile.Read(ref _aborted);
+
+    /// <summary>Fires <c>RequestAborted</c> for the current request, once.</summary>
+    protected void SignalRequestAborted()
+    {
+        CancellationTokenSource cts;
+        lock (_abortLock)
+        {
+            if (_aborted)
+                return;
+            _aborted = true;
+            cts = _abortedCts;
+        }
+        try
+        {
+            cts.Cancel();
+        }
+        catch (Exception)
+        {
+            // A callback registered by the application threw; the abort still happened.
+        }
+    }
+
+    /// <summary>The application called <c>HttpContext.Abort()</c>.</summary>
+    protected abstract void AbortByApplication();
+
+    // ---------------- IHttpResponseFeature ----------------
+
+    /// <inheritdoc />
+    public int StatusCode
+    {
+        get => _statusCode;
+        set
+        {
+            if (HasStarted)
+                throw new InvalidOperationException("StatusCode cannot be set because the response has already started.");
+            if (value is < 100 or > 999)
+                throw new ArgumentOutOfRangeException(nameof(value), value, "A status code must be three digits.");
+            _statusCode = value;
+        }
+    }
+
+    private int _statusCode = 200;
+
+    /// <inheritdoc />
+    public string? ReasonPhrase
+    {
+        get => _reasonPhrase;
+        set
+        {
+            if (HasStarted)
+                throw new InvalidOperationException("ReasonPhrase cannot be set because the response has already started.");
+            _reasonPhrase = value;
+        }
+    }
+
+    private string? _reasonPhrase;
+
+    IHeaderDictionary IHttpResponseFeature.Headers
+    {
+        get => _responseHeaders;
+        set => throw new NotSupportedException("Pounce does not support replacing the response header collection.");
+    }
+
+    /// <summary>The response headers, written by the protocol when the response starts.</summary>
+    protected HeaderDictionary ResponseHeaders => _responseHeaders;
+
+    [Obsolete("Use IHttpResponseBodyFeature.Stream")]
+    Stream IHttpResponseFeature.Body
+    {
+        get => _responseBody ??= ResponseStream;
+        set => _responseBody = value;
+    }
+
+    /// <inheritdoc />
+    public bool HasStarted { get; private set; }
+
+    void IHttpResponseFeature.OnStarting(Func<object, Task> callback, object state)
+    {
+        if (HasStarted)
+            throw new InvalidOperationException("OnStarting cannot be registered because the response has already started.");
+        (_onStarting ??= new()).Push(new(callback, state));
+    }
+
+    void IHttpResponseFeature.OnCompleted(Func<object, Task> callback, object state)
+        => (_onCompleted ??= new()).Push(new(callback, state));
+
+    /// <summary>Runs the OnStarting callbacks (last registered first), once.</summary>
+    protected async ValueTask FireOnStartingAsync()
+    {
+        var callbacks = _onStarting;
+        if (callbacks is null)
+            return;
+        while (callbacks.TryPop(out var entry))
+            await entry.Key(entry.Value);
+    }
+
+    /// <summary>Runs the OnCompleted callbacks (last registered first); failures are reported, not thrown.</summary>
+    protected async ValueTask FireOnCompletedAsync()
+    {
+        var callbacks = _onCompleted;
+        if (callbacks is null)
+            return;
+        while (callbacks.TryPop(out var entry))
+        {
+            try
+            {
+                await entry.Key(entry.Value);
+            }
+            catch (Exception ex)
+            {
+                ReportApplicationError(ex, "An OnCompleted callback threw");
+            }
+        }
+    }
+
+    /// <summary>Logs an application failure.</summary>
+    protected abstract void ReportApplicationError(Exception exception, string what);
+
+    // ---------------- IHttpResponseTrailersFeature ----------------
+
+    IHeaderDictionary IHttpResponseTrailersFeature.Trailers
+    {
+        get => _responseTrailers;
+        set => throw new NotSupportedException("Pounce does not support replacing the response trailer collection.");
+    }
+
+    /// <summary>The response trailers.</summary>
+    protected HeaderDictionary ResponseTrailers => _responseTrailers;
+
+    // ---------------- IHttpResponseBodyFeature ----------------
+
+    /// <summary>The response body as a stream.</summary>
+    public Stream ResponseStream => _responseBodyStream ??= new ResponseBodyStream(this);
+
+    Stream IHttpResponseBodyFeature.Stream => ResponseStream;
+
+    PipeWriter IHttpResponseBodyFeature.Writer => _responseBodyWriter ??= new ResponseBodyPipeWriter(this);
+
+    void IHttpResponseBodyFeature.DisableBuffering()
+    {
+        // Every flush is sent at once; nothing to turn off.
+    }
+
+    Task IHttpResponseBodyFeature.StartAsync(CancellationToken cancellationToken) => StartResponseAsync(cancellationToken).AsTask();
+
+    Task IHttpResponseBodyFeature.SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
+        => SendFileFallback.SendFileAsync(ResponseStream, path, offset, count, cancellationToken);
+
+    Task IHttpResponseBodyFeature.CompleteAsync() => CompleteResponseByApplicationAsync().AsTask();
+
+    /// <summary>Marks the current response started (OnStarting done, headers frozen).</summary>
+    protected void MarkStarted(int status)
+    {
+        HasStarted = true;
+        _responseHeaders.IsReadOnly = true;
+        RequestInfo.Status = status;
+        RequestInfo.ResponseStarted = true;
+    }
+
+    /// <summary>Clears the response so an error answer can replace it (only before it started).</summary>
+    protected void ResetResponseForError(int status)
+    {
+        _responseHeaders.IsReadOnly = false;
+        _responseHeaders.Clear();
+        _responseTrailers.Clear();
+        _statusCode = status;
+        _reasonPhrase = null;
+        DiscardBufferedBody();
+    }
+
+    private void ResetResponseBody()
+    {
+        HasStarted = false;
+        _statusCode = 200;
+        _reasonPhrase = null;
+        DiscardBufferedBody();
+        ResponseCompletedByApplication = false;
+        BodyBytesWritten = 0;
+    }
+}

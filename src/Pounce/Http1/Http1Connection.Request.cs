@@ -1,0 +1,317 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Pounce.Connections;
+
+namespace Pounce.Http1;
+
+/// <summary>Running one request through the application and writing its response.</summary>
+internal sealed partial class Http1Connection
+{
+    /// <summary>Runs the application for the parsed request; false when the connection must close.</summary>
+    private async ValueTask<bool> RunRequestAsync()
+    {
+        _sequence++;
+        var info = RequestInfo;
+        info.Method = Method;
+        info.Path = Path;
+        info.Version = _version;
+        info.UserAgent = RequestHeaders.TryGetValue(HeaderNames.UserAgent, out var ua) ? ua.ToString() : null;
+        info.StartTimestamp = Stopwatch.GetTimestamp();
+        if (_config.MaxRequestsPerConnection > 0 && _sequence >= _config.MaxRequestsPerConnection)
+            SetClose(ConnectionEnd.MaxRequestsReached);
+
+        Volatile.Write(ref _requestInFlight, true);
+        if (_connection.Transport.PeerClose != Transport.PeerClose.None)
+            SignalRequestAborted();
+        _server.Emitter.RequestStarted(Connection, info);
+
+        var application = _server.Application;
+        object? context = null;
+        Exception? appError = null;
+        try
+        {
+            context = application.CreateContext(this);
+            await application.ProcessRequestAsync(context);
+        }
+        catch (Exception ex)
+        {
+            appError = ex;
+        }
+
+        var handedOver = await CompleteResponseAsync(appError);
+        info.EndTimestamp = Stopwatch.GetTimestamp();
+        Volatile.Write(ref _requestInFlight, false);
+
+        // One ending per request: completed when the last byte was handed over before the peer left.
+        Connection.TotalBytesSent += info.BytesSent;
+        if (handedOver)
+        {
+            Connection.RequestsServed++;
+            _server.Emitter.ResponseCompleted(Connection, info);
+        }
+        else
+        {
+            var peer = _connection.Transport.PeerClose;
+            Connection.ReportEnd(peer == Transport.PeerClose.Fin ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.PeerReset);
+            _server.Emitter.ClientDisconnected(Connection, info);
+        }
+
+        await FireOnCompletedAsync();
+        try
+        {
+            application.DisposeContext(context, appError);
+        }
+        catch (Exception ex)
+        {
+            ReportApplicationError(ex, "Disposing the request context failed");
+        }
+
+        if (!handedOver || Connection.End != ConnectionEnd.None)
+            return false;
+        if (!_keepAlive)
+        {
+            Connection.ReportEnd(_closeFact == ConnectionEnd.None ? ConnectionEnd.AppRequestedClose : _closeFact);
+            return false;
+        }
+        if (!_bodyComplete && !await DrainBodyAsync())
+            return false;
+        if (_connection.ShutdownRequested)
+        {
+            Connection.ReportEnd(ConnectionEnd.ShutdownDrained);
+            return false;
+        }
+        return true;
+    }
+
+    private void SetClose(ConnectionEnd fact)
+    {
+        _keepAlive = false;
+        if (_closeFact == ConnectionEnd.None)
+            _closeFact = fact;
+    }
+
+    /// <summary>
+    /// Finishes the response after the application returned (or threw): the body's end, an error answer when
+    /// nothing was sent yet, or an abort when a started response cannot be finished. Returns whether the last
+    /// byte was handed to the transport while the client was still there.
+    /// </summary>
+    private async ValueTask<bool> CompleteResponseAsync(Exception? appError)
+    {
+        if (appError is null && !_responseEnded)
+        {
+            try
+            {
+                await FinishResponseBodyAsync();
+            }
+            catch (Exception ex)
+            {
+                appError = ex;
+            }
+        }
+
+        if (appError is not null)
+        {
+            if (PeerGone)
+                return false;
+            if (appError is BadHttpRequestException bad)
+            {
+                _server.Logger.LogDebug(bad, "Bad request body on connection {ConnectionId}", Connection.ConnectionId);
+                SetClose(_bodyError != ConnectionEnd.None ? _bodyError : ConnectionEnd.BadChunk);
+                Connection.ReportEnd(_closeFact);
+            }
+            else if (appError is not OperationCanceledException || !RequestAborted)
+            {
+                ReportApplicationError(appError, "Unhandled exception while processing the request");
+            }
+
+            if (HasStarted)
+            {
+                // A started response cannot be turned into an error answer: the connection is aborted, and the
+                // request still counts as answered (by the server) unless the client had already left.
+                _connection.Abort(ConnectionEnd.AppError);
+                return !PeerGone;
+            }
+            var status = appError is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status500InternalServerError;
+            ResetResponseForError(status);
+            try
+            {
+                await FinishResponseBodyAsync();
+            }
+            catch (Exception ex)
+            {
+                ReportApplicationError(ex, "Writing the error response failed");
+                _connection.Abort(ConnectionEnd.InternalError);
+                return false;
+            }
+        }
+
+        if (!_responseEnded)
+        {
+            WriteResponseEnd();
+            if (PeerGone)
+                return false;
+            await FlushOutputAsync(default);
+        }
+        return !PeerGone || _responseEnded;
+    }
+
+    private bool PeerGone => _connection.Transport.PeerClose is Transport.PeerClose.Fin or Transport.PeerClose.Reset;
+
+    protected override async ValueTask CompleteResponseByApplicationAsync()
+    {
+        if (_responseEnded)
+            return;
+        await FinishResponseBodyAsync();
+        WriteResponseEnd();
+        await FlushOutputAsync(default);
+    }
+
+    private void WriteResponseEnd()
+    {
+        _responseEnded = true;
+        if (!_chunkedResponse)
+            return;
+        var w = new HeadWriter(_output);
+        w.Write("0\r\n"u8);
+        foreach (var trailer in ResponseTrailers)
+        {
+            ValidateHeader(trailer.Key, trailer.Value);
+            foreach (var value in trailer.Value)
+                w.WriteHeader(trailer.Key, value ?? "");
+        }
+        w.Write("\r\n"u8);
+        w.Commit();
+    }
+
+    protected override async ValueTask FlushOutputAsync(CancellationToken cancellationToken)
+    {
+        var result = await _output.FlushAsync(cancellationToken);
+        if (result.IsCompleted)
+            SignalRequestAborted();
+    }
+
+    // =====================================================================================
+    // Response head
+    // =====================================================================================
+
+    protected override void WriteResponseHead(long? autoContentLength)
+    {
+        var headers = ResponseHeaders;
+        var status = StatusCode;
+        var bodyAllowed = BodyAllowed(status);
+        var mayCarryLength = status >= 200 && status != 204;
+        long? writeLength = null;
+        var writeChunked = false;
+
+        var declared = headers.ContentLength;
+        if (!bodyAllowed)
+        {
+            DeclaredResponseLength = null;
+        }
+        else if (declared.HasValue)
+        {
+            DeclaredResponseLength = declared;
+        }
+        else if (headers.TryGetValue(HeaderNames.TransferEncoding, out var te))
+        {
+            var last = te[te.Count - 1] ?? "";
+            if (last.TrimEnd().EndsWith("chunked", StringComparison.OrdinalIgnoreCase) && _version == HttpVersionKind.Http11)
+                _chunkedResponse = true;
+            else
+                SetClose(ConnectionEnd.CloseDelimitedResponse);
+        }
+        else if (autoContentLength.HasValue && (!_isHead || autoContentLength.Value > 0))
+        {
+            writeLength = autoContentLength;
+            DeclaredResponseLength = autoContentLength;
+        }
+        else if (_isHead)
+        {
+            // A HEAD answer without a known length says nothing about it.
+        }
+        else if (_version == HttpVersionKind.Http11)
+        {
+            _chunkedResponse = true;
+            writeChunked = true;
+        }
+        else
+        {
+            SetClose(ConnectionEnd.CloseDelimitedResponse);
+        }
+
+        var appConnection = headers.TryGetValue(HeaderNames.Connection, out var connectionValue);
+        if (appConnection)
+        {
+            foreach (var v in connectionValue)
+            {
+                if (v is not null && v.Contains("close", StringComparison.OrdinalIgnoreCase))
+                    SetClose(ConnectionEnd.AppRequestedClose);
+            }
+        }
+        if (_connection.ShutdownRequested)
+            SetClose(ConnectionEnd.ShutdownDrained);
+        if (!_bodyComplete && _expectContinue && !_sentContinue)
+            SetClose(ConnectionEnd.AppRequestedClose);
+
+        var w = new HeadWriter(_output);
+        w.WriteStatusLine(status, ReasonPhrase);
+        foreach (var header in headers)
+        {
+            var name = header.Key;
+            if (!mayCarryLength && name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+                continue;
+            foreach (var value in header.Value)
+                w.WriteHeader(name, value ?? "");
+        }
+        if (_config.DateHeader && !headers.ContainsKey(HeaderNames.Date))
+            w.Write(_server.Heartbeat.DateHeaderLine);
+        if (_serverHeaderLine.Length != 0 && !headers.ContainsKey(HeaderNames.Server))
+            w.Write(_serverHeaderLine);
+        if (writeLength.HasValue)
+        {
+            w.Write("Content-Length: "u8);
+            w.WriteNumber(writeLength.Value);
+            w.Write("\r\n"u8);
+        }
+        if (writeChunked)
+            w.Write("Transfer-Encoding: chunked\r\n"u8);
+        if (!appConnection)
+        {
+            if (!_keepAlive)
+                w.Write("Connection: close\r\n"u8);
+            else if (_version == HttpVersionKind.Http10)
+                w.Write("Connection: keep-alive\r\n"u8);
+        }
+        w.Write("\r\n"u8);
+        w.Commit();
+    }
+
+    protected override void WriteResponseBodyData(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+            return;
+        if (_chunkedResponse)
+        {
+            var w = new HeadWriter(_output);
+            w.WriteHex(data.Length);
+            w.Write("\r\n"u8);
+            w.Write(data);
+            w.Write("\r\n"u8);
+            w.Commit();
+            return;
+        }
+        var span = _output.GetSpan(Math.Min(data.Length, 64 * 1024));
+        while (!data.IsEmpty)
+        {
+            if (span.IsEmpty)
+                span = _output.GetSpan(Math.Min(data.Length, 64 * 1024));
+            var n = Math.Min(span.Length, data.Length);
+            data[..n].CopyTo(span);
+            _output.Advance(n);
+            data = data[n..];
+            span = default;
+        }
+    }
+}

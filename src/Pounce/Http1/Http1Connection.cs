@@ -1,0 +1,708 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Pounce.Connections;
+using Pounce.Features;
+
+namespace Pounce.Http1;
+
+/// <summary>
+/// HTTP/1.x over one connection (RFC 9112): reads request heads, frames bodies, runs the application and writes
+/// responses, request after request, until the connection should close. Reports facts, never log lines.
+/// </summary>
+internal sealed partial class Http1Connection : RequestContext
+{
+    private enum BodyKind : byte { None, ContentLength, Chunked }
+
+    private enum HeadStatus : byte { NeedMore, Done, Error }
+
+    private static readonly byte[] ContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
+
+    private readonly Connection _connection;
+    private readonly ServerContext _server;
+    private readonly ServerConfig _config;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly byte[] _serverHeaderLine;
+    private readonly string?[] _lastHeaderValues = new string?[KnownHeaders.Count];
+    private byte[]? _lineBuffer;
+    private byte[] _lastTarget = [];
+    private string _lastRawTarget = "";
+    private string _lastPath = "";
+    private string _lastQuery = "";
+    private string? _absoluteHost;
+
+    // Head parsing state.
+    private bool _requestLineDone;
+    private int _headerCount;
+    private int _headerBytes;
+    private int _emptyLinesBeforeRequest;
+    private int _hostCount;
+    private int _contentLengthCount;
+    private long _contentLength;
+    private string? _transferEncoding;
+    private bool _connectionClose;
+    private bool _connectionKeepAlive;
+    private bool _expectContinue;
+    private int _errorStatus;
+
+    // Request state.
+    private int _sequence;
+    private HttpVersionKind _version;
+    private bool _isHead;
+    private bool _keepAlive;
+    private ConnectionEnd _closeFact;
+    private bool _requestInFlight;
+    private BodyKind _bodyKind;
+    private bool _bodyStarted;
+    private bool _bodyComplete;
+    private long _bodyRemaining;
+    private long _bodyReceived;
+    private ConnectionEnd _bodyError;
+    private bool _sentContinue;
+    private ChunkState _chunkState;
+    private long _chunkRemaining;
+    private int _trailerCount;
+    private int _trailerBytes;
+
+    // Response state.
+    private bool _chunkedResponse;
+    private bool _responseEnded;
+
+    public Http1Connection(Connection connection) : base(connection.Info)
+    {
+        _connection = connection;
+        _server = connection.Server;
+        _config = connection.Config;
+        _input = connection.Transport.Input;
+        _output = connection.Transport.Output;
+        _serverHeaderLine = _config.ServerHeader.Length == 0 ? [] : Encoding.ASCII.GetBytes("Server: " + _config.ServerHeader + "\r\n");
+    }
+
+    protected override long DefaultMaxRequestBodySize => _config.MaxRequestBodySize;
+
+    protected override bool SupportsResponseTrailers => _version == HttpVersionKind.Http11;
+
+    protected override bool SupportsRequestTrailers => _bodyKind == BodyKind.Chunked;
+
+    protected override bool ResponseBodySuppressed => _isHead;
+
+    /// <summary>Serves requests until the connection should close; the close fact is on the connection.</summary>
+    public async Task ProcessRequestsAsync()
+    {
+        using var registration = _connection.Transport.ConnectionClosed.UnsafeRegister(
+            static s => ((Http1Connection)s!).OnTransportClosed(), this);
+        try
+        {
+            while (true)
+            {
+                var end = await ReadRequestHeadAsync();
+                if (end != ConnectionEnd.None)
+                {
+                    await RejectRequestAsync(end);
+                    return;
+                }
+                if (!await RunRequestAsync())
+                    return;
+            }
+        }
+        finally
+        {
+            DiscardBufferedBody();
+            if (_lineBuffer is not null)
+                ArrayPool<byte>.Shared.Return(_lineBuffer);
+        }
+    }
+
+    private void OnTransportClosed()
+    {
+        if (Volatile.Read(ref _requestInFlight))
+            SignalRequestAborted();
+    }
+
+    protected override void AbortByApplication()
+    {
+        _connection.Abort(ConnectionEnd.AppAbort);
+        SignalRequestAborted();
+    }
+
+    protected override void ReportApplicationError(Exception exception, string what)
+    {
+        _server.Logger.LogError(exception, "{What} (connection {ConnectionId}, request {RequestId}, {Method} {Path})",
+            what, Connection.ConnectionId, RequestInfo.RequestId, RequestInfo.Method, RequestInfo.Path);
+    }
+
+    // =====================================================================================
+    // Request head
+    // =====================================================================================
+
+    private void ResetHeadState()
+    {
+        _requestLineDone = false;
+        _headerCount = 0;
+        _headerBytes = 0;
+        _emptyLinesBeforeRequest = 0;
+        _hostCount = 0;
+        _contentLengthCount = 0;
+        _contentLength = 0;
+        _transferEncoding = null;
+        _connectionClose = false;
+        _connectionKeepAlive = false;
+        _expectContinue = false;
+        _errorStatus = 0;
+        _absoluteHost = null;
+        _version = HttpVersionKind.Http11;
+        _isHead = false;
+        _bodyKind = BodyKind.None;
+        _bodyStarted = false;
+        _bodyComplete = false;
+        _bodyRemaining = 0;
+        _bodyReceived = 0;
+        _bodyError = ConnectionEnd.None;
+        _sentContinue = false;
+        _chunkState = ChunkState.Size;
+        _chunkRemaining = 0;
+        _trailerCount = 0;
+        _trailerBytes = 0;
+        _chunkedResponse = false;
+        _responseEnded = false;
+        DeclaredResponseLength = null;
+        _closeFact = ConnectionEnd.None;
+    }
+
+    /// <summary>Reads and parses the next request head; returns the fact that ends the connection instead, if any.</summary>
+    private async ValueTask<ConnectionEnd> ReadRequestHeadAsync()
+    {
+        ResetFeatures(_sequence + 1, 0);
+        ResetHeadState();
+        var first = true;
+        if (!_connection.EnterIdle(_config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout))
+            return Connection.End;
+        try
+        {
+            while (true)
+            {
+                var result = await _input.ReadAsync();
+                var buffer = result.Buffer;
+                if (result.IsCanceled)
+                {
+                    _input.AdvanceTo(buffer.Start);
+                    if (Connection.End != ConnectionEnd.None)
+                        return Connection.End;
+                    if (_connection.Transport.PeerClose != Transport.PeerClose.None)
+                        return ConnectionEnd.PeerReset;
+                    continue;
+                }
+                if (first && !buffer.IsEmpty)
+                {
+                    first = false;
+                    _connection.LeaveIdle();
+                    _connection.SetHeaderDeadline();
+                }
+                var status = ParseHead(buffer, out var consumed, out var error);
+                if (status == HeadStatus.Done)
+                {
+                    // Bytes after the head (body, pipelined requests) are not examined yet.
+                    _input.AdvanceTo(consumed);
+                    return ValidateHead();
+                }
+                _input.AdvanceTo(consumed, buffer.End);
+                if (status == HeadStatus.Error)
+                    return error;
+                if (result.IsCompleted)
+                {
+                    if (first)
+                        return _connection.Transport.PeerClose == Transport.PeerClose.Reset ? ConnectionEnd.PeerReset : ConnectionEnd.ClientClosedIdle;
+                    return ConnectionEnd.ClientClosedMidRequest;
+                }
+            }
+        }
+        finally
+        {
+            _connection.LeaveIdle();
+            _connection.ClearIdleDeadline();
+        }
+    }
+
+    private HeadStatus ParseHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out ConnectionEnd error)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        consumed = buffer.Start;
+        error = ConnectionEnd.None;
+        while (true)
+        {
+            if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n', advancePastDelimiter: true))
+            {
+                var pending = reader.Remaining;
+                if (!_requestLineDone && pending > _config.MaxRequestLineSize + 2L * _emptyLinesBeforeRequest)
+                    error = ConnectionEnd.RequestLineTooLong;
+                else if (_requestLineDone && _headerBytes + pending > _config.MaxHeaderSize)
+                    error = ConnectionEnd.HeadersTooLarge;
+                return error == ConnectionEnd.None ? HeadStatus.NeedMore : HeadStatus.Error;
+            }
+            consumed = reader.Position;
+            var length = line.Length + 1;
+            if (!_requestLineDone)
+            {
+                if (length > _config.MaxRequestLineSize)
+                {
+                    error = ConnectionEnd.RequestLineTooLong;
+                    return HeadStatus.Error;
+                }
+            }
+            else
+            {
+                _headerBytes += (int)Math.Min(length, int.MaxValue / 2);
+                if (_headerBytes > _config.MaxHeaderSize)
+                {
+                    error = ConnectionEnd.HeadersTooLarge;
+                    return HeadStatus.Error;
+                }
+            }
+            var span = line.IsSingleSegment ? line.FirstSpan : CopyLine(line);
+            if (span.IsEmpty || span[^1] != (byte)'\r')
+            {
+                error = ConnectionEnd.BareLineFeed;
+                return HeadStatus.Error;
+            }
+            span = span[..^1];
+            if (span.IndexOf((byte)'\r') >= 0)
+            {
+                error = ConnectionEnd.BareLineFeed;
+                return HeadStatus.Error;
+            }
+            if (!_requestLineDone)
+            {
+                if (span.IsEmpty)
+                {
+                    // RFC 9112 2.2: ignore an empty line or two before the request line.
+                    if (++_emptyLinesBeforeRequest > 2)
+                    {
+                        error = ConnectionEnd.BadRequestLine;
+                        return HeadStatus.Error;
+                    }
+                    continue;
+                }
+                error = ParseRequestLine(span);
+                if (error != ConnectionEnd.None)
+                    return HeadStatus.Error;
+                _requestLineDone = true;
+                continue;
+            }
+            if (span.IsEmpty)
+                return HeadStatus.Done;
+            if (span[0] is (byte)' ' or (byte)'\t')
+            {
+                error = ConnectionEnd.ObsFold;
+                return HeadStatus.Error;
+            }
+            if (++_headerCount > _config.MaxHeaders)
+            {
+                error = ConnectionEnd.TooManyHeaders;
+                return HeadStatus.Error;
+            }
+            error = ParseHeaderLine(span, RequestHeaders, trailer: false);
+            if (error != ConnectionEnd.None)
+                return HeadStatus.Error;
+        }
+    }
+
+    private ReadOnlySpan<byte> CopyLine(in ReadOnlySequence<byte> line)
+    {
+        var length = (int)line.Length;
+        if (_lineBuffer is null || _lineBuffer.Length < length)
+        {
+            if (_lineBuffer is not null)
+                ArrayPool<byte>.Shared.Return(_lineBuffer);
+            _lineBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1024));
+        }
+        line.CopyTo(_lineBuffer);
+        return _lineBuffer.AsSpan(0, length);
+    }
+
+    private ConnectionEnd ParseRequestLine(ReadOnlySpan<byte> line)
+    {
+        var sp1 = line.IndexOf((byte)' ');
+        if (sp1 <= 0)
+            return ConnectionEnd.BadRequestLine;
+        var method = line[..sp1];
+        if (!HttpCharacters.IsToken(method))
+            return ConnectionEnd.BadRequestLine;
+        var rest = line[(sp1 + 1)..];
+        var sp2 = rest.IndexOf((byte)' ');
+        if (sp2 <= 0)
+            return ConnectionEnd.BadRequestLine;
+        var target = rest[..sp2];
+        var version = rest[(sp2 + 1)..];
+
+        if (version.SequenceEqual("HTTP/1.1"u8))
+            _version = HttpVersionKind.Http11;
+        else if (version.SequenceEqual("HTTP/1.0"u8))
+            _version = HttpVersionKind.Http10;
+        else if (version.Length == 8 && version.StartsWith("HTTP/"u8) && char.IsAsciiDigit((char)version[5]) && version[6] == (byte)'.' && char.IsAsciiDigit((char)version[7]))
+            return ConnectionEnd.UnsupportedVersion;
+        else
+            return ConnectionEnd.BadRequestLine;
+
+        foreach (var b in target)
+        {
+            if (!HttpCharacters.IsTargetByte(b))
+                return ConnectionEnd.BadRequestTarget;
+        }
+
+        Method = MethodString(method);
+        _isHead = ReferenceEquals(Method, HttpMethods.Head);
+        Protocol = _version == HttpVersionKind.Http10 ? "HTTP/1.0" : "HTTP/1.1";
+
+        if (target[0] == (byte)'/')
+            return SetOriginForm(target);
+        if (target.Length == 1 && target[0] == (byte)'*')
+        {
+            if (!ReferenceEquals(Method, HttpMethods.Options))
+                return ConnectionEnd.BadRequestTarget;
+            RawTarget = "*";
+            Path = "";
+            QueryString = "";
+            return ConnectionEnd.None;
+        }
+        return SetAbsoluteForm(target);
+    }
+
+    private ConnectionEnd SetOriginForm(ReadOnlySpan<byte> target)
+    {
+        if (target.SequenceEqual(_lastTarget))
+        {
+            RawTarget = _lastRawTarget;
+            Path = _lastPath;
+            QueryString = _lastQuery;
+            return ConnectionEnd.None;
+        }
+        var q = target.IndexOf((byte)'?');
+        var pathBytes = q < 0 ? target : target[..q];
+        var raw = RequestTarget.ToString(target);
+        var path = q < 0 && pathBytes.IndexOf((byte)'%') < 0 && pathBytes.IndexOf("/."u8) < 0 ? raw : RequestTarget.DecodePath(pathBytes);
+        var query = q < 0 ? "" : RequestTarget.ToString(target[q..]);
+        RawTarget = raw;
+        Path = path;
+        QueryString = query;
+        if (target.Length <= 256)
+        {
+            _lastTarget = target.ToArray();
+            _lastRawTarget = raw;
+            _lastPath = path;
+            _lastQuery = query;
+        }
+        return ConnectionEnd.None;
+    }
+
+    private ConnectionEnd SetAbsoluteForm(ReadOnlySpan<byte> target)
+    {
+        int schemeLength;
+        if (target.Length > 7 && Ascii.EqualsIgnoreCase(target[..7], "http://"u8))
+            schemeLength = 7;
+        else if (target.Length > 8 && Ascii.EqualsIgnoreCase(target[..8], "https://"u8))
+            schemeLength = 8;
+        else
+            return ConnectionEnd.BadRequestTarget;
+        var afterScheme = target[schemeLength..];
+        var authorityEnd = afterScheme.IndexOfAny((byte)'/', (byte)'?');
+        var authority = authorityEnd < 0 ? afterScheme : afterScheme[..authorityEnd];
+        if (authority.IsEmpty || authority.IndexOf((byte)'@') >= 0 || !IsValidHost(authority))
+            return ConnectionEnd.BadRequestTarget;
+        _absoluteHost = Encoding.ASCII.GetString(authority);
+        var pathAndQuery = authorityEnd < 0 ? [] : afterScheme[authorityEnd..];
+        RawTarget = RequestTarget.ToString(target);
+        if (pathAndQuery.IsEmpty || pathAndQuery[0] == (byte)'?')
+        {
+            Path = "/";
+            QueryString = pathAndQuery.IsEmpty ? "" : RequestTarget.ToString(pathAndQuery);
+            return ConnectionEnd.None;
+        }
+        var q = pathAndQuery.IndexOf((byte)'?');
+        Path = RequestTarget.DecodePath(q < 0 ? pathAndQuery : pathAndQuery[..q]);
+        QueryString = q < 0 ? "" : RequestTarget.ToString(pathAndQuery[q..]);
+        return ConnectionEnd.None;
+    }
+
+    private static string MethodString(ReadOnlySpan<byte> method)
+    {
+        switch (method.Length)
+        {
+            case 3:
+                if (method.SequenceEqual("GET"u8)) return HttpMethods.Get;
+                if (method.SequenceEqual("PUT"u8)) return HttpMethods.Put;
+                break;
+            case 4:
+                if (method.SequenceEqual("POST"u8)) return HttpMethods.Post;
+                if (method.SequenceEqual("HEAD"u8)) return HttpMethods.Head;
+                break;
+            case 5:
+                if (method.SequenceEqual("PATCH"u8)) return HttpMethods.Patch;
+                if (method.SequenceEqual("TRACE"u8)) return HttpMethods.Trace;
+                break;
+            case 6:
+                if (method.SequenceEqual("DELETE"u8)) return HttpMethods.Delete;
+                break;
+            case 7:
+                if (method.SequenceEqual("OPTIONS"u8)) return HttpMethods.Options;
+                if (method.SequenceEqual("CONNECT"u8)) return HttpMethods.Connect;
+                break;
+        }
+        return Encoding.ASCII.GetString(method);
+    }
+
+    private ConnectionEnd ParseHeaderLine(ReadOnlySpan<byte> line, HeaderDictionary headers, bool trailer)
+    {
+        var colon = line.IndexOf((byte)':');
+        if (colon <= 0)
+            return trailer ? ConnectionEnd.BadChunk : ConnectionEnd.BadHeader;
+        var name = line[..colon];
+        if (!HttpCharacters.IsToken(name))
+            return trailer ? ConnectionEnd.BadChunk : ConnectionEnd.BadHeader;
+        var value = line[(colon + 1)..].Trim(" \t"u8);
+        if (HttpCharacters.IndexOfInvalidFieldValueByte(value) >= 0)
+            return trailer ? ConnectionEnd.BadChunk : ConnectionEnd.BadHeader;
+
+        var known = KnownHeaders.Find(name);
+        string nameText;
+        string valueText;
+        if (known >= 0)
+        {
+            nameText = KnownHeaders.Names[known];
+            var last = _lastHeaderValues[known];
+            if (last is not null && last.Length == value.Length && Latin1Equals(value, last))
+            {
+                valueText = last;
+            }
+            else
+            {
+                valueText = Encoding.Latin1.GetString(value);
+                _lastHeaderValues[known] = valueText;
+            }
+            if (!trailer)
+            {
+                var fact = NoteSpecialHeader(known, value, valueText);
+                if (fact != ConnectionEnd.None)
+                    return fact;
+            }
+        }
+        else
+        {
+            nameText = Encoding.ASCII.GetString(name);
+            valueText = Encoding.Latin1.GetString(value);
+        }
+
+        if (headers.TryGetValue(nameText, out var existing))
+            headers[nameText] = Microsoft.Extensions.Primitives.StringValues.Concat(existing, valueText);
+        else
+            headers[nameText] = valueText;
+        return ConnectionEnd.None;
+    }
+
+    private static bool Latin1Equals(ReadOnlySpan<byte> bytes, string text)
+    {
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i] != text[i])
+                return false;
+        }
+        return true;
+    }
+
+    private ConnectionEnd NoteSpecialHeader(int known, ReadOnlySpan<byte> value, string valueText)
+    {
+        switch (known)
+        {
+            case KnownHeaders.Host:
+                _hostCount++;
+                if (!IsValidHost(value))
+                    return ConnectionEnd.BadHost;
+                break;
+            case KnownHeaders.ContentLength:
+                if (++_contentLengthCount > 1)
+                    return ConnectionEnd.BadContentLength;
+                if (value.IsEmpty || value.Length > 18)
+                    return ConnectionEnd.BadContentLength;
+                long length = 0;
+                foreach (var b in value)
+                {
+                    if (b is < (byte)'0' or > (byte)'9')
+                        return ConnectionEnd.BadContentLength;
+                    length = length * 10 + (b - '0');
+                }
+                _contentLength = length;
+                break;
+            case KnownHeaders.TransferEncoding:
+                _transferEncoding = _transferEncoding is null ? valueText : _transferEncoding + "," + valueText;
+                break;
+            case KnownHeaders.Connection:
+                foreach (var range in value.Split((byte)','))
+                {
+                    var token = value[range].Trim(" \t"u8);
+                    if (Ascii.EqualsIgnoreCase(token, "close"u8))
+                        _connectionClose = true;
+                    else if (Ascii.EqualsIgnoreCase(token, "keep-alive"u8))
+                        _connectionKeepAlive = true;
+                }
+                break;
+            case KnownHeaders.Expect:
+                if (Ascii.EqualsIgnoreCase(value, "100-continue"u8))
+                    _expectContinue = true;
+                break;
+        }
+        return ConnectionEnd.None;
+    }
+
+    /// <summary>uri-host [ ":" port ], where uri-host may be an IP literal in brackets; empty is allowed.</summary>
+    private static bool IsValidHost(ReadOnlySpan<byte> host)
+    {
+        if (host.IsEmpty)
+            return true;
+        foreach (var b in host)
+        {
+            if (!HttpCharacters.IsHostByte(b))
+                return false;
+        }
+        ReadOnlySpan<byte> port;
+        if (host[0] == (byte)'[')
+        {
+            var close = host.IndexOf((byte)']');
+            if (close < 2)
+                return false;
+            var after = host[(close + 1)..];
+            if (after.IsEmpty)
+                return true;
+            if (after[0] != (byte)':')
+                return false;
+            port = after[1..];
+        }
+        else
+        {
+            if (host.IndexOfAny((byte)'[', (byte)']') >= 0)
+                return false;
+            var colon = host.IndexOf((byte)':');
+            if (colon < 0)
+                return true;
+            if (colon == 0)
+                return false;
+            port = host[(colon + 1)..];
+        }
+        if (port.Length > 5)
+            return false;
+        foreach (var b in port)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>Applies the message-level rules once the whole head is in (RFC 9112 3.2, 6.1, 6.3, 9.3).</summary>
+    private ConnectionEnd ValidateHead()
+    {
+        if (_version == HttpVersionKind.Http11 ? _hostCount != 1 : _hostCount > 1)
+            return ConnectionEnd.BadHost;
+        if (_absoluteHost is not null)
+            RequestHeaders[HeaderNames.Host] = _absoluteHost;
+
+        if (_transferEncoding is not null)
+        {
+            if (_contentLengthCount > 0)
+                return ConnectionEnd.ConflictingFraming;
+            if (_version == HttpVersionKind.Http10)
+                return ConnectionEnd.BadTransferEncoding;
+            var fact = CheckTransferEncoding(_transferEncoding);
+            if (fact != ConnectionEnd.None)
+                return fact;
+            _bodyKind = BodyKind.Chunked;
+        }
+        else if (_contentLengthCount > 0)
+        {
+            _bodyKind = _contentLength > 0 ? BodyKind.ContentLength : BodyKind.None;
+            _bodyRemaining = _contentLength;
+        }
+        CanHaveBody = _bodyKind != BodyKind.None;
+        if (_bodyKind == BodyKind.None)
+            _bodyComplete = true;
+
+        _keepAlive = _version == HttpVersionKind.Http11 ? !_connectionClose : _connectionKeepAlive && !_connectionClose;
+        if (!_keepAlive)
+            _closeFact = ConnectionEnd.ClientRequestedClose;
+        if (_version == HttpVersionKind.Http10)
+            _expectContinue = false;
+        return ConnectionEnd.None;
+    }
+
+    /// <summary>Only a final, single <c>chunked</c> is understood (RFC 9112 6.1); other codings get 501.</summary>
+    private ConnectionEnd CheckTransferEncoding(string value)
+    {
+        var chunkedSeen = false;
+        var otherSeen = false;
+        var lastIsChunked = false;
+        foreach (var range in value.AsSpan().Split(','))
+        {
+            var token = value.AsSpan()[range].Trim(" \t");
+            if (token.IsEmpty)
+                continue;
+            if (token.Equals("chunked", StringComparison.OrdinalIgnoreCase))
+            {
+                if (chunkedSeen)
+                    return ConnectionEnd.BadTransferEncoding;
+                chunkedSeen = true;
+                lastIsChunked = true;
+            }
+            else
+            {
+                otherSeen = true;
+                lastIsChunked = false;
+            }
+        }
+        if (!lastIsChunked)
+            return ConnectionEnd.BadTransferEncoding;
+        if (otherSeen)
+        {
+            _errorStatus = StatusCodes.Status501NotImplemented;
+            return ConnectionEnd.BadTransferEncoding;
+        }
+        return ConnectionEnd.None;
+    }
+
+    /// <summary>Answers a request that could not be parsed (when an answer makes sense) and ends the loop.</summary>
+    private async ValueTask RejectRequestAsync(ConnectionEnd end)
+    {
+        Connection.ReportEnd(end);
+        var status = _errorStatus != 0 ? _errorStatus : StatusFor(end);
+        if (status == 0)
+            return;
+        WriteErrorResponse(status);
+        await _output.FlushAsync();
+    }
+
+    private static int StatusFor(ConnectionEnd end) => end switch
+    {
+        ConnectionEnd.RequestLineTooLong => StatusCodes.Status414UriTooLong,
+        ConnectionEnd.HeadersTooLarge or ConnectionEnd.TooManyHeaders => StatusCodes.Status431RequestHeaderFieldsTooLarge,
+        ConnectionEnd.UnsupportedVersion => StatusCodes.Status505HttpVersionNotsupported,
+        ConnectionEnd.HeaderTimeout => StatusCodes.Status408RequestTimeout,
+        ConnectionEnd.BodyTooLarge => StatusCodes.Status413PayloadTooLarge,
+        ConnectionEnd.BadRequestLine or ConnectionEnd.BadRequestTarget or ConnectionEnd.BadHeader or ConnectionEnd.ObsFold
+            or ConnectionEnd.BareLineFeed or ConnectionEnd.BadHost or ConnectionEnd.BadContentLength
+            or ConnectionEnd.BadTransferEncoding or ConnectionEnd.ConflictingFraming or ConnectionEnd.BadChunk => StatusCodes.Status400BadRequest,
+        _ => 0,
+    };
+
+    private void WriteErrorResponse(int status)
+    {
+        var w = new HeadWriter(_output);
+        w.WriteStatusLine(status, null);
+        if (_config.DateHeader)
+            w.Write(_server.Heartbeat.DateHeaderLine);
+        w.Write(_serverHeaderLine);
+        w.Write("Content-Length: 0\r\nConnection: close\r\n\r\n"u8);
+        w.Commit();
+    }
+}

@@ -1,0 +1,133 @@
+using System.Buffers;
+using System.Text;
+
+namespace Pounce.Http1;
+
+/// <summary>Turns the path of a request target into the decoded path an application sees.</summary>
+internal static class RequestTarget
+{
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// Percent-decodes <paramref name="raw"/> as UTF-8 (keeping <c>%2F</c> encoded, so it cannot become a path
+    /// separator), then removes dot segments (RFC 3986 5.2.4). Falls back to the raw text when the decoded bytes
+    /// are not UTF-8.
+    /// </summary>
+    public static string DecodePath(ReadOnlySpan<byte> raw)
+    {
+        if (raw.IndexOf((byte)'%') < 0 && raw.IndexOf("/."u8) < 0)
+            return ToString(raw);
+
+        byte[]? rented = null;
+        var buffer = raw.Length <= 1024 ? stackalloc byte[raw.Length] : (rented = ArrayPool<byte>.Shared.Rent(raw.Length));
+        try
+        {
+            var n = PercentDecode(raw, buffer);
+            var decoded = buffer[..n];
+            if (decoded.IndexOf("/."u8) >= 0)
+                n = RemoveDotSegments(decoded);
+            try
+            {
+                return StrictUtf8.GetString(buffer[..n]);
+            }
+            catch (DecoderFallbackException)
+            {
+                return Encoding.Latin1.GetString(raw);
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+                ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>ASCII text as a string; other bytes are read as UTF-8 when valid, else Latin-1.</summary>
+    public static string ToString(ReadOnlySpan<byte> raw)
+    {
+        if (System.Text.Ascii.IsValid(raw))
+            return Encoding.ASCII.GetString(raw);
+        try
+        {
+            return StrictUtf8.GetString(raw);
+        }
+        catch (DecoderFallbackException)
+        {
+            return Encoding.Latin1.GetString(raw);
+        }
+    }
+
+    private static int PercentDecode(ReadOnlySpan<byte> raw, Span<byte> output)
+    {
+        var w = 0;
+        for (var i = 0; i < raw.Length; i++)
+        {
+            var b = raw[i];
+            if (b == (byte)'%' && i + 2 < raw.Length && TryHex(raw[i + 1], out var hi) && TryHex(raw[i + 2], out var lo))
+            {
+                var value = (byte)((hi << 4) | lo);
+                if (value == (byte)'/')
+                {
+                    output[w++] = b;
+                    continue;
+                }
+                output[w++] = value;
+                i += 2;
+                continue;
+            }
+            output[w++] = b;
+        }
+        return w;
+    }
+
+    private static bool TryHex(byte b, out int value)
+    {
+        value = b switch
+        {
+            >= (byte)'0' and <= (byte)'9' => b - '0',
+            >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+            >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+            _ => -1,
+        };
+        return value >= 0;
+    }
+
+    /// <summary>RFC 3986 5.2.4 on a path that starts with '/'; works in place and returns the new length.</summary>
+    internal static int RemoveDotSegments(Span<byte> path)
+    {
+        if (path.IsEmpty || path[0] != (byte)'/')
+            return path.Length;
+        var len = path.Length;
+        var w = 0;
+        var i = 0;
+        while (i < len)
+        {
+            var segStart = i + 1;
+            var rel = path[segStart..len].IndexOf((byte)'/');
+            var segEnd = rel < 0 ? len : segStart + rel;
+            var seg = path[segStart..segEnd];
+            if (seg.Length == 1 && seg[0] == (byte)'.')
+            {
+                if (segEnd == len)
+                    path[w++] = (byte)'/';
+            }
+            else if (seg.Length == 2 && seg[0] == (byte)'.' && seg[1] == (byte)'.')
+            {
+                var j = path[..w].LastIndexOf((byte)'/');
+                w = j < 0 ? 0 : j;
+                if (segEnd == len)
+                    path[w++] = (byte)'/';
+            }
+            else
+            {
+                path[w++] = (byte)'/';
+                seg.CopyTo(path[w..]);
+                w += seg.Length;
+            }
+            i = segEnd;
+        }
+        if (w == 0)
+            path[w++] = (byte)'/';
+        return w;
+    }
+}

@@ -1,0 +1,243 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+
+namespace Pounce.Transport;
+
+/// <summary>How the peer's side of a connection ended, as the transport saw it.</summary>
+internal enum PeerClose
+{
+    /// <summary>Still open.</summary>
+    None,
+    /// <summary>The peer sent FIN.</summary>
+    Fin,
+    /// <summary>The peer reset the connection, or a send failed.</summary>
+    Reset,
+    /// <summary>The server aborted the socket.</summary>
+    Aborted,
+}
+
+/// <summary>
+/// A connected socket turned into a pair of pipes: a receive loop fills <see cref="Input"/>, a send loop drains
+/// <see cref="Output"/>. It knows nothing of HTTP; it reports how the peer went away and when a send stalls.
+/// </summary>
+internal sealed class SocketTransport : IDuplexPipe
+{
+    private static readonly PipeOptions InputOptions = new(
+        pauseWriterThreshold: 1024 * 1024,
+        resumeWriterThreshold: 512 * 1024,
+        readerScheduler: PipeScheduler.ThreadPool,
+        writerScheduler: PipeScheduler.Inline,
+        useSynchronizationContext: false);
+
+    private static readonly PipeOptions OutputOptions = new(
+        pauseWriterThreshold: 64 * 1024,
+        resumeWriterThreshold: 32 * 1024,
+        readerScheduler: PipeScheduler.Inline,
+        writerScheduler: PipeScheduler.ThreadPool,
+        useSynchronizationContext: false);
+
+    private readonly Socket _socket;
+    private readonly Pipe _input = new(InputOptions);
+    private readonly Pipe _output = new(OutputOptions);
+    private readonly CancellationTokenSource _closed = new();
+    private Task _receiveTask = Task.CompletedTask;
+    private Task _sendTask = Task.CompletedTask;
+    private int _peerClose;
+    private long _sendStartedTicks;
+    private int _closedSignalled;
+
+    public SocketTransport(Socket socket)
+    {
+        _socket = socket;
+    }
+
+    public PipeReader Input => _input.Reader;
+
+    public PipeWriter Output => _output.Writer;
+
+    /// <summary>Cancelled (on the thread pool) when the peer closes or resets, or the socket is aborted.</summary>
+    public CancellationToken ConnectionClosed => _closed.Token;
+
+    public PeerClose PeerClose => (PeerClose)Volatile.Read(ref _peerClose);
+
+    /// <summary><see cref="Environment.TickCount64"/> when the pending send started, 0 when no send is pending.</summary>
+    public long SendStartedTicks => Volatile.Read(ref _sendStartedTicks);
+
+    /// <summary>Total bytes handed to the socket.</summary>
+    public long BytesSent { get; private set; }
+
+    public void Start()
+    {
+        _receiveTask = ReceiveLoopAsync();
+        _sendTask = SendLoopAsync();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var writer = _input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                // Wait for data before taking a buffer, so idle connections hold no memory.
+                await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                var memory = writer.GetMemory(4096);
+                var read = await _socket.ReceiveAsync(memory, SocketFlags.None);
+                if (read == 0)
+                {
+                    SetPeerClose(PeerClose.Fin);
+                    break;
+                }
+                writer.Advance(read);
+                var result = await writer.FlushAsync();
+                if (result.IsCompleted || result.IsCanceled)
+                    break;
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown or SocketError.OperationAborted or SocketError.Interrupted or SocketError.TimedOut)
+        {
+            SetPeerClose(PeerClose.Reset);
+        }
+        catch (ObjectDisposedException)
+        {
+            SetPeerClose(PeerClose.Aborted);
+        }
+        catch (Exception ex)
+        {
+            SetPeerClose(PeerClose.Reset);
+            error = ex;
+        }
+        finally
+        {
+            SignalClosed();
+            await writer.CompleteAsync(error);
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync();
+                var buffer = result.Buffer;
+                try
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        Volatile.Write(ref _sendStartedTicks, Environment.TickCount64);
+                        if (buffer.IsSingleSegment)
+                        {
+                            await SendAllAsync(buffer.First);
+                        }
+                        else
+                        {
+                            foreach (var segment in buffer)
+                                await SendAllAsync(segment);
+                        }
+                        Volatile.Write(ref _sendStartedTicks, 0);
+                        BytesSent += buffer.Length;
+                    }
+                }
+                finally
+                {
+                    reader.AdvanceTo(buffer.End);
+                }
+                if (result.IsCompleted || result.IsCanceled)
+                    break;
+            }
+            await reader.CompleteAsync();
+        }
+        catch (Exception ex)
+        {
+            Volatile.Write(ref _sendStartedTicks, 0);
+            SetPeerClose(ex is ObjectDisposedException ? PeerClose.Aborted : PeerClose.Reset);
+            SignalClosed();
+            await reader.CompleteAsync(ex);
+            // Unblock a reader waiting for a request that can never be answered.
+            _input.Reader.CancelPendingRead();
+        }
+    }
+
+    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var sent = await _socket.SendAsync(data, SocketFlags.None);
+            data = data[sent..];
+        }
+    }
+
+    private void SetPeerClose(PeerClose kind) => Interlocked.CompareExchange(ref _peerClose, (int)kind, 0);
+
+    private void SignalClosed()
+    {
+        if (Interlocked.Exchange(ref _closedSignalled, 1) == 0)
+        {
+            // Never run application cancellation callbacks on the socket loop.
+            ThreadPool.UnsafeQueueUserWorkItem(static cts =>
+            {
+                try { cts.Cancel(); } catch (ObjectDisposedException) { }
+            }, _closed, preferLocal: false);
+        }
+    }
+
+    /// <summary>Tears the socket down at once; pending reads and sends fail.</summary>
+    public void Abort()
+    {
+        SetPeerClose(PeerClose.Aborted);
+        try
+        {
+            _socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception)
+        {
+            // The socket may already be gone.
+        }
+        _socket.Dispose();
+        SignalClosed();
+    }
+
+    /// <summary>
+    /// Sends what is buffered (waiting at most <paramref name="sendTimeout"/>), closes the send side and releases the
+    /// socket. With a non-zero <paramref name="linger"/> it first waits that long for the peer's FIN, discarding what
+    /// the peer still sends, so that an error response is not wiped out by a reset caused by unread request bytes.
+    /// </summary>
+    public async ValueTask CloseAsync(TimeSpan sendTimeout, TimeSpan linger)
+    {
+        await _output.Writer.CompleteAsync();
+        var sendDone = _sendTask.IsCompleted || await Task.WhenAny(_sendTask, Task.Delay(sendTimeout)) == _sendTask;
+        if (sendDone && PeerClose == PeerClose.None)
+        {
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception)
+            {
+                // Already reset by the peer.
+            }
+            if (linger > TimeSpan.Zero)
+            {
+                await _input.Reader.CompleteAsync();
+                if (!_receiveTask.IsCompleted)
+                    await Task.WhenAny(_receiveTask, Task.Delay(linger));
+            }
+        }
+        _socket.Dispose();
+        await _input.Reader.CompleteAsync();
+        try
+        {
+            await _receiveTask;
+            await _sendTask;
+        }
+        catch (Exception)
+        {
+            // The loops record their own failures.
+        }
+
+    }
+}
