@@ -96,8 +96,6 @@ public abstract partial class RequestContext :
         Path = "";
         QueryString = "";
         RawTarget = "";
-        StatusCode = 200;
-        ReasonPhrase = null;
         AllowSynchronousIO = false;
         CanHaveBody = false;
         ResetResponseBody();

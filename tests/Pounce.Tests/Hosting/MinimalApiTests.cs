@@ -1,0 +1,55 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Pounce.Tests.Infrastructure;
+
+namespace Pounce.Tests.Hosting;
+
+public sealed record Order(string Item, int Quantity);
+
+/// <summary>A minimal-API app run through the normal WebApplication builder with UsePounce().</summary>
+public sealed class MinimalApiTests
+{
+    [Fact]
+    public async Task MinimalApi_RoutingJsonBindingAndAbort()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAppAsync(app =>
+        {
+            app.MapGet("/items/{id:int}", (int id, [FromQuery] string? name) => Results.Json(new { id, name }));
+            app.MapPost("/orders", (Order order) => Results.Created($"/orders/{order.Item}", order with { Quantity = order.Quantity * 2 }));
+            app.MapGet("/wait", async (HttpContext ctx) =>
+            {
+                ctx.RequestAborted.Register(() => aborted.TrySetResult());
+                waiting.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ctx.RequestAborted);
+            });
+        });
+        using var client = server.CreateClient();
+
+        var item = await client.GetFromJsonAsync<Dictionary<string, object>>("/items/7?name=cat");
+        Assert.Equal("7", item!["id"].ToString());
+        Assert.Equal("cat", item["name"].ToString());
+
+        using var created = await client.PostAsJsonAsync("/orders", new Order("box", 3));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("/orders/box", created.Headers.Location!.OriginalString);
+        Assert.Equal(new Order("box", 6), await created.Content.ReadFromJsonAsync<Order>());
+
+        using var missing = await client.GetAsync("/nope");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+
+        using var badBody = await client.PostAsync("/orders", new StringContent("{not json", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, badBody.StatusCode);
+
+        using var cts = new CancellationTokenSource();
+        var pending = client.GetAsync("/wait", cts.Token);
+        await waiting.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
+        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+}
