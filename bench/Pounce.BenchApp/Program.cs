@@ -118,8 +118,42 @@ static string? BoundAddress(IServer server, int requestedPort)
         }
     }
 
-    // A server that does not fill the feature in: the port is still known when it was given.
-    return requestedPort != 0 ? $"http://127.0.0.1:{requestedPort}" : null;
+    // A server that does not fill the feature in: the port is still known when it was given,
+    // and on Linux a free port it bound can be read back from the process's own listening sockets.
+    if (requestedPort != 0)
+        return $"http://127.0.0.1:{requestedPort}";
+    var listening = ListeningPortOfThisProcess();
+    return listening > 0 ? $"http://127.0.0.1:{listening}" : null;
+}
+
+// The port of a TCP socket of this process listening on 127.0.0.1, from /proc (Linux only; 0 if none).
+static int ListeningPortOfThisProcess()
+{
+    try
+    {
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            var target = new FileInfo(fd).LinkTarget;
+            if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
+                inodes.Add(target["socket:[".Length..^1]);
+        }
+
+        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length > 9 && f[3] == "0A" && f[1].StartsWith("0100007F:", StringComparison.Ordinal) && inodes.Contains(f[9]))
+                return Convert.ToInt32(f[1]["0100007F:".Length..], 16);
+        }
+    }
+    catch (IOException)
+    {
+    }
+    catch (UnauthorizedAccessException)
+    {
+    }
+    return 0;
 }
 
 namespace Pounce.BenchApp

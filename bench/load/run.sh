@@ -263,7 +263,11 @@ idle_run() {
       after=$(status_kb VmRSS)
       open=$(sed -n 's/.*open=\([0-9]*\).*/\1/p' <<<"$line")
       failed=$(sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$line")
-      ok=true
+      if is_uint "$before" && is_uint "$after" && is_uint "$open" && is_uint "$failed"; then
+        ok=true
+      else
+        log "could not read the server's RSS or the client's counts ('$before', '$after', '$line')"
+      fi
     else
       log "idle client did not get ready: $(tail -n 3 "$WORK/client.err" | tr '\n' ' ')"
     fi
@@ -301,7 +305,10 @@ read -r -a servers <<<"$SERVERS"
 (( ${#servers[@]} >= 1 )) || die "SERVERS is empty"
 for s in "${servers[@]}"; do [[ $s == kestrel || $s == pounce ]] || die "unknown server '$s' in SERVERS"; done
 
+n_runs=$(( $(wc -w <<<"$scenarios") * ROUNDS * ${#servers[@]} ))
+[[ $LOGGING == 1 ]] && n_runs=$((n_runs + 3 * ROUNDS))
 log "work dir $WORK; ${DURATION}s runs after ${WARMUP}s warm-up, $ROUNDS rounds, wrk -t$THREADS -c$CONNECTIONS"
+log "$n_runs measured runs: about $(( (n_runs * (DURATION + WARMUP + 2) + 60) / 60 )) min$([[ $IDLE == 1 ]] && echo " plus the idle-connection test")"
 
 # Pounce and Kestrel without any logging: the comparison. Alternated A B A B ...
 for scenario in $scenarios; do
