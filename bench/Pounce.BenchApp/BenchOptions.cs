@@ -1,0 +1,199 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace Pounce.BenchApp;
+
+/// <summary>Which server hosts the benchmark application.</summary>
+internal enum ServerKind
+{
+    Kestrel,
+    Pounce,
+}
+
+/// <summary>HTTP versions Kestrel offers on its cleartext endpoint (Pounce detects the protocol itself).</summary>
+internal enum BenchProtocols
+{
+    Http1,
+    Http2,
+    Http1AndHttp2,
+}
+
+/// <summary>The bench app's command line. Anything not given keeps the bench defaults listed in <see cref="Usage"/>.</summary>
+internal sealed class BenchOptions
+{
+    public const string Usage = """
+        Pounce.BenchApp: the same ASP.NET Core app on Kestrel or on Pounce, for load comparisons.
+
+        Endpoints: GET /plaintext, /json, /bytes/4k, /bytes/1m (anything else: 404).
+
+        Options:
+          --server kestrel|pounce      server to host the app (required)
+          --port N                     port on 127.0.0.1; 0 binds a free port (default 0)
+          --keep-alive-timeout SEC     idle keep-alive timeout, both servers (default 120)
+          --max-connections N          connection limit, both servers (default 100000)
+          --protocols http1|http2|http1and2
+                                       Kestrel only: HTTP versions on the cleartext endpoint (default http1);
+                                       use http2 for h2load with prior knowledge. Pounce detects the protocol.
+          Pounce only (passed through to ServerConfig; ignored with a warning for Kestrel):
+          --workers N                  accept loops (default: ServerConfig default)
+          --lifecycle-logging [true|false]
+                                       connection lifecycle events (default false)
+          --log-level trace|debug|info|warning|error|critical|none (default info)
+          --log-format text|json       (default text)
+          --log-file PATH              write log lines to PATH instead of stdout
+          --access-log true|false      per-request access log line (default false in the bench app,
+                                       so a plain run pays for no logging at all)
+
+        Prints one line "Listening on http://127.0.0.1:PORT" to stdout once the server accepts connections,
+        then runs until SIGINT/SIGTERM. Logging providers are cleared for both servers.
+        """;
+
+    public ServerKind Server { get; private set; }
+    public int Port { get; private set; }
+    public TimeSpan KeepAliveTimeout { get; private set; } = TimeSpan.FromSeconds(120);
+    public int MaxConnections { get; private set; } = 100_000;
+    public BenchProtocols Protocols { get; private set; } = BenchProtocols.Http1;
+    public int? Workers { get; private set; }
+    public bool LifecycleLogging { get; private set; }
+    public LogLevel LogLevel { get; private set; } = LogLevel.Information;
+    public LogFormat LogFormat { get; private set; } = LogFormat.Text;
+    public string? LogFile { get; private set; }
+    public bool AccessLog { get; private set; }
+    public bool ShowHelp { get; private set; }
+
+    /// <summary>Flags given that only Pounce understands (reported when the server is Kestrel).</summary>
+    public List<string> PounceOnlyFlags { get; } = [];
+
+    /// <summary>Parses the command line; throws <see cref="ArgumentException"/> with a readable message.</summary>
+    public static BenchOptions Parse(string[] args)
+    {
+        var o = new BenchOptions();
+        var serverGiven = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string? inline = null;
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
+            {
+                inline = arg[(eq + 1)..];
+                arg = arg[..eq];
+            }
+
+            string Value()
+            {
+                if (inline is not null)
+                    return inline;
+                if (i + 1 >= args.Length)
+                    throw new ArgumentException($"{arg} needs a value");
+                return args[++i];
+            }
+
+            bool Switch()
+            {
+                if (inline is not null)
+                    return ParseBool(arg, inline);
+                if (i + 1 < args.Length && IsBool(args[i + 1]))
+                    return ParseBool(arg, args[++i]);
+                return true;
+            }
+
+            switch (arg)
+            {
+                case "-h" or "--help":
+                    o.ShowHelp = true;
+                    break;
+                case "--server":
+                    o.Server = Value().ToLowerInvariant() switch
+                    {
+                        "kestrel" => ServerKind.Kestrel,
+                        "pounce" => ServerKind.Pounce,
+                        var v => throw new ArgumentException($"--server must be kestrel or pounce, not '{v}'"),
+                    };
+                    serverGiven = true;
+                    break;
+                case "--port":
+                    o.Port = ParseInt(arg, Value(), 0, 65535);
+                    break;
+                case "--keep-alive-timeout":
+                    o.KeepAliveTimeout = TimeSpan.FromSeconds(ParseInt(arg, Value(), 1, 86400));
+                    break;
+                case "--max-connections":
+                    o.MaxConnections = ParseInt(arg, Value(), 1, int.MaxValue);
+                    break;
+                case "--protocols":
+                    o.Protocols = Value().ToLowerInvariant() switch
+                    {
+                        "http1" or "h1" => BenchProtocols.Http1,
+                        "http2" or "h2" or "h2c" => BenchProtocols.Http2,
+                        "http1and2" or "http1andhttp2" => BenchProtocols.Http1AndHttp2,
+                        var v => throw new ArgumentException($"--protocols must be http1, http2 or http1and2, not '{v}'"),
+                    };
+                    break;
+                case "--workers":
+                    o.Workers = ParseInt(arg, Value(), 1, 1024);
+                    o.PounceOnlyFlags.Add(arg);
+                    break;
+                case "--lifecycle-logging":
+                    o.LifecycleLogging = Switch();
+                    o.PounceOnlyFlags.Add(arg);
+                    break;
+                case "--log-level":
+                    o.LogLevel = Value().ToLowerInvariant() switch
+                    {
+                        "trace" => LogLevel.Trace,
+                        "debug" => LogLevel.Debug,
+                        "info" or "information" => LogLevel.Information,
+                        "warn" or "warning" => LogLevel.Warning,
+                        "error" => LogLevel.Error,
+                        "critical" => LogLevel.Critical,
+                        "none" => LogLevel.None,
+                        var v => throw new ArgumentException($"--log-level must be trace, debug, info, warning, error, critical or none, not '{v}'"),
+                    };
+                    o.PounceOnlyFlags.Add(arg);
+                    break;
+                case "--log-format":
+                    o.LogFormat = Value().ToLowerInvariant() switch
+                    {
+                        "text" => LogFormat.Text,
+                        "json" => LogFormat.Json,
+                        var v => throw new ArgumentException($"--log-format must be text or json, not '{v}'"),
+                    };
+                    o.PounceOnlyFlags.Add(arg);
+                    break;
+                case "--log-file":
+                    o.LogFile = Value();
+                    if (o.LogFile.Length == 0)
+                        throw new ArgumentException("--log-file needs a path");
+                    o.PounceOnlyFlags.Add(arg);
+                    break;
+                case "--access-log":
+                    o.AccessLog = Switch();
+                    o.PounceOnlyFlags.Add(arg);
+                    break;
+                default:
+                    throw new ArgumentException($"unknown option '{args[i]}'");
+            }
+        }
+
+        if (!serverGiven && !o.ShowHelp)
+            throw new ArgumentException("--server kestrel|pounce is required");
+        return o;
+    }
+
+    private static bool IsBool(string s) => s.ToLowerInvariant() is "true" or "false" or "on" or "off" or "yes" or "no" or "1" or "0";
+
+    private static bool ParseBool(string flag, string s) => s.ToLowerInvariant() switch
+    {
+        "true" or "on" or "yes" or "1" => true,
+        "false" or "off" or "no" or "0" => false,
+        _ => throw new ArgumentException($"{flag} must be true or false, not '{s}'"),
+    };
+
+    private static int ParseInt(string flag, string s, int min, int max)
+    {
+        if (!int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) || v < min || v > max)
+            throw new ArgumentException($"{flag} must be a whole number from {min} to {max}, not '{s}'");
+        return v;
+    }
+}

@@ -1,0 +1,37 @@
+# The results document (summarize.jq's output) as Markdown tables. Use with jq -r.
+
+def show: if . == null then "n/a" else tostring end;
+def ratio: if . == null then "n/a" else (. * 100 | round / 100 | tostring) end;
+def cell($srv; $f): ($srv // {}) as $x | if ($x.runs // 0) == 0 then "n/a"
+  elif $x.median_rps == null then "failed" else ($x[$f] | show) end;
+
+"# Pounce vs Kestrel, \(.date)",
+"",
+"Commit \(.commit), \(.machine.cpus) CPUs, Linux \(.machine.kernel), .NET SDK \(.machine.dotnet), wrk \(.machine.wrk).",
+"wrk -t\(.settings.threads) -c\(.settings.connections), \(.settings.duration_s) s per run after \(.settings.warmup_s) s warm-up, \(.settings.rounds) rounds alternated (\(.settings.servers | join(", "))); pipelined: \(.settings.pipeline) requests per write; h2: h2load -c\(.settings.h2_connections) -m\(.settings.h2_streams).",
+"Medians over rounds; Pounce/Kestrel is the median of per-round ratios (target >= 1.0, goal 1.1). Peak RSS is the largest VmHWM seen.",
+"",
+"| scenario | Kestrel req/s | Pounce req/s | Pounce/Kestrel | Kestrel p99 ms | Pounce p99 ms | Kestrel peak RSS MB | Pounce peak RSS MB | errors K/P |",
+"|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+(.compare[] |
+  "| \(.scenario) | \(cell(.servers.kestrel; "median_rps")) | \(cell(.servers.pounce; "median_rps")) | \(.pounce_over_kestrel | ratio) | \(cell(.servers.kestrel; "median_p99_ms")) | \(cell(.servers.pounce; "median_p99_ms")) | \(cell(.servers.kestrel; "max_peak_rss_mb")) | \(cell(.servers.pounce; "max_peak_rss_mb")) | \(.servers.kestrel.errors // "n/a")/\(.servers.pounce.errors // "n/a") |"),
+(if .logging == null then empty else
+  "",
+  "## Lifecycle logging overhead (Pounce, plaintext)",
+  "",
+  "| variant | req/s | ratio to off | target | p99 ms | log lines per run |",
+  "|---|---:|---:|---:|---:|---:|",
+  (.logging[] |
+    "| \(.variant) | \(if .median_rps == null then "failed" else .median_rps end) | \(.ratio_to_off | ratio) | \({"off": "1.00", "info": ">= 0.98", "debug": ">= 0.90"}[.variant]) | \(.median_p99_ms | show) | \(.median_log_lines | show) |")
+end),
+(if (.idle | length) == 0 then empty else
+  "",
+  "## Idle keep-alive connections",
+  "",
+  "| server | connections open | failed | RSS before MB | RSS after MB | bytes per connection |",
+  "|---|---:|---:|---:|---:|---:|",
+  (.idle[] |
+    if .ok then
+      "| \(.server) | \(.connections_open) | \(.connections_failed) | \(.rss_before_kb / 1024 * 10 | round / 10) | \(.rss_after_kb / 1024 * 10 | round / 10) | \(.bytes_per_connection | show) |"
+    else "| \(.server) | failed | | | | |" end)
+end)

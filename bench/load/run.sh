@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# Load comparison of Pounce against Kestrel: the same app (bench/Pounce.BenchApp), one machine,
+# runs alternated (K P K P ...) so that drift in the machine hits both servers alike; the numbers
+# to read are the ratios. See bench/README.md for how to read them.
+#
+# Usage: bench/load/run.sh            (everything, defaults below)
+#        DURATION=1 WARMUP=1 ROUNDS=1 SCENARIOS=plaintext LOGGING=0 IDLE=0 bench/load/run.sh   (smoke)
+#
+# Settings (environment):
+#   DURATION=8        seconds measured per run
+#   WARMUP=2          seconds of load before each measured run (same server process, discarded)
+#   ROUNDS=3          alternations per scenario (each round runs every server once)
+#   SERVERS="kestrel pounce"   servers compared, in the order they alternate
+#   SCENARIOS="plaintext pipelined json bytes4k bytes1m"   HTTP/1.1 scenarios (wrk)
+#   CONNECTIONS=64    wrk connections;  THREADS=2  wrk threads;  PIPELINE=16  requests per write (pipelined)
+#   H2=0              1 adds the HTTP/2 scenario: h2load -c$H2_CONNECTIONS -m$H2_STREAMS, h2c prior knowledge
+#   H2_CONNECTIONS=16 H2_STREAMS=16
+#   LOGGING=1         Pounce lifecycle-logging overhead (plaintext): off / info / debug JSON to a file
+#   IDLE=1            memory of IDLE_CONNS idle keep-alive connections, per server
+#   IDLE_CONNS=10000
+#   RESULTS_DIR=bench/load/results   where <date>.json and <date>.md go
+#   NO_BUILD=0        1 skips `dotnet build -c Release` of the bench app
+#   START_TIMEOUT=20  seconds a server may take to print its URL
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-3}
+SERVERS=${SERVERS:-"kestrel pounce"}
+SCENARIOS=${SCENARIOS:-"plaintext pipelined json bytes4k bytes1m"}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+PIPELINE=${PIPELINE:-16}
+H2=${H2:-0}
+H2_CONNECTIONS=${H2_CONNECTIONS:-16}
+H2_STREAMS=${H2_STREAMS:-16}
+LOGGING=${LOGGING:-1}
+IDLE=${IDLE:-1}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
+NO_BUILD=${NO_BUILD:-0}
+START_TIMEOUT=${START_TIMEOUT:-20}
+
+APP_PROJECT=$ROOT/bench/Pounce.BenchApp/Pounce.BenchApp.csproj
+APP_DLL=$ROOT/bench/Pounce.BenchApp/bin/Release/net10.0/Pounce.BenchApp.dll
+STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pounce-load.XXXXXX")
+RUNS=$WORK/runs.jsonl
+: > "$RUNS"
+
+SERVER_PID=
+CLIENT_PID=
+
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+for v in DURATION WARMUP ROUNDS CONNECTIONS THREADS PIPELINE H2_CONNECTIONS H2_STREAMS IDLE_CONNS START_TIMEOUT; do
+  is_uint "${!v}" || die "$v must be a whole number, not '${!v}'"
+done
+(( DURATION >= 1 && ROUNDS >= 1 && CONNECTIONS >= THREADS && THREADS >= 1 )) \
+  || die "need DURATION >= 1, ROUNDS >= 1, THREADS >= 1 and CONNECTIONS >= THREADS"
+
+# ---- cleanup: never leave a server or a client behind -------------------------------------------
+
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL
+  local pid=$1
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_pid "$CLIENT_PID"; CLIENT_PID=
+  stop_pid "$SERVER_PID"; SERVER_PID=
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# ---- tools -------------------------------------------------------------------------------------
+
+PYTHON=/usr/bin/python3
+[[ -x $PYTHON ]] || PYTHON=$(command -v python3 || true)
+
+ensure_tools() {
+  local missing=() pkgs=()
+  command -v wrk >/dev/null || { missing+=(wrk); pkgs+=(wrk); }
+  command -v jq >/dev/null || { missing+=(jq); pkgs+=(jq); }
+  if [[ $H2 == 1 ]] && ! command -v h2load >/dev/null; then missing+=(h2load); pkgs+=(nghttp2-client); fi
+  if [[ $IDLE == 1 && -z $PYTHON ]]; then missing+=(python3); pkgs+=(python3); fi
+  command -v dotnet >/dev/null || die "dotnet (the .NET 10 SDK) is not on PATH"
+  ((${#pkgs[@]} == 0)) && return 0
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing ${pkgs[*]} (for ${missing[*]})"
+    apt-get update -qq >&2 || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >&2 || die "apt-get install ${pkgs[*]} failed"
+  else
+    die "missing ${missing[*]}; install them first: sudo apt-get install -y ${pkgs[*]}"
+  fi
+  [[ $IDLE == 1 && -z $PYTHON ]] && PYTHON=$(command -v python3 || true)
+  return 0
+}
+
+# Idle connections need a file descriptor each, in the client and in the server.
+raise_fd_limit() {
+  local want=$((IDLE_CONNS + 1024)) hard
+  hard=$(ulimit -Hn)
+  if [[ $hard != unlimited ]] && (( hard < want )); then
+    ulimit -n "$hard" 2>/dev/null || true
+    if (( IDLE_CONNS > hard - 1024 )); then
+      log "open-file limit is $hard: IDLE_CONNS lowered from $IDLE_CONNS to $((hard - 1024))"
+      IDLE_CONNS=$((hard - 1024))
+    fi
+  else
+    ulimit -n "$want" 2>/dev/null || log "could not raise ulimit -n to $want (now $(ulimit -n))"
+  fi
+}
+
+# ---- one server --------------------------------------------------------------------------------
+
+SERVER_URL=
+SERVER_OUT=
+
+# start_server NAME [APP FLAGS...]: starts the bench app, waits for "Listening on URL".
+start_server() {
+  local name=$1; shift
+  SERVER_OUT=$WORK/$name.out
+  : > "$SERVER_OUT"
+  dotnet "$APP_DLL" --server "$name" --port 0 --max-connections $((IDLE_CONNS + 10000)) "$@" \
+    > "$SERVER_OUT" 2> "$WORK/$name.err" < /dev/null &
+  SERVER_PID=$!
+  local deadline=$((SECONDS + START_TIMEOUT))
+  while (( SECONDS < deadline )); do
+    SERVER_URL=$(sed -n 's/^Listening on \(http[^ ]*\).*/\1/p' "$SERVER_OUT" | head -n1)
+    [[ -n $SERVER_URL ]] && return 0
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      wait "$SERVER_PID" 2>/dev/null || true
+      SERVER_PID=
+      log "$name did not start: $(tail -n 3 "$WORK/$name.err" | tr '\n' ' ')"
+      return 1
+    fi
+    sleep 0.1
+  done
+  log "$name did not print its URL within ${START_TIMEOUT}s"
+  stop_server
+  return 1
+}
+
+stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=; }
+
+status_kb() { # field: VmHWM (peak RSS) or VmRSS (current RSS) of the server, in kB
+  awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo null
+}
+
+# ---- load generators ---------------------------------------------------------------------------
+
+# wrk_run PATH DEPTH SECONDS: prints the WRKJSON object (or nothing on failure)
+wrk_run() {
+  local path=$1 depth=$2 seconds=$3 script=$HERE/wrk/report.lua out
+  local -a extra=()
+  if (( depth > 1 )); then script=$HERE/wrk/pipeline.lua; extra=(-- "$depth"); fi
+  out=$(timeout $((seconds + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" --timeout 5s --latency \
+        -s "$script" "$SERVER_URL$path" "${extra[@]}" 2>&1) || { log "wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 0; }
+  sed -n 's/^WRKJSON //p' <<<"$out" | tail -n1
+}
+
+# h2_run PATH SECONDS: same shape as WRKJSON, from h2load's text (no percentiles there: p99 is null)
+h2_run() {
+  local path=$1 seconds=$2 out
+  out=$(timeout $((seconds + 30)) h2load -c"$H2_CONNECTIONS" -m"$H2_STREAMS" -t1 -D"$seconds" \
+        "$SERVER_URL$path" 2>&1) || { log "h2load failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 0; }
+  awk '
+    /^finished in/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^req\/s/) { rps = $i; sub(/,$/, "", rps) } }
+    /^requests:/   { total = $2; ok = $8; failed = $10; errored = $12; timeout = $14 }
+    END {
+      if (rps == "") exit
+      printf "{\"requests\":%d,\"rps\":%s,\"p50_us\":null,\"p99_us\":null,\"max_us\":null,", total, rps
+      printf "\"errors\":{\"connect\":0,\"read\":%d,\"write\":0,\"status\":%d,\"timeout\":%d}}\n", errored, failed, timeout
+    }' <<<"$out"
+}
+
+# measure NAME SCENARIO GROUP ROUND VARIANT [APP FLAGS...]: one fresh server, warm-up, measured run,
+# peak RSS; appends one line to runs.jsonl.
+measure() {
+  local name=$1 scenario=$2 group=$3 round=$4 variant=$5; shift 5
+  local path depth=1 result="" hwm=null loglines=null
+  case $scenario in
+    plaintext|pipelined|h2) path=/plaintext ;;
+    json) path=/json ;;
+    bytes4k) path=/bytes/4k ;;
+    bytes1m) path=/bytes/1m ;;
+    *) die "unknown scenario $scenario" ;;
+  esac
+  [[ $scenario == pipelined ]] && depth=$PIPELINE
+  local -a flags=("$@")
+  [[ $scenario == h2 && $name == kestrel ]] && flags+=(--protocols http2)
+
+  if start_server "$name" "${flags[@]}"; then
+    if [[ $scenario == h2 ]]; then
+      (( WARMUP > 0 )) && h2_run "$path" "$WARMUP" > /dev/null
+      result=$(h2_run "$path" "$DURATION")
+    else
+      (( WARMUP > 0 )) && wrk_run "$path" "$depth" "$WARMUP" > /dev/null
+      result=$(wrk_run "$path" "$depth" "$DURATION")
+    fi
+    hwm=$(status_kb VmHWM); [[ -n $hwm ]] || hwm=null
+    stop_server
+    if [[ $variant == debug && -f $WORK/lifecycle.log ]]; then loglines=$(wc -l < "$WORK/lifecycle.log"); fi
+    if [[ $variant == info ]]; then loglines=$(grep -vc '^Listening on' "$SERVER_OUT" || true); fi
+  fi
+  rm -f "$WORK/lifecycle.log" "$SERVER_OUT"
+
+  if [[ -n $result ]]; then
+    jq -c -n --arg g "$group" --arg s "$scenario" --arg n "$name" --arg v "$variant" --argjson r "$round" \
+      --argjson w "$result" --argjson hwm "$hwm" --argjson lines "$loglines" \
+      '{group: $g, scenario: $s, server: $n, variant: $v, round: $r, ok: true,
+        rps: $w.rps, requests: $w.requests,
+        p99_ms: (if $w.p99_us == null then null else $w.p99_us / 1000 end),
+        p50_ms: (if $w.p50_us == null then null else $w.p50_us / 1000 end),
+        errors: $w.errors, error_count: ($w.errors | add), peak_rss_kb: $hwm, log_lines: $lines}' >> "$RUNS"
+    log "$(printf '%-10s %-9s %-7s round %d: %10.0f req/s  p99 %s ms  peak RSS %s kB  errors %s' \
+      "$scenario" "$name" "$variant" "$round" "$(jq -r .rps <<<"$result")" \
+      "$(jq -r 'if .p99_us == null then "n/a" else .p99_us / 1000 end' <<<"$result")" "$hwm" \
+      "$(jq -r '.errors | add' <<<"$result")")"
+  else
+    jq -c -n --arg g "$group" --arg s "$scenario" --arg n "$name" --arg v "$variant" --argjson r "$round" \
+      '{group: $g, scenario: $s, server: $n, variant: $v, round: $r, ok: false}' >> "$RUNS"
+    log "$(printf '%-10s %-9s %-7s round %d: FAILED' "$scenario" "$name" "$variant" "$round")"
+  fi
+}
+
+# idle_run NAME: RSS before and after IDLE_CONNS idle keep-alive connections.
+idle_run() {
+  local name=$1 before after line open=0 failed=0 ok=false
+  local port
+  if start_server "$name" --keep-alive-timeout 600; then
+    port=${SERVER_URL##*:}
+    # Warm the server up first, so "before" already includes JIT and pools of a working server.
+    (( WARMUP > 0 )) && wrk_run /plaintext 1 "$WARMUP" > /dev/null
+    sleep 1
+    before=$(status_kb VmRSS)
+    "$PYTHON" "$HERE/idle_client.py" --host 127.0.0.1 --port "$port" --connections "$IDLE_CONNS" \
+      --timeout 120 --hold 300 > "$WORK/client.out" 2> "$WORK/client.err" < /dev/null &
+    CLIENT_PID=$!
+    local deadline=$((SECONDS + 150))
+    while (( SECONDS < deadline )); do
+      line=$(grep -m1 '^READY' "$WORK/client.out" || true)
+      [[ -n $line ]] && break
+      kill -0 "$CLIENT_PID" 2>/dev/null || break
+      sleep 0.2
+    done
+    if [[ -n $line ]]; then
+      sleep 2 # let the server settle (accept queues drained, buffers returned)
+      after=$(status_kb VmRSS)
+      open=$(sed -n 's/.*open=\([0-9]*\).*/\1/p' <<<"$line")
+      failed=$(sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$line")
+      if is_uint "$before" && is_uint "$after" && is_uint "$open" && is_uint "$failed"; then
+        ok=true
+      else
+        log "could not read the server's RSS or the client's counts ('$before', '$after', '$line')"
+      fi
+    else
+      log "idle client did not get ready: $(tail -n 3 "$WORK/client.err" | tr '\n' ' ')"
+    fi
+    stop_pid "$CLIENT_PID"; CLIENT_PID=
+    stop_server
+  fi
+  if [[ $ok == true ]]; then
+    jq -c -n --arg n "$name" --argjson want "$IDLE_CONNS" --argjson open "$open" --argjson failed "$failed" \
+      --argjson before "$before" --argjson after "$after" \
+      '{group: "idle", server: $n, ok: true, connections_requested: $want, connections_open: $open,
+        connections_failed: $failed, rss_before_kb: $before, rss_after_kb: $after,
+        bytes_per_connection: (if $open > 0 then (($after - $before) * 1024 / $open | floor) else null end)}' >> "$RUNS"
+    log "idle       $(printf '%-9s' "$name"): $open open ($failed failed), RSS $before kB -> $after kB"
+  else
+    jq -c -n --arg n "$name" '{group: "idle", server: $n, ok: false}' >> "$RUNS"
+    log "idle       $(printf '%-9s' "$name"): FAILED"
+  fi
+}
+
+# ---- main --------------------------------------------------------------------------------------
+
+ensure_tools
+[[ $IDLE == 1 ]] && raise_fd_limit
+
+if [[ $NO_BUILD != 1 ]]; then
+  log "building the bench app (Release)"
+  dotnet build "$APP_PROJECT" -c Release -nologo -v quiet > "$WORK/build.log" 2>&1 \
+    || { tail -n 30 "$WORK/build.log" >&2; die "build failed"; }
+fi
+[[ -f $APP_DLL ]] || die "$APP_DLL not found (build the bench app, or unset NO_BUILD)"
+
+scenarios=$SCENARIOS
+[[ $H2 == 1 ]] && scenarios="$scenarios h2"
+read -r -a servers <<<"$SERVERS"
+(( ${#servers[@]} >= 1 )) || die "SERVERS is empty"
+for s in "${servers[@]}"; do [[ $s == kestrel || $s == pounce ]] || die "unknown server '$s' in SERVERS"; done
+
+n_runs=$(( $(wc -w <<<"$scenarios") * ROUNDS * ${#servers[@]} ))
+[[ $LOGGING == 1 ]] && n_runs=$((n_runs + 3 * ROUNDS))
+log "work dir $WORK; ${DURATION}s runs after ${WARMUP}s warm-up, $ROUNDS rounds, wrk -t$THREADS -c$CONNECTIONS"
+log "$n_runs measured runs: about $(( (n_runs * (DURATION + WARMUP + 2) + 60) / 60 )) min$([[ $IDLE == 1 ]] && echo " plus the idle-connection test")"
+
+# Pounce and Kestrel without any logging: the comparison. Alternated A B A B ...
+for scenario in $scenarios; do
+  for round in $(seq "$ROUNDS"); do
+    for s in "${servers[@]}"; do
+      flags=()
+      [[ $s == pounce ]] && flags=(--lifecycle-logging false --access-log false)
+      measure "$s" "$scenario" compare "$round" off "${flags[@]}"
+    done
+  done
+done
+
+# Lifecycle logging on Pounce, plaintext: off / info (to stdout, which goes to a file here) /
+# debug as JSON to --log-file. Alternated off info debug off info debug ...
+if [[ $LOGGING == 1 ]]; then
+  for round in $(seq "$ROUNDS"); do
+    measure pounce plaintext logging "$round" off --lifecycle-logging false --access-log false
+    measure pounce plaintext logging "$round" info --lifecycle-logging true --log-level info --access-log false
+    measure pounce plaintext logging "$round" debug --lifecycle-logging true --log-level debug --log-format json \
+      --log-file "$WORK/lifecycle.log" --access-log false
+  done
+fi
+
+if [[ $IDLE == 1 ]]; then
+  [[ -n $PYTHON ]] || die "python3 is needed for the idle-connection test"
+  for s in "${servers[@]}"; do idle_run "$s"; done
+fi
+
+# ---- summary -----------------------------------------------------------------------------------
+
+mkdir -p "$RESULTS_DIR"
+JSON_OUT=$RESULTS_DIR/$STAMP.json
+MD_OUT=$RESULTS_DIR/$STAMP.md
+
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+jq -s \
+  --arg date "$STAMP" --arg commit "$commit" --arg kernel "$(uname -r)" --arg cpus "$(nproc)" \
+  --arg dotnet "$(dotnet --version 2>/dev/null || echo unknown)" \
+  --arg wrk "$(wrk -v 2>&1 | head -n1 | awk '{print $2}')" \
+  --argjson settings "$(jq -n --argjson d "$DURATION" --argjson w "$WARMUP" --argjson r "$ROUNDS" \
+     --argjson c "$CONNECTIONS" --argjson t "$THREADS" --argjson p "$PIPELINE" --argjson i "$IDLE_CONNS" \
+     --argjson h2c "$H2_CONNECTIONS" --argjson h2m "$H2_STREAMS" --arg servers "$SERVERS" \
+     '{duration_s: $d, warmup_s: $w, rounds: $r, connections: $c, threads: $t, pipeline: $p,
+       idle_connections: $i, h2_connections: $h2c, h2_streams: $h2m, servers: ($servers | split(" ") | map(select(. != "")))}')" \
+  -f "$HERE/summarize.jq" "$RUNS" > "$JSON_OUT"
+jq -r -f "$HERE/markdown.jq" "$JSON_OUT" > "$MD_OUT"
+
+echo
+cat "$MD_OUT"
+echo
+log "results: $JSON_OUT and $MD_OUT"
