@@ -98,6 +98,19 @@ public abstract partial class RequestContext
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="data"/> straight to the protocol (no copy into the body buffer) and sends it: the path
+    /// of <c>Response.Body.WriteAsync</c>.
+    /// </summary>
+    internal async ValueTask WriteBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        if (!HasStarted)
+            await StartResponseAsync(cancellationToken);
+        CommitBufferedBody();
+        WriteDirect(data.Span);
+        await FlushOutputAsync(cancellationToken);
+    }
+
     internal void MarkBodyCompletedByApplication() => ResponseCompletedByApplication = true;
 
     /// <summary>Starts the response if needed, hands the buffered body to the protocol and sends it.</summary>
@@ -110,13 +123,23 @@ public abstract partial class RequestContext
     }
 
     /// <summary>Runs OnStarting and writes the response head (without sending it yet).</summary>
-    protected async ValueTask StartResponseAsync(CancellationToken cancellationToken)
+    protected ValueTask StartResponseAsync(CancellationToken cancellationToken)
     {
         if (HasStarted)
-            return;
-        await FireOnStartingAsync();
-        if (!HasStarted)
+            return default;
+        if (!HasOnStartingCallbacks)
+        {
             StartResponse(autoContentLength: null);
+            return default;
+        }
+        return StartAfterCallbacksAsync();
+
+        async ValueTask StartAfterCallbacksAsync()
+        {
+            await FireOnStartingAsync();
+            if (!HasStarted)
+                StartResponse(autoContentLength: null);
+        }
     }
 
     /// <summary>
@@ -174,6 +197,16 @@ public abstract partial class RequestContext
         if (n == 0)
             return;
         _bodyBuffered = 0;
+        WriteDirect(_bodyBuffer.AsSpan(0, n));
+    }
+
+    private void WriteDirect(ReadOnlySpan<byte> data)
+    {
+        var n = data.Length;
+        if (n == 0)
+            return;
+        if (ResponseCompletedByApplication && !HasStarted)
+            throw new InvalidOperationException("The response body was already completed.");
         if (!BodyAllowed(StatusCode))
         {
             throw new InvalidOperationException(
@@ -187,7 +220,7 @@ public abstract partial class RequestContext
         BodyBytesWritten += n;
         if (ResponseBodySuppressed)
             return;
-        WriteResponseBodyData(_bodyBuffer.AsSpan(0, n));
+        WriteResponseBodyData(data);
         RequestInfo.BytesSent += n;
     }
 

@@ -457,6 +457,12 @@ public abstract partial class RequestContext :
     void IHttpResponseFeature.OnCompleted(Func<object, Task> callback, object state)
         => (_onCompleted ??= new()).Push(new(callback, state));
 
+    /// <summary>Whether OnStarting callbacks are waiting to run.</summary>
+    protected bool HasOnStartingCallbacks => _onStarting is { Count: > 0 };
+
+    /// <summary>Per-connection state an application adapter may keep (e.g. hosting's reusable context).</summary>
+    internal object? ApplicationState { get; set; }
+
     /// <summary>Runs the OnStarting callbacks (last registered first), once.</summary>
     protected async ValueTask FireOnStartingAsync()
     {

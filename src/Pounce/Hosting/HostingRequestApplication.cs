@@ -1,4 +1,6 @@
+using System.Collections;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Abstractions;
 using Microsoft.AspNetCore.Http.Features;
 using Pounce.Features;
 
@@ -11,7 +13,14 @@ internal sealed class HostingRequestApplication<TContext> : RequestApplication w
 
     public HostingRequestApplication(IHttpApplication<TContext> application) => _application = application;
 
-    public override object? CreateContext(IFeatureCollection features) => _application.CreateContext(features);
+    public override object? CreateContext(IFeatureCollection features)
+    {
+        // Hosting reuses its context (and the HttpContext) across the requests of a connection when the features
+        // come with an IHostContextContainer, as Kestrel does.
+        if (features is RequestContext request)
+            features = request.ApplicationState as ReusableFeatures ?? (ReusableFeatures)(request.ApplicationState = new ReusableFeatures(request));
+        return _application.CreateContext(features);
+    }
 
     public override Task ProcessRequestAsync(object? context) => _application.ProcessRequestAsync((TContext)context!);
 
@@ -19,5 +28,33 @@ internal sealed class HostingRequestApplication<TContext> : RequestApplication w
     {
         if (context is not null)
             _application.DisposeContext((TContext)context, exception);
+    }
+
+    /// <summary>The request's features, plus the slot hosting keeps its per-connection context in.</summary>
+    private sealed class ReusableFeatures : IFeatureCollection, IHostContextContainer<TContext>
+    {
+        private readonly IFeatureCollection _inner;
+
+        public ReusableFeatures(IFeatureCollection inner) => _inner = inner;
+
+        public TContext? HostContext { get; set; }
+
+        public bool IsReadOnly => _inner.IsReadOnly;
+
+        public int Revision => _inner.Revision;
+
+        public object? this[Type key]
+        {
+            get => _inner[key];
+            set => _inner[key] = value;
+        }
+
+        public TFeature? Get<TFeature>() => _inner.Get<TFeature>();
+
+        public void Set<TFeature>(TFeature? instance) => _inner.Set(instance);
+
+        public IEnumerator<KeyValuePair<Type, object>> GetEnumerator() => _inner.GetEnumerator();
+
+        IEnumerator IEnumerable.GetEnumerator() => _inner.GetEnumerator();
     }
 }
