@@ -61,6 +61,20 @@ public sealed class PounceServer : IServer
     {
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
             throw new InvalidOperationException("The server has already been started.");
+        try
+        {
+            Start(application);
+        }
+        catch
+        {
+            Volatile.Write(ref _state, 3);
+            throw;
+        }
+        return Task.CompletedTask;
+    }
+
+    private void Start(RequestApplication application)
+    {
         _config.Validate();
 
         var urls = _addresses.Addresses.Count > 0
@@ -135,7 +149,6 @@ public sealed class PounceServer : IServer
         }
         _logger.LogInformation("Pounce listening on {Addresses} with {Workers} workers ({Mode})",
             string.Join(", ", bound), _config.Workers, ListenSocket.SupportsReusePort && _config.Workers > 1 ? "SO_REUSEPORT" : "shared socket");
-        return Task.CompletedTask;
     }
 
     private string DefaultUrl()

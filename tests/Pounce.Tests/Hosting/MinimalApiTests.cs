@@ -3,6 +3,9 @@ using System.Net.Http.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
+using Pounce.Hosting;
 using Pounce.Tests.Infrastructure;
 
 namespace Pounce.Tests.Hosting;
@@ -51,5 +54,40 @@ public sealed class MinimalApiTests
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
         await aborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+}
+
+/// <summary>Addresses come from the usual ASP.NET Core places.</summary>
+public sealed class AddressTests
+{
+    [Fact]
+    public async Task Urls_FromHostingConfiguration_AreBound_AndReportedWithTheRealPort()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UsePounce(c => c.Port = 1); // ignored: URLs win, as with Kestrel
+        await using var app = builder.Build();
+        app.Run(ctx => ctx.Response.WriteAsync("via urls"));
+        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var url = Assert.Single(app.Urls);
+        var uri = new Uri(url);
+        Assert.Equal("127.0.0.1", uri.Host);
+        Assert.NotEqual(0, uri.Port);
+        using var client = new HttpClient { BaseAddress = uri };
+        Assert.Equal("via urls", await client.GetStringAsync("/"));
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task HttpsUrl_FailsClearlyUntilTlsExists()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("https://127.0.0.1:0");
+        builder.WebHost.UsePounce();
+        await using var app = builder.Build();
+        var ex = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => app.StartAsync());
+        Assert.Contains("HTTPS", ex.Message, StringComparison.Ordinal);
     }
 }
