@@ -1,0 +1,356 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Pounce.Lifecycle;
+using Pounce.Tests.Infrastructure;
+
+namespace Pounce.Tests.LifecycleE2E;
+
+/// <summary>
+/// One test per close reason and per event path, driven by real clients over loopback, asserting the exact
+/// events and fields of the lifecycle contract.
+/// </summary>
+public sealed class LifecycleEventTests
+{
+    internal static async Task<(TestServer Server, EventRecorder Events)> StartAsync(RequestDelegate handler, Action<ServerConfig>? configure = null)
+    {
+        var server = await TestServer.StartAsync(handler, c =>
+        {
+            c.LifecycleLogging = true;
+            c.LogLevel = LogLevel.Debug;
+            c.LogFile = Path.Combine(Path.GetTempPath(), "pounce-test-" + Guid.NewGuid().ToString("N") + ".log");
+            configure?.Invoke(c);
+        });
+        var recorder = new EventRecorder();
+        server.Services.GetRequiredService<LifecycleEmitter>().AddObserver(recorder);
+        return (server, recorder);
+    }
+
+    private static string[] Names(IReadOnlyList<RecordedEvent> events) => events.Select(e => e.Name).ToArray();
+
+    private static void AssertCommonFields(RecordedEvent e)
+    {
+        Assert.Equal(["event", "connection_id", "worker_id", "timestamp", "level"], e.Fields.Take(5).Select(f => f.Key));
+        Assert.InRange(e.Num("worker_id"), 1, 2);
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", e.Str("timestamp"));
+    }
+
+    [Fact]
+    public async Task KeepAlive_ThenClientCloses_IsComplete()
+    {
+        var (server, events) = await StartAsync(ctx => ctx.Response.WriteAsync("hello"));
+        await using (server)
+        {
+            await using (var raw = await server.ConnectAsync())
+            {
+                await raw.SendAsync("GET /a?secret=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+                await raw.ReadResponseAsync();
+                await raw.SendAsync("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+                await raw.ReadResponseAsync();
+            }
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], Names(conn));
+            foreach (var e in conn)
+                AssertCommonFields(e);
+            var opened = conn[0];
+            Assert.Equal("debug", opened.Str("level"));
+            Assert.Equal("127.0.0.1", opened.Str("client_addr"));
+            Assert.Equal(server.Port, opened.Num("server_port"));
+            Assert.Equal("h1", opened.Str("protocol"));
+            Assert.Equal(false, opened["tls"]);
+
+            var started = conn[1];
+            Assert.Equal("GET", started.Str("method"));
+            Assert.Equal("/a", started.Str("path"));
+            Assert.Equal("1.1", started.Str("http_version"));
+            Assert.Equal($"{opened.ConnectionId}-1", started.RequestId);
+
+            var completed = conn[2];
+            Assert.Equal(200, completed.Num("status"));
+            Assert.Equal(5, completed.Num("bytes_sent"));
+            Assert.Null(completed["slow"]);
+            Assert.Equal(started.RequestId, completed.RequestId);
+            Assert.Equal($"{opened.ConnectionId}-2", conn[3].RequestId);
+
+            var closed = conn[5];
+            Assert.Equal("complete", closed.Str("reason"));
+            Assert.Equal("client_closed", closed.Str("detail"));
+            Assert.Equal(2, closed.Num("requests_served"));
+            Assert.Equal(5 + 5, closed.Num("total_bytes_sent"));
+            Assert.Equal("h1", closed.Str("protocol"));
+            Assert.True(Convert.ToDouble(closed["duration_ms"], System.Globalization.CultureInfo.InvariantCulture) > 0);
+        }
+    }
+
+    [Fact]
+    public async Task ConnectionClose_IsComplete()
+    {
+        var (server, events) = await StartAsync(ctx => ctx.Response.WriteAsync("x"));
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            await raw.ReadResponseAsync();
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("complete", conn[^1].Str("reason"));
+            Assert.Equal("connection_close", conn[^1].Str("detail"));
+        }
+    }
+
+    [Fact]
+    public async Task KeepAliveTimeout_IsTimeout()
+    {
+        var (server, events) = await StartAsync(ctx => ctx.Response.WriteAsync("x"), c => c.KeepAliveTimeout = TimeSpan.FromMilliseconds(300));
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            await raw.ReadResponseAsync();
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("timeout", conn[^1].Str("reason"));
+            Assert.Equal("keep_alive_timeout", conn[^1].Str("detail"));
+            Assert.Equal(1, conn[^1].Num("requests_served"));
+        }
+    }
+
+    [Fact]
+    public async Task HeaderTimeout_IsTimeout_WithoutRequestEvents()
+    {
+        var (server, events) = await StartAsync(ctx => ctx.Response.WriteAsync("x"), c => c.HeaderTimeout = TimeSpan.FromMilliseconds(300));
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: dri");
+            Assert.Equal(408, (await raw.ReadResponseAsync()).Status);
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal(["ConnectionOpened", "ConnectionCompleted"], Names(conn));
+            Assert.Equal("timeout", conn[^1].Str("reason"));
+            Assert.Equal("header_timeout", conn[^1].Str("detail"));
+            Assert.Equal(0, conn[^1].Num("requests_served"));
+        }
+    }
+
+    [Theory]
+    [InlineData("GET /\r\n\r\n", "bad_request_line")]
+    [InlineData("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", "obs_fold")]
+    [InlineData("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "conflicting_framing")]
+    public async Task MalformedRequest_IsError_WithItsDetail(string request, string detail)
+    {
+        var (server, events) = await StartAsync(ctx => ctx.Response.WriteAsync("x"));
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            await raw.SendAsync(request);
+            Assert.Equal(400, (await raw.ReadResponseAsync()).Status);
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("error", conn[^1].Str("reason"));
+            Assert.Equal(detail, conn[^1].Str("detail"));
+        }
+    }
+
+    [Fact]
+    public async Task ClientResetBeforeTheResponse_IsClientDisconnected_NotDuringStreaming()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (server, events) = await StartAsync(async ctx =>
+        {
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ctx.RequestAborted);
+        });
+        await using (server)
+        {
+            var raw = await server.ConnectAsync();
+            await raw.SendAsync("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+            await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            raw.Reset();
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal(["ConnectionOpened", "RequestStarted", "ClientDisconnected", "ConnectionCompleted"], Names(conn));
+            var gone = conn[2];
+            Assert.Equal("warning", gone.Str("level"));
+            Assert.Equal(false, gone["during_streaming"]);
+            Assert.Equal("127.0.0.1", gone.Str("client_addr"));
+            Assert.Equal("GET", gone.Str("method"));
+            Assert.Equal("/wait", gone.Str("path"));
+            Assert.Equal(conn[1].RequestId, gone.RequestId);
+            Assert.Equal(0, gone.Num("bytes_sent"));
+            Assert.Equal("client_disconnect", conn[^1].Str("reason"));
+            Assert.Equal(0, conn[^1].Num("requests_served"));
+        }
+    }
+
+    [Fact]
+    public async Task ClientResetMidResponse_IsClientDisconnected_DuringStreaming()
+    {
+        var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (server, events) = await StartAsync(async ctx =>
+        {
+            await ctx.Response.WriteAsync("first part");
+            await ctx.Response.Body.FlushAsync();
+            flushed.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ctx.RequestAborted);
+        });
+        await using (server)
+        {
+            var raw = await server.ConnectAsync();
+            await raw.SendAsync("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+            await flushed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            raw.Reset();
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal(["ConnectionOpened", "RequestStarted", "ClientDisconnected", "ConnectionCompleted"], Names(conn));
+            Assert.Equal(true, conn[2]["during_streaming"]);
+            Assert.Equal(10, conn[2].Num("bytes_sent"));
+            Assert.Equal("client_disconnect", conn[^1].Str("reason"));
+            Assert.Equal(10, conn[^1].Num("total_bytes_sent"));
+        }
+    }
+
+    [Fact]
+    public async Task MaxConnectionsExceeded_IsBackpressure()
+    {
+        var (server, events) = await StartAsync(ctx => ctx.Response.WriteAsync("x"), c => c.MaxConnections = 1);
+        await using (server)
+        {
+            await using var first = await server.ConnectAsync();
+            await first.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            await first.ReadResponseAsync();
+            await using var second = await server.ConnectAsync();
+            Assert.Equal(503, (await second.ReadResponseAsync()).Status);
+            var conn = await events.CompletedConnectionAsync(e => e.Str("reason") == "backpressure");
+            Assert.Equal(["ConnectionOpened", "ConnectionCompleted"], Names(conn));
+            Assert.Equal("unknown", conn[0].Str("protocol"));
+            Assert.Equal("max_connections", conn[1].Str("detail"));
+            Assert.Equal(0, conn[1].Num("requests_served"));
+        }
+    }
+
+    [Fact]
+    public async Task GracefulShutdown_WithARequestInFlight_IsShutdown()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (server, events) = await StartAsync(async ctx =>
+        {
+            started.TrySetResult();
+            await release.Task;
+            await ctx.Response.WriteAsync("finished");
+        });
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            var stop = server.StopAsync();
+            release.SetResult();
+            Assert.Equal("finished", (await raw.ReadResponseAsync()).BodyText);
+            await stop.WaitAsync(TimeSpan.FromSeconds(15));
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], Names(conn));
+            Assert.Equal("shutdown", conn[^1].Str("reason"));
+            Assert.Equal("shutdown_drained", conn[^1].Str("detail"));
+        }
+    }
+
+    [Fact]
+    public async Task HealthCheckOnlyConnection_IsSilent_ButCounted()
+    {
+        var (server, events) = await StartAsync(ctx => ctx.Response.WriteAsync("ok"), c => c.HealthCheckPath = "/health");
+        await using (server)
+        {
+            await using (var health = await server.ConnectAsync())
+            {
+                await health.SendAsync("GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                await health.ReadResponseAsync();
+                await health.ReadResponseAsync();
+                Assert.True(await health.IsClosedByServerAsync());
+            }
+            await using (var mixed = await server.ConnectAsync())
+            {
+                await mixed.SendAsync("GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /real HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                await mixed.ReadResponseAsync();
+                await mixed.ReadResponseAsync();
+            }
+            var conn = await events.CompletedConnectionAsync();
+            // Only the mixed connection appears, without the health check's request events.
+            Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], Names(conn));
+            Assert.Equal("/real", conn[1].Str("path"));
+            Assert.Equal(2, conn[^1].Num("requests_served"));
+            Assert.Single(events.Snapshot().Where(e => e.Name == "ConnectionOpened"));
+        }
+    }
+
+    [Fact]
+    public async Task SlowRequest_IsLoggedAtInfo_WithSlowTrue_AndFastRequestsAreFilteredAtInfo()
+    {
+        var (server, events) = await StartAsync(async ctx =>
+        {
+            if (ctx.Request.Path == "/slow")
+                await Task.Delay(300);
+            await ctx.Response.WriteAsync("x");
+        }, c =>
+        {
+            c.LogLevel = LogLevel.Information;
+            c.LogSlowRequestsThreshold = 0.2;
+        });
+        await using (server)
+        {
+            await using (var raw = await server.ConnectAsync())
+            {
+                await raw.SendAsync("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+                await raw.ReadResponseAsync();
+                await raw.SendAsync("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+                await raw.ReadResponseAsync();
+            }
+            await events.WaitUntilAsync(e => e.Any(x => x.Name == "ResponseCompleted"), "the slow ResponseCompleted");
+            // Let the connection finish too: nothing else may appear at info.
+            await server.StopAsync();
+            var all = events.Snapshot();
+            var slow = Assert.Single(all);
+            Assert.Equal("ResponseCompleted", slow.Name);
+            Assert.Equal("info", slow.Str("level"));
+            Assert.Equal(true, slow["slow"]);
+            Assert.Equal("/slow", slow.Str("path"));
+            Assert.True(Convert.ToDouble(slow["duration_ms"], System.Globalization.CultureInfo.InvariantCulture) >= 200);
+        }
+    }
+
+    [Fact]
+    public async Task ServerSentEvents_AreNeverSlow()
+    {
+        var (server, events) = await StartAsync(async ctx =>
+        {
+            ctx.Response.ContentType = "text/event-stream";
+            await ctx.Response.WriteAsync("data: 1\n\n");
+            await ctx.Response.Body.FlushAsync();
+            await Task.Delay(300);
+            await ctx.Response.WriteAsync("data: 2\n\n");
+        }, c => c.LogSlowRequestsThreshold = 0.1);
+        await using (server)
+        {
+            await using (var raw = await server.ConnectAsync())
+            {
+                await raw.SendAsync("GET /sse HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                await raw.ReadResponseAsync();
+            }
+            var conn = await events.CompletedConnectionAsync();
+            var completed = conn.Single(e => e.Name == "ResponseCompleted");
+            Assert.Null(completed["slow"]);
+            Assert.Equal("debug", completed.Str("level"));
+        }
+    }
+
+    [Fact]
+    public async Task ConnectionClosedBeforeAnyByte_HasProtocolUnknown()
+    {
+        var (server, events) = await StartAsync(ctx => Task.CompletedTask);
+        await using (server)
+        {
+            var raw = await server.ConnectAsync();
+            await raw.DisposeAsync();
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal(["ConnectionOpened", "ConnectionCompleted"], Names(conn));
+            Assert.Equal("unknown", conn[0].Str("protocol"));
+            Assert.Equal("unknown", conn[1].Str("protocol"));
+            Assert.Equal("complete", conn[1].Str("reason"));
+        }
+    }
+}
