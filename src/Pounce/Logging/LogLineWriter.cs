@@ -194,7 +194,11 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         {
             while (true)
             {
-                Drain(batch);
+                // Drain until the queue is empty (lines queued while a batch was being written included), so a drop
+                // report follows the lines queued before the drops; bounded so that under overload it still appears.
+                for (var rounds = 0; rounds < 8 && Drain(batch) > 0; rounds++)
+                {
+                }
                 ReportDrops(report);
                 Flush();
                 if (Volatile.Read(ref _stopping) != 0 && _queue.IsEmpty)
@@ -230,11 +234,13 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         }
     }
 
-    private void Drain(byte[] batch)
+    private int Drain(byte[] batch)
     {
         var used = 0;
+        var lines = 0;
         while (_queue.TryDequeue(out var line))
         {
+            lines++;
             Interlocked.Decrement(ref _count);
             if (used + line.Length > batch.Length)
             {
@@ -255,6 +261,7 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         }
         if (used > 0)
             Output(batch.AsSpan(0, used));
+        return lines;
     }
 
     private void ReportDrops(LineBuffer report)
