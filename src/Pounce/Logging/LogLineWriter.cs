@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Pounce.Connections;
 using Pounce.Lifecycle;
@@ -21,19 +20,18 @@ namespace Pounce.Logging;
 /// </remarks>
 public sealed class LogLineWriter : IDisposable, IAsyncDisposable
 {
-    private const int BlockSize = 1024;
+    private const int BlockSize = 512;
     private const int BatchBytes = 64 * 1024;
 
     private readonly Stream _stream;
     private readonly bool _ownsStream;
     private readonly int _capacity;
-    private readonly ConcurrentQueue<Line> _queue = new();
-    private readonly ConcurrentQueue<byte[]> _freeBlocks = new();
+    private readonly BoundedRing<Line> _queue;
+    private readonly BoundedRing<byte[]> _freeBlocks;
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _count;
-    private int _freeCount;
     private int _readerSleeping;
     private long _pendingDrops;
     private long _totalDrops;
@@ -62,6 +60,8 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         _stream = stream;
         _ownsStream = ownsStream;
         _capacity = capacity;
+        _queue = new BoundedRing<Line>(capacity);
+        _freeBlocks = new BoundedRing<byte[]>(capacity);
         Format = format;
         _thread = new Thread(Run) { IsBackground = true, Name = "Pounce log writer" };
         _thread.Start();
@@ -140,22 +140,24 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         byte[] block;
         if (line.Length <= BlockSize)
         {
-            if (_freeBlocks.TryDequeue(out var free))
-            {
-                Interlocked.Decrement(ref _freeCount);
-                block = free;
-            }
-            else
-            {
+            if (!_freeBlocks.TryDequeue(out block))
                 block = new byte[BlockSize];
-            }
         }
         else
         {
             block = ArrayPool<byte>.Shared.Rent(line.Length);
         }
         line.CopyTo(block);
-        _queue.Enqueue(new Line(block, line.Length));
+        if (!_queue.TryEnqueue(new Line(block, line.Length)))
+        {
+            // Cannot happen while _count bounds the queue below the ring's size; counted rather than lost silently.
+            Recycle(block);
+            Interlocked.Decrement(ref _count);
+            Interlocked.Increment(ref _pendingDrops);
+            Interlocked.Increment(ref _totalDrops);
+            return false;
+        }
+        // Publishing the line was a full fence, so this read cannot miss a writer thread that went to sleep.
         if (Volatile.Read(ref _readerSleeping) != 0 && Interlocked.Exchange(ref _readerSleeping, 0) != 0)
             _wake.Release();
         return true;
@@ -256,8 +258,8 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
                 line.Buffer.AsSpan(0, line.Length).CopyTo(batch.AsSpan(used));
                 used += line.Length;
             }
-            Interlocked.Increment(ref _written);
             Recycle(line.Buffer);
+            Interlocked.Increment(ref _written);
         }
         if (used > 0)
             Output(batch.AsSpan(0, used));
@@ -281,11 +283,8 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     {
         if (block.Length == BlockSize)
         {
-            // Keep at most as many blocks as the queue can hold; the rest go to the GC.
-            if (Interlocked.Increment(ref _freeCount) <= _capacity)
-                _freeBlocks.Enqueue(block);
-            else
-                Interlocked.Decrement(ref _freeCount);
+            // Blocks are kept for reuse up to the queue's size; only the queue's high-water mark is ever allocated.
+            _freeBlocks.TryEnqueue(block);
         }
         else
         {

@@ -96,6 +96,26 @@ public class LogLineWriterTests
     }
 
     [Fact]
+    public void Queuing_lines_allocates_nothing_once_the_blocks_exist()
+    {
+        const int N = 512;
+        var writer = new LogLineWriter(Stream.Null, LogFormat.Json, capacity: N, ownsStream: false);
+        var c = Connection(5);
+        var r = Request(c, 1);
+        var e = new LifecycleEvent(LifecycleEventKind.ResponseCompleted, LogLevel.Debug, DateTime.UtcNow, c, r, 1);
+        for (var i = 0; i < N; i++)
+            Assert.True(writer.WriteEvent(in e));
+        Assert.True(SpinWait.SpinUntil(() => writer.WrittenLines == N, Patience));
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < N; i++)
+            Assert.True(writer.WriteEvent(in e));
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        writer.Dispose();
+        Assert.Equal(2 * N, writer.WrittenLines);
+    }
+
+    [Fact]
     public async Task Lines_written_after_dispose_are_written_directly()
     {
         var sink = new SinkStream();
