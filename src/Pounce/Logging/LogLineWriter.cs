@@ -38,14 +38,19 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     private long _written;
     private int _stopping;
     private int _disposed;
+    private readonly EventHandler? _onProcessExit;
 
     private readonly record struct Line(byte[] Buffer, int Length);
 
     /// <summary>Creates the writer a server's settings ask for: <see cref="ServerConfig.LogFile"/> (appended to) or
     /// standard output, in <see cref="ServerConfig.LogFormat"/>, holding at most <see cref="ServerConfig.LogBufferLines"/>.</summary>
+    /// <remarks>Such a writer also flushes when the process exits (<see cref="AppDomain.ProcessExit"/>), in case the
+    /// host is not disposed.</remarks>
     public LogLineWriter(ServerConfig config)
         : this(OpenOutput(config), config.LogFormat, config.LogBufferLines, ownsStream: config.LogFile is not null)
     {
+        _onProcessExit = (_, _) => Dispose();
+        AppDomain.CurrentDomain.ProcessExit += _onProcessExit;
     }
 
     /// <summary>Creates a writer to <paramref name="stream"/> (tests, custom sinks).</summary>
@@ -319,9 +324,18 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
 
     private static Stream OpenOutput(ServerConfig config)
     {
+        ArgumentNullException.ThrowIfNull(config);
         if (config.LogFile is null)
             return Console.OpenStandardOutput();
-        return new FileStream(config.LogFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096);
+        try
+        {
+            return new FileStream(config.LogFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new InvalidOperationException(
+                $"Invalid Pounce setting LogFile = '{config.LogFile}': expected a file that can be opened for appending ({ex.Message}).", ex);
+        }
     }
 
     /// <summary>Writes everything queued, flushes and stops the writer thread (waits up to 30 s for a stuck output).</summary>
@@ -355,6 +369,8 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
 
     private void Close()
     {
+        if (_onProcessExit is not null)
+            AppDomain.CurrentDomain.ProcessExit -= _onProcessExit;
         if (!_ownsStream)
             return;
         lock (_stream)

@@ -44,7 +44,23 @@ public static class PounceLoggingServiceCollectionExtensions
         }
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, PounceLoggerProvider>(
             sp => new PounceLoggerProvider(sp.GetRequiredService<LogLineWriter>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<LoggerFilterOptions>, PounceCategoryLevel>());
         return services;
+    }
+
+    /// <summary>
+    /// Makes the <c>Pounce</c> categories (the server's own messages, <c>Pounce.Lifecycle</c>, <c>Pounce.Access</c>)
+    /// follow <see cref="ServerConfig.LogLevel"/> for every provider, unless the <c>Logging</c> configuration already
+    /// has a rule for a <c>Pounce</c> category, which then wins.
+    /// </summary>
+    private sealed class PounceCategoryLevel(IOptions<ServerConfig> config) : IPostConfigureOptions<LoggerFilterOptions>
+    {
+        public void PostConfigure(string? name, LoggerFilterOptions options)
+        {
+            if (options.Rules.Any(r => r.CategoryName is not null && r.CategoryName.StartsWith("Pounce", StringComparison.Ordinal)))
+                return;
+            options.Rules.Add(new LoggerFilterRule(null, "Pounce", config.Value.LogLevel, null));
+        }
     }
 
     private static ServerConfig Config(IServiceProvider sp) => sp.GetRequiredService<IOptions<ServerConfig>>().Value;

@@ -123,6 +123,49 @@ public class PounceLoggingTests
         Assert.True(factory.CreateLogger("Pounce.Hosting").IsEnabled(LogLevel.Information));
     }
 
+    [Fact]
+    public void Pounce_categories_follow_the_configured_level_unless_configuration_says_otherwise()
+    {
+        var sink = new SinkStream();
+        using (var sp = Services(sink, config => config.LogLevel = LogLevel.Debug, s => s.AddLogging(b => b.SetMinimumLevel(LogLevel.Information))))
+        {
+            var factory = sp.GetRequiredService<ILoggerFactory>();
+            factory.CreateLogger("Pounce.Hosting.PounceServer").LogDebug("server debug");
+            factory.CreateLogger("Other").LogDebug("other debug");
+        }
+        var line = Assert.Single(ParseLines(sink.Written));
+        Assert.Equal("server debug", line.GetProperty("message").GetString());
+
+        var quiet = new SinkStream();
+        using (var sp = Services(quiet, config => config.LogLevel = LogLevel.Debug, s => s.AddLogging(b => b.AddFilter("Pounce.Hosting", LogLevel.Warning))))
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Pounce.Hosting.PounceServer").LogInformation("hidden");
+        Assert.Empty(ParseLines(quiet.Written));
+    }
+
+    [Fact]
+    public async Task The_log_file_setting_appends_to_the_file()
+    {
+        var dir = Directory.CreateTempSubdirectory("pounce-log-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "app.log");
+            File.WriteAllText(path, "{\"existing\":true}\n");
+            var writer = new LogLineWriter(new ServerConfig { LogFile = path, LogFormat = LogFormat.Json });
+            writer.WriteLogMessage(DateTime.UtcNow, LogLevel.Information, "Test", default, "hello", null, null);
+            await writer.DisposeAsync();
+            var lines = ParseLines(File.ReadAllBytes(path));
+            Assert.Equal(2, lines.Length);
+            Assert.Equal("hello", lines[1].GetProperty("message").GetString());
+
+            var bad = Assert.Throws<InvalidOperationException>(() => new LogLineWriter(new ServerConfig { LogFile = Path.Combine(dir.FullName, "missing", "x.log") }));
+            Assert.StartsWith("Invalid Pounce setting LogFile = ", bad.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     internal sealed record Entry(string Category, LogLevel Level, string Message, IReadOnlyList<KeyValuePair<string, object?>> State);
 
     internal sealed class CapturingProvider : ILoggerProvider
