@@ -49,6 +49,19 @@ public static class PounceLoggingServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Registers a lifecycle observer (a singleton) that the emitter hands every emitted event to. Register it before
+    /// the server starts (the emitter reads the observers once, when it is created); at run time use
+    /// <see cref="LifecycleEmitter.AddObserver"/> instead.
+    /// </summary>
+    public static IServiceCollection AddLifecycleObserver<TObserver>(this IServiceCollection services)
+        where TObserver : class, ILifecycleObserver
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ILifecycleObserver, TObserver>());
+        return services;
+    }
+
+    /// <summary>
     /// Makes the <c>Pounce</c> categories (the server's own messages, <c>Pounce.Lifecycle</c>, <c>Pounce.Access</c>)
     /// follow <see cref="ServerConfig.LogLevel"/> for every provider, unless the <c>Logging</c> configuration already
     /// has a rule for a <c>Pounce</c> category, which then wins.

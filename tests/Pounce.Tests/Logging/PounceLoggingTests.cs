@@ -109,6 +109,27 @@ public class PounceLoggingTests
     }
 
     [Fact]
+    public void AddLifecycleObserver_registers_an_observer_type()
+    {
+        var sink = new SinkStream();
+        using var sp = Services(sink, config =>
+        {
+            config.LifecycleLogging = true;
+            config.LogLevel = LogLevel.Debug;
+        }, s => s.AddLifecycleObserver<CountingObserver>().AddLifecycleObserver<CountingObserver>());
+        var emitter = sp.GetRequiredService<LifecycleEmitter>();
+        emitter.ConnectionOpened(Connection());
+        Assert.Equal(1, Assert.IsType<CountingObserver>(Assert.Single(sp.GetServices<ILifecycleObserver>())).Count);
+    }
+
+    internal sealed class CountingObserver : ILifecycleObserver
+    {
+        public int Count;
+
+        public void OnEvent(in LifecycleEvent e) => Interlocked.Increment(ref Count);
+    }
+
+    [Fact]
     public void Without_other_providers_the_bridge_builds_nothing()
     {
         var sink = new SinkStream();
