@@ -37,6 +37,27 @@ public class PounceLoggingTests
     }
 
     [Fact]
+    public async Task With_UsePounce_a_web_application_logs_through_Pounce_only()
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(new Microsoft.AspNetCore.Builder.WebApplicationOptions
+        {
+            EnvironmentName = "Production",
+        });
+        var sink = new SinkStream();
+        builder.Services.AddSingleton(_ => new LogLineWriter(sink, LogFormat.Json, 1024, ownsStream: false));
+        Pounce.Hosting.PounceWebHostBuilderExtensions.UsePounce(builder.WebHost);
+        await using (var app = builder.Build())
+        {
+            var providers = app.Services.GetServices<ILoggerProvider>().ToArray();
+            Assert.DoesNotContain(providers, p => p is ConsoleLoggerProvider);
+            Assert.Contains(providers, p => p is PounceLoggerProvider);
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("App").LogWarning("from the app");
+        }
+        var line = Assert.Single(ParseLines(sink.Written));
+        Assert.Equal("from the app", line.GetProperty("message").GetString());
+    }
+
+    [Fact]
     public void Application_log_messages_go_through_the_writer_as_json_and_are_flushed_on_dispose()
     {
         var sink = new SinkStream();
