@@ -7,7 +7,7 @@ namespace Pounce.Lifecycle;
 /// <summary>
 /// One lifecycle event: its kind, level, wall-clock time and the live connection/request records its fields are
 /// read from. A small struct passed by reference, so building one allocates nothing. The fields, their names and
-/// their order are the contract's (<c>docs: lifecycle-logging</c>); <see cref="GetFields"/> lists them.
+/// their order are the lifecycle-logging contract's; <see cref="GetFields"/> lists them.
 /// </summary>
 /// <remarks>
 /// <see cref="Connection"/> and <see cref="Request"/> are reused by the server for later requests: an event is only

@@ -72,13 +72,15 @@ internal static class JsonLineFormatter
     private static readonly JsonEncodedText LogLinesDropped = JsonEncodedText.Encode("LogLinesDropped");
     private static readonly JsonEncodedText WriterCategory = JsonEncodedText.Encode("Pounce.Logging");
 
+    // The thread's writer is taken while a line is written, so a nested call on the same thread (a state value's
+    // ToString() that logs) gets its own writer instead of corrupting the line in progress.
     private static Utf8JsonWriter Writer(IBufferWriter<byte> output)
     {
         var w = t_writer;
+        t_writer = null;
         if (w is null)
-            t_writer = w = new Utf8JsonWriter(output, Options);
-        else
-            w.Reset(output);
+            return new Utf8JsonWriter(output, Options);
+        w.Reset(output);
         return w;
     }
 
@@ -88,6 +90,7 @@ internal static class JsonLineFormatter
         w.Flush();
         output.GetSpan(1)[0] = (byte)'\n';
         output.Advance(1);
+        t_writer = w;
     }
 
     /// <summary>Writes one lifecycle event as a JSON line (with its <c>\n</c>) to <paramref name="output"/>.</summary>

@@ -15,14 +15,25 @@ internal sealed class LineBuffer : IBufferWriter<byte>
     public LineBuffer(int capacity = 1024) => _buffer = new byte[capacity];
 
     [ThreadStatic]
-    private static LineBuffer? t_current;
+    private static LineBuffer? t_cached;
 
-    /// <summary>This thread's buffer, emptied.</summary>
-    public static LineBuffer ForCurrentThread()
+    /// <summary>
+    /// This thread's buffer, emptied, taken until <see cref="Return"/>; a fresh one when it is already taken (a value's
+    /// <c>ToString()</c> that logs while a line is being formatted), so nested use cannot corrupt a line.
+    /// </summary>
+    public static LineBuffer Rent()
     {
-        var b = t_current ??= new LineBuffer();
+        var b = t_cached ?? new LineBuffer();
+        t_cached = null;
         b._length = 0;
         return b;
+    }
+
+    /// <summary>Gives a buffer from <see cref="Rent"/> back to this thread.</summary>
+    public static void Return(LineBuffer buffer)
+    {
+        if (buffer._buffer.Length <= 64 * 1024)
+            t_cached = buffer;
     }
 
     /// <summary>The bytes written so far.</summary>

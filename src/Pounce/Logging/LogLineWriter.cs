@@ -90,35 +90,56 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     /// <summary>Formats a lifecycle event on the calling thread and queues its line.</summary>
     public bool WriteEvent(in LifecycleEvent e)
     {
-        var buffer = LineBuffer.ForCurrentThread();
-        if (Format == LogFormat.Json)
-            JsonLineFormatter.Write(buffer, in e);
-        else
-            TextLineFormatter.Write(buffer, in e);
-        return TryEnqueue(buffer.WrittenSpan);
+        var buffer = LineBuffer.Rent();
+        try
+        {
+            if (Format == LogFormat.Json)
+                JsonLineFormatter.Write(buffer, in e);
+            else
+                TextLineFormatter.Write(buffer, in e);
+            return TryEnqueue(buffer.WrittenSpan);
+        }
+        finally
+        {
+            LineBuffer.Return(buffer);
+        }
     }
 
     /// <summary>Formats an access-log line for a completed request and queues it.</summary>
     public bool WriteAccess(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs)
     {
-        var buffer = LineBuffer.ForCurrentThread();
-        if (Format == LogFormat.Json)
-            JsonLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs);
-        else
-            TextLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs);
-        return TryEnqueue(buffer.WrittenSpan);
+        var buffer = LineBuffer.Rent();
+        try
+        {
+            if (Format == LogFormat.Json)
+                JsonLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs);
+            else
+                TextLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs);
+            return TryEnqueue(buffer.WrittenSpan);
+        }
+        finally
+        {
+            LineBuffer.Return(buffer);
+        }
     }
 
     /// <summary>Formats an <see cref="ILogger"/> message and queues its line.</summary>
     public bool WriteLogMessage(DateTime timestampUtc, LogLevel level, string category, EventId eventId, string? message,
         IReadOnlyList<KeyValuePair<string, object?>>? state, Exception? exception)
     {
-        var buffer = LineBuffer.ForCurrentThread();
-        if (Format == LogFormat.Json)
-            JsonLineFormatter.WriteLogMessage(buffer, timestampUtc, level, category, eventId, message, state, exception);
-        else
-            TextLineFormatter.WriteLogMessage(buffer, timestampUtc, level, category, message, exception);
-        return TryEnqueue(buffer.WrittenSpan);
+        var buffer = LineBuffer.Rent();
+        try
+        {
+            if (Format == LogFormat.Json)
+                JsonLineFormatter.WriteLogMessage(buffer, timestampUtc, level, category, eventId, message, state, exception);
+            else
+                TextLineFormatter.WriteLogMessage(buffer, timestampUtc, level, category, message, exception);
+            return TryEnqueue(buffer.WrittenSpan);
+        }
+        finally
+        {
+            LineBuffer.Return(buffer);
+        }
     }
 
     /// <summary>

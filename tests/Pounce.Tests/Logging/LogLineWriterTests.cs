@@ -128,6 +128,28 @@ public class LogLineWriterTests
     }
 
     [Fact]
+    public void A_value_that_logs_while_its_line_is_formatted_does_not_corrupt_it()
+    {
+        var sink = new SinkStream();
+        var writer = new LogLineWriter(sink, LogFormat.Json, capacity: 16, ownsStream: false);
+        KeyValuePair<string, object?>[] state = [new("Value", new LoggingValue(writer))];
+        writer.WriteLogMessage(DateTime.UtcNow, LogLevel.Information, "Outer", default, "outer", state, null);
+        writer.Dispose();
+        var lines = ParseLines(sink.Written);
+        Assert.Equal(["inner", "outer"], lines.Select(l => l.GetProperty("message").GetString()));
+        Assert.Equal("formatted", lines[1].GetProperty("Value").GetString());
+    }
+
+    private sealed class LoggingValue(LogLineWriter writer)
+    {
+        public override string ToString()
+        {
+            writer.WriteLogMessage(DateTime.UtcNow, LogLevel.Information, "Inner", default, "inner", null, null);
+            return "formatted";
+        }
+    }
+
+    [Fact]
     public void Long_lines_are_written_whole()
     {
         var sink = new SinkStream();
