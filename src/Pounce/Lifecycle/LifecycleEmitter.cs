@@ -219,8 +219,8 @@ public sealed class LifecycleEmitter
         var previous = Interlocked.Or(ref connection.LifecycleState, CompletedFlag);
         if ((previous & CompletedFlag) != 0 || !_debug)
             return;
-        if ((previous & OpenMask) == OpenHeld && (previous & HealthSeen) != 0)
-            return; // only ever carried health checks: silent
+        if ((previous & OpenMask) is OpenNone or OpenHeld && (previous & HealthSeen) != 0)
+            return; // only ever carried health checks (so its opened event was never written): silent
         EnsureOpened(connection, connection.OpenedUtc);
         Dispatch(new LifecycleEvent(LifecycleEventKind.ConnectionCompleted, LogLevel.Debug, DateTime.UtcNow, connection, null,
             connection.DurationMs));

@@ -160,6 +160,16 @@ public class LifecycleEmitterTests
     }
 
     [Fact]
+    public void A_health_check_connection_is_silent_even_without_ConnectionOpened()
+    {
+        var (emitter, observer) = Emitter(Config(LogLevel.Debug, healthCheckPath: "/health"));
+        var c = Connection();
+        Serve(emitter, c, Request(c, 1, path: "/health"));
+        emitter.ConnectionCompleted(c);
+        Assert.Empty(observer.Events);
+    }
+
+    [Fact]
     public void A_connection_with_no_request_is_not_silenced_by_the_health_check_filter()
     {
         var (emitter, observer) = Emitter(Config(LogLevel.Debug, healthCheckPath: "/health"));
