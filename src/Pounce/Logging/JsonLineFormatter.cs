@@ -126,7 +126,7 @@ internal static class JsonLineFormatter
             case LifecycleEventKind.ResponseCompleted when r is not null:
                 w.WriteNumber(Status, r.Status);
                 w.WriteNumber(BytesSent, r.BytesSent);
-                w.WriteNumber(DurationMs, LifecycleEvent.RoundedMs(e.DurationMs));
+                WriteMs(w, DurationMs, e.DurationMs);
                 if (e.Slow)
                     w.WriteBoolean(Slow, true);
                 WriteSafe(w, Method, r.Method);
@@ -162,7 +162,7 @@ internal static class JsonLineFormatter
                 var (reason, detail) = ConnectionEnds.Describe(c.End);
                 w.WriteNumber(RequestsServed, c.RequestsServed);
                 w.WriteNumber(TotalBytesSent, c.TotalBytesSent);
-                w.WriteNumber(DurationMs, LifecycleEvent.RoundedMs(e.DurationMs));
+                WriteMs(w, DurationMs, e.DurationMs);
                 w.WriteString(Reason, ReasonNames[Math.Clamp((int)reason, 0, ReasonNames.Length - 1)]);
                 w.WriteString(Detail, detail);
                 w.WriteString(Protocol, ProtocolName(c.Protocol));
@@ -192,7 +192,7 @@ internal static class JsonLineFormatter
         w.WriteString(HttpVersion, VersionNames[Math.Min((int)r.Version, 2)]);
         w.WriteNumber(Status, r.Status);
         w.WriteNumber(BytesSent, r.BytesSent);
-        w.WriteNumber(DurationMs, LifecycleEvent.RoundedMs(durationMs));
+        WriteMs(w, DurationMs, durationMs);
         if (r.UserAgent is null)
             w.WriteNull(UserAgent);
         else
@@ -249,6 +249,31 @@ internal static class JsonLineFormatter
 
     private static JsonEncodedText ProtocolName(ConnectionProtocol p)
         => ProtocolNames[(uint)p < (uint)ProtocolNames.Length ? (int)p : 0];
+
+    /// <summary>Writes milliseconds with exactly three decimals (microseconds), without double formatting.</summary>
+    private static void WriteMs(Utf8JsonWriter w, JsonEncodedText name, double ms)
+    {
+        Span<byte> digits = stackalloc byte[32];
+        var n = FormatMs(ms, digits);
+        w.WritePropertyName(name);
+        w.WriteRawValue(digits[..n], skipInputValidation: true);
+    }
+
+    /// <summary>Formats milliseconds as <c>12.346</c> (three decimals, rounded half away from zero; negative and
+    /// non-finite values as 0). Returns the number of bytes written (at most 24).</summary>
+    internal static int FormatMs(double ms, Span<byte> destination)
+    {
+        if (!(ms > 0))
+            ms = 0;
+        var micros = ms >= 9e15 ? 9_000_000_000_000_000L : (long)Math.Round(ms * 1000.0, MidpointRounding.AwayFromZero);
+        System.Buffers.Text.Utf8Formatter.TryFormat(micros / 1000, destination, out var n);
+        var frac = (int)(micros % 1000);
+        destination[n] = (byte)'.';
+        destination[n + 1] = (byte)('0' + frac / 100);
+        destination[n + 2] = (byte)('0' + frac / 10 % 10);
+        destination[n + 3] = (byte)('0' + frac % 10);
+        return n + 4;
+    }
 
     private static void WriteTimestamp(Utf8JsonWriter w, DateTime utc)
     {

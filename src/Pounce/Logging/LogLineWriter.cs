@@ -346,6 +346,12 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     private static Stream OpenOutput(ServerConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
+        // The writer is created with the first logger, before the server validates its settings: check ours here
+        // with the same message ServerConfig.Validate gives.
+        if (config.LogBufferLines < 16)
+            throw new InvalidOperationException($"Invalid Pounce setting LogBufferLines = {config.LogBufferLines}: expected at least 16.");
+        if (config.LogFile is { Length: 0 })
+            throw new InvalidOperationException("Invalid Pounce setting LogFile = '': expected a file path, or unset for standard output.");
         if (config.LogFile is null)
             return Console.OpenStandardOutput();
         try

@@ -214,9 +214,7 @@ internal static class TextLineFormatter
     private static void FixedMs(IBufferWriter<byte> output, double ms)
     {
         var span = output.GetSpan(32);
-        if (!Utf8Formatter.TryFormat((decimal)LifecycleEvent.RoundedMs(Math.Clamp(ms, 0, 1e15)), span, out var n, new StandardFormat('F', 3)))
-            n = 0;
-        output.Advance(n);
+        output.Advance(JsonLineFormatter.FormatMs(ms, span));
     }
 
     private static void RequestId(IBufferWriter<byte> output, RequestInfo r)
