@@ -163,6 +163,22 @@ public class JsonLineFormatterTests
         Assert.DoesNotContain(body, ch => ch < 0x20 || ch == 0x7f || ch is >= '\u0080' and <= '\u009f' || ch is '\u2028' or '\u2029');
     }
 
+    [Theory]
+    [InlineData(0.0, "0.000")]
+    [InlineData(0.0005, "0.001")]
+    [InlineData(0.0004, "0.000")]
+    [InlineData(1234.5678, "1234.568")]
+    [InlineData(5000.0, "5000.000")]
+    [InlineData(-3.0, "0.000")]
+    [InlineData(double.NaN, "0.000")]
+    [InlineData(86_400_000.25, "86400000.250")]
+    public void Durations_have_microsecond_resolution(double ms, string expected)
+    {
+        Span<byte> buffer = stackalloc byte[32];
+        var n = JsonLineFormatter.FormatMs(ms, buffer);
+        Assert.Equal(expected, Utf8(buffer[..n]));
+    }
+
     [Fact]
     public void Access_lines_carry_the_request_facts()
     {
