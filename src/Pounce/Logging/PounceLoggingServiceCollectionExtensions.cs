@@ -1,17 +1,80 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Pounce.Lifecycle;
 
 namespace Pounce.Logging;
 
-/// <summary>Registers Pounce's lifecycle emitter and log writer.</summary>
+/// <summary>Registers Pounce's lifecycle emitter, log writer and logger provider.</summary>
 public static class PounceLoggingServiceCollectionExtensions
 {
-    /// <summary>Adds the lifecycle emitter (and, with it, Pounce's line writer) to the services.</summary>
+    /// <summary>
+    /// Adds Pounce's logging to the services:
+    /// <list type="bullet">
+    /// <item><see cref="LogLineWriter"/>, a singleton built from <c>IOptions&lt;ServerConfig&gt;</c> (standard output or
+    /// <see cref="ServerConfig.LogFile"/>, <see cref="ServerConfig.LogFormat"/>); the container disposes it when the
+    /// host stops, which writes every queued line and flushes;</item>
+    /// <item><see cref="LifecycleEmitter"/>, a singleton with that writer, the <see cref="ILoggerFactory"/> (the
+    /// <c>Pounce.Lifecycle</c>/<c>Pounce.Access</c> bridge) and every <see cref="ILifecycleObserver"/> registered in
+    /// the container;</item>
+    /// <item><see cref="PounceLoggerProvider"/> as an <see cref="ILoggerProvider"/>, in place of the console provider
+    /// (whose registrations are removed; other providers stay), so the application's own log lines go through the
+    /// same writer in the same format.</item>
+    /// </list>
+    /// Calling it more than once has no further effect.
+    /// </summary>
     public static IServiceCollection AddPounceLogging(this IServiceCollection services)
     {
-        services.TryAddSingleton(sp => new LifecycleEmitter(sp.GetRequiredService<IOptions<ServerConfig>>().Value));
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddLogging();
+        services.TryAddSingleton(sp => new LogLineWriter(Config(sp)));
+        services.TryAddSingleton(sp => new LifecycleEmitter(
+            Config(sp),
+            sp.GetRequiredService<LogLineWriter>(),
+            sp.GetService<ILoggerFactory>(),
+            sp.GetServices<ILifecycleObserver>()));
+
+        for (var i = services.Count - 1; i >= 0; i--)
+        {
+            var d = services[i];
+            if (d.ServiceType == typeof(ILoggerProvider) && !d.IsKeyedService && d.ImplementationType == typeof(ConsoleLoggerProvider))
+                services.RemoveAt(i);
+        }
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, PounceLoggerProvider>(
+            sp => new PounceLoggerProvider(sp.GetRequiredService<LogLineWriter>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<LoggerFilterOptions>, PounceCategoryLevel>());
         return services;
     }
+
+    /// <summary>
+    /// Registers a lifecycle observer (a singleton) that the emitter hands every emitted event to. Register it before
+    /// the server starts (the emitter reads the observers once, when it is created); at run time use
+    /// <see cref="LifecycleEmitter.AddObserver"/> instead.
+    /// </summary>
+    public static IServiceCollection AddLifecycleObserver<TObserver>(this IServiceCollection services)
+        where TObserver : class, ILifecycleObserver
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ILifecycleObserver, TObserver>());
+        return services;
+    }
+
+    /// <summary>
+    /// Makes the <c>Pounce</c> categories (the server's own messages, <c>Pounce.Lifecycle</c>, <c>Pounce.Access</c>)
+    /// follow <see cref="ServerConfig.LogLevel"/> for every provider, unless the <c>Logging</c> configuration already
+    /// has a rule for a <c>Pounce</c> category, which then wins.
+    /// </summary>
+    private sealed class PounceCategoryLevel(IOptions<ServerConfig> config) : IPostConfigureOptions<LoggerFilterOptions>
+    {
+        public void PostConfigure(string? name, LoggerFilterOptions options)
+        {
+            if (options.Rules.Any(r => r.CategoryName is not null && r.CategoryName.StartsWith("Pounce", StringComparison.Ordinal)))
+                return;
+            options.Rules.Add(new LoggerFilterRule(null, "Pounce", config.Value.LogLevel, null));
+        }
+    }
+
+    private static ServerConfig Config(IServiceProvider sp) => sp.GetRequiredService<IOptions<ServerConfig>>().Value;
 }

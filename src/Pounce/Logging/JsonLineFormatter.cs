@@ -1,0 +1,322 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Pounce.Connections;
+using Pounce.Lifecycle;
+
+namespace Pounce.Logging;
+
+/// <summary>
+/// Writes Pounce's JSON lines: one flat object, UTF-8, terminated by <c>\n</c>, keys in the contract's order.
+/// Every string is escaped (quotes, backslashes, control characters including CR, LF, ESC, U+0085, U+2028/2029;
+/// lone UTF-16 surrogates become U+FFFD), so no request can break a line or forge a field. Allocation-free in steady
+/// state: one reusable <see cref="Utf8JsonWriter"/> per thread, cached UTF-8 property names, numbers written directly.
+/// </summary>
+internal static class JsonLineFormatter
+{
+    private static readonly JsonWriterOptions Options = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = false,
+        SkipValidation = true,
+    };
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    internal static readonly JsonEncodedText Event = JsonEncodedText.Encode("event");
+    internal static readonly JsonEncodedText ConnectionId = JsonEncodedText.Encode("connection_id");
+    internal static readonly JsonEncodedText WorkerId = JsonEncodedText.Encode("worker_id");
+    internal static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
+    internal static readonly JsonEncodedText Level = JsonEncodedText.Encode("level");
+    internal static readonly JsonEncodedText ClientAddr = JsonEncodedText.Encode("client_addr");
+    internal static readonly JsonEncodedText ClientPort = JsonEncodedText.Encode("client_port");
+    internal static readonly JsonEncodedText ServerAddr = JsonEncodedText.Encode("server_addr");
+    internal static readonly JsonEncodedText ServerPort = JsonEncodedText.Encode("server_port");
+    internal static readonly JsonEncodedText Protocol = JsonEncodedText.Encode("protocol");
+    internal static readonly JsonEncodedText Tls = JsonEncodedText.Encode("tls");
+    internal static readonly JsonEncodedText Method = JsonEncodedText.Encode("method");
+    internal static readonly JsonEncodedText Path = JsonEncodedText.Encode("path");
+    internal static readonly JsonEncodedText HttpVersion = JsonEncodedText.Encode("http_version");
+    internal static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("request_id");
+    internal static readonly JsonEncodedText StreamId = JsonEncodedText.Encode("stream_id");
+    internal static readonly JsonEncodedText Status = JsonEncodedText.Encode("status");
+    internal static readonly JsonEncodedText BytesSent = JsonEncodedText.Encode("bytes_sent");
+    internal static readonly JsonEncodedText DurationMs = JsonEncodedText.Encode("duration_ms");
+    internal static readonly JsonEncodedText Slow = JsonEncodedText.Encode("slow");
+    internal static readonly JsonEncodedText TraceId = JsonEncodedText.Encode("trace_id");
+    internal static readonly JsonEncodedText SpanId = JsonEncodedText.Encode("span_id");
+    internal static readonly JsonEncodedText DuringStreaming = JsonEncodedText.Encode("during_streaming");
+    internal static readonly JsonEncodedText RequestsServed = JsonEncodedText.Encode("requests_served");
+    internal static readonly JsonEncodedText TotalBytesSent = JsonEncodedText.Encode("total_bytes_sent");
+    internal static readonly JsonEncodedText Reason = JsonEncodedText.Encode("reason");
+    internal static readonly JsonEncodedText Detail = JsonEncodedText.Encode("detail");
+    internal static readonly JsonEncodedText Category = JsonEncodedText.Encode("category");
+    internal static readonly JsonEncodedText Message = JsonEncodedText.Encode("message");
+    internal static readonly JsonEncodedText EventId = JsonEncodedText.Encode("event_id");
+    internal static readonly JsonEncodedText Exception = JsonEncodedText.Encode("exception");
+    internal static readonly JsonEncodedText UserAgent = JsonEncodedText.Encode("user_agent");
+    internal static readonly JsonEncodedText Dropped = JsonEncodedText.Encode("dropped");
+    internal static readonly JsonEncodedText Websocket = JsonEncodedText.Encode("websocket");
+
+    private static readonly JsonEncodedText[] EventNames =
+        Array.ConvertAll(Enum.GetNames<LifecycleEventKind>(), n => JsonEncodedText.Encode(n));
+    private static readonly JsonEncodedText[] ProtocolNames =
+        Array.ConvertAll(Enum.GetValues<ConnectionProtocol>(), p => JsonEncodedText.Encode(ConnectionEnds.Name(p)));
+    private static readonly JsonEncodedText[] ReasonNames =
+        Array.ConvertAll(Enum.GetValues<CloseReason>(), r => JsonEncodedText.Encode(ConnectionEnds.Name(r)));
+    private static readonly JsonEncodedText[] VersionNames = [JsonEncodedText.Encode("1.0"), JsonEncodedText.Encode("1.1"), JsonEncodedText.Encode("2.0")];
+    private static readonly JsonEncodedText AccessCategory = JsonEncodedText.Encode(LifecycleEmitter.AccessCategory);
+    private static readonly JsonEncodedText LogLinesDropped = JsonEncodedText.Encode("LogLinesDropped");
+    private static readonly JsonEncodedText WriterCategory = JsonEncodedText.Encode("Pounce.Logging");
+
+    // The thread's writer is taken while a line is written, so a nested call on the same thread (a state value's
+    // ToString() that logs) gets its own writer instead of corrupting the line in progress.
+    private static Utf8JsonWriter Writer(IBufferWriter<byte> output)
+    {
+        var w = t_writer;
+        t_writer = null;
+        if (w is null)
+            return new Utf8JsonWriter(output, Options);
+        w.Reset(output);
+        return w;
+    }
+
+    private static void End(Utf8JsonWriter w, IBufferWriter<byte> output)
+    {
+        w.WriteEndObject();
+        w.Flush();
+        output.GetSpan(1)[0] = (byte)'\n';
+        output.Advance(1);
+        t_writer = w;
+    }
+
+    /// <summary>Writes one lifecycle event as a JSON line (with its <c>\n</c>) to <paramref name="output"/>.</summary>
+    public static void Write(IBufferWriter<byte> output, in LifecycleEvent e)
+    {
+        var w = Writer(output);
+        var c = e.Connection;
+        var r = e.Request;
+        w.WriteStartObject();
+        w.WriteString(Event, EventNames[(int)e.Kind]);
+        w.WriteNumber(ConnectionId, c.ConnectionId);
+        w.WriteNumber(WorkerId, c.WorkerId);
+        WriteTimestamp(w, e.TimestampUtc);
+        w.WriteString(Level, LogLevelNames.JsonName(e.Level));
+        switch (e.Kind)
+        {
+            case LifecycleEventKind.ConnectionOpened:
+                WriteSafe(w, ClientAddr, c.ClientAddress);
+                w.WriteNumber(ClientPort, c.ClientPort);
+                WriteSafe(w, ServerAddr, c.ServerAddress);
+                w.WriteNumber(ServerPort, c.ServerPort);
+                w.WriteString(Protocol, ProtocolName(c.Protocol));
+                w.WriteBoolean(Tls, c.Tls);
+                break;
+            case LifecycleEventKind.RequestStarted when r is not null:
+                WriteSafe(w, Method, r.Method);
+                WriteSafe(w, Path, r.Path);
+                w.WriteString(HttpVersion, VersionNames[Math.Min((int)r.Version, 2)]);
+                WriteRequestId(w, r);
+                if (r.StreamId != 0)
+                    w.WriteNumber(StreamId, r.StreamId);
+                break;
+            case LifecycleEventKind.ResponseCompleted when r is not null:
+                w.WriteNumber(Status, r.Status);
+                w.WriteNumber(BytesSent, r.BytesSent);
+                WriteMs(w, DurationMs, e.DurationMs);
+                if (e.Slow)
+                    w.WriteBoolean(Slow, true);
+                WriteSafe(w, Method, r.Method);
+                WriteSafe(w, Path, r.Path);
+                WriteRequestId(w, r);
+                if (r.StreamId != 0)
+                    w.WriteNumber(StreamId, r.StreamId);
+                if (r.HasTrace)
+                {
+                    Span<byte> hex = stackalloc byte[32];
+                    var n = LogTimestamp.WriteHex(r.TraceId, hex);
+                    w.WriteString(TraceId, hex[..n]);
+                    n = LogTimestamp.WriteHex(r.SpanId, hex);
+                    w.WriteString(SpanId, hex[..n]);
+                }
+                break;
+            case LifecycleEventKind.ClientDisconnected when r is not null:
+                w.WriteBoolean(DuringStreaming, r.ResponseStarted);
+                WriteSafe(w, ClientAddr, c.ClientAddress);
+                WriteRequestId(w, r);
+                WriteSafe(w, Method, r.Method);
+                WriteSafe(w, Path, r.Path);
+                w.WriteNumber(BytesSent, r.BytesSent);
+                break;
+            case LifecycleEventKind.ConnectionUpgraded:
+                w.WriteString(Protocol, Websocket);
+                if (r is not null)
+                    WriteRequestId(w, r);
+                else
+                    w.WriteString(RequestId, ""u8);
+                break;
+            case LifecycleEventKind.ConnectionCompleted:
+                var (reason, detail) = ConnectionEnds.Describe(c.End);
+                w.WriteNumber(RequestsServed, c.RequestsServed);
+                w.WriteNumber(TotalBytesSent, c.TotalBytesSent);
+                WriteMs(w, DurationMs, e.DurationMs);
+                w.WriteString(Reason, ReasonNames[Math.Clamp((int)reason, 0, ReasonNames.Length - 1)]);
+                w.WriteString(Detail, detail);
+                w.WriteString(Protocol, ProtocolName(c.Protocol));
+                WriteSafe(w, ClientAddr, c.ClientAddress);
+                break;
+        }
+        End(w, output);
+    }
+
+    /// <summary>
+    /// Writes one access-log line (category <c>Pounce.Access</c>): timestamp, level, category, connection_id,
+    /// worker_id, request_id, client_addr, method, path, http_version, status, bytes_sent, duration_ms, user_agent.
+    /// </summary>
+    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
+    {
+        var w = Writer(output);
+        w.WriteStartObject();
+        WriteTimestamp(w, timestampUtc);
+        w.WriteString(Level, LogLevelNames.JsonName(LogLevel.Information));
+        w.WriteString(Category, AccessCategory);
+        w.WriteNumber(ConnectionId, c.ConnectionId);
+        w.WriteNumber(WorkerId, c.WorkerId);
+        WriteRequestId(w, r);
+        WriteSafe(w, ClientAddr, c.ClientAddress);
+        WriteSafe(w, Method, r.Method);
+        WriteSafe(w, Path, r.Path);
+        w.WriteString(HttpVersion, VersionNames[Math.Min((int)r.Version, 2)]);
+        w.WriteNumber(Status, r.Status);
+        w.WriteNumber(BytesSent, r.BytesSent);
+        WriteMs(w, DurationMs, durationMs);
+        if (r.UserAgent is null)
+            w.WriteNull(UserAgent);
+        else
+            WriteSafe(w, UserAgent, r.UserAgent);
+        End(w, output);
+    }
+
+    /// <summary>
+    /// Writes one <see cref="ILogger"/> message: timestamp, level, category, message, event_id (when not 0), the
+    /// structured state's properties (except <c>{OriginalFormat}</c>; a property named like one of the fixed keys is
+    /// written with a leading <c>_</c>), then exception (when any).
+    /// </summary>
+    public static void WriteLogMessage(IBufferWriter<byte> output, DateTime timestampUtc, LogLevel level, string category,
+        EventId eventId, string? message, IReadOnlyList<KeyValuePair<string, object?>>? state, Exception? exception)
+    {
+        var w = Writer(output);
+        w.WriteStartObject();
+        WriteTimestamp(w, timestampUtc);
+        w.WriteString(Level, LogLevelNames.JsonName(level));
+        WriteSafe(w, Category, category);
+        WriteSafe(w, Message, message ?? "");
+        if (eventId.Id != 0)
+            w.WriteNumber(EventId, eventId.Id);
+        if (state is not null)
+        {
+            for (var i = 0; i < state.Count; i++)
+            {
+                var (key, value) = state[i];
+                if (string.IsNullOrEmpty(key) || key == "{OriginalFormat}")
+                    continue;
+                if (key is "timestamp" or "level" or "category" or "message" or "event_id" or "exception")
+                    key = "_" + key;
+                WriteValue(w, key, value);
+            }
+        }
+        if (exception is not null)
+            WriteSafe(w, Exception, exception.ToString());
+        End(w, output);
+    }
+
+    /// <summary>Writes the line the log writer emits when lines had to be dropped.</summary>
+    public static void WriteDropped(IBufferWriter<byte> output, DateTime timestampUtc, long dropped)
+    {
+        var w = Writer(output);
+        w.WriteStartObject();
+        w.WriteString(Event, LogLinesDropped);
+        WriteTimestamp(w, timestampUtc);
+        w.WriteString(Level, LogLevelNames.JsonName(LogLevel.Warning));
+        w.WriteString(Category, WriterCategory);
+        w.WriteNumber(Dropped, dropped);
+        w.WriteString(Message, "log buffer full: lines dropped since the last report"u8);
+        End(w, output);
+    }
+
+    private static JsonEncodedText ProtocolName(ConnectionProtocol p)
+        => ProtocolNames[(uint)p < (uint)ProtocolNames.Length ? (int)p : 0];
+
+    /// <summary>Writes milliseconds with exactly three decimals (microseconds), without double formatting.</summary>
+    private static void WriteMs(Utf8JsonWriter w, JsonEncodedText name, double ms)
+    {
+        Span<byte> digits = stackalloc byte[32];
+        var n = FormatMs(ms, digits);
+        w.WritePropertyName(name);
+        w.WriteRawValue(digits[..n], skipInputValidation: true);
+    }
+
+    /// <summary>Formats milliseconds as <c>12.346</c> (three decimals, rounded half away from zero; negative and
+    /// non-finite values as 0). Returns the number of bytes written (at most 24).</summary>
+    internal static int FormatMs(double ms, Span<byte> destination)
+    {
+        if (!(ms > 0))
+            ms = 0;
+        var micros = ms >= 9e15 ? 9_000_000_000_000_000L : (long)Math.Round(ms * 1000.0, MidpointRounding.AwayFromZero);
+        System.Buffers.Text.Utf8Formatter.TryFormat(micros / 1000, destination, out var n);
+        var frac = (int)(micros % 1000);
+        destination[n] = (byte)'.';
+        destination[n + 1] = (byte)('0' + frac / 100);
+        destination[n + 2] = (byte)('0' + frac / 10 % 10);
+        destination[n + 3] = (byte)('0' + frac % 10);
+        return n + 4;
+    }
+
+    private static void WriteTimestamp(Utf8JsonWriter w, DateTime utc)
+    {
+        Span<byte> ts = stackalloc byte[LogTimestamp.Iso8601Length];
+        LogTimestamp.WriteIso8601(utc, ts);
+        w.WriteString(Timestamp, ts);
+    }
+
+    private static void WriteRequestId(Utf8JsonWriter w, RequestInfo r)
+    {
+        Span<byte> id = stackalloc byte[48];
+        if (r.TryFormatRequestId(id, out var n))
+            w.WriteString(RequestId, id[..n]);
+        else
+            w.WriteString(RequestId, r.RequestId);
+    }
+
+    private static void WriteValue(Utf8JsonWriter w, string key, object? value)
+    {
+        switch (value)
+        {
+            case null: w.WriteNull(key); break;
+            case string s: WriteSafe(w, key, s); break;
+            case bool b: w.WriteBoolean(key, b); break;
+            case int i: w.WriteNumber(key, i); break;
+            case long l: w.WriteNumber(key, l); break;
+            case short sh: w.WriteNumber(key, sh); break;
+            case byte by: w.WriteNumber(key, by); break;
+            case uint ui: w.WriteNumber(key, ui); break;
+            case ulong ul: w.WriteNumber(key, ul); break;
+            case double d when double.IsFinite(d): w.WriteNumber(key, d); break;
+            case float f when float.IsFinite(f): w.WriteNumber(key, f); break;
+            case decimal m: w.WriteNumber(key, m); break;
+            case DateTime dt: WriteSafe(w, key, dt.ToString("O", CultureInfo.InvariantCulture)); break;
+            case DateTimeOffset dto: WriteSafe(w, key, dto.ToString("O", CultureInfo.InvariantCulture)); break;
+            case TimeSpan span: w.WriteNumber(key, LifecycleEvent.RoundedMs(span.TotalMilliseconds)); break;
+            case IFormattable fmt: WriteSafe(w, key, fmt.ToString(null, CultureInfo.InvariantCulture)); break;
+            default: WriteSafe(w, key, value.ToString() ?? ""); break;
+        }
+    }
+
+    // Lone surrogates are replaced by U+FFFD by the encoder itself; property names go through the same path.
+    private static void WriteSafe(Utf8JsonWriter w, JsonEncodedText name, string value) => w.WriteString(name, value);
+
+    private static void WriteSafe(Utf8JsonWriter w, string name, string value) => w.WriteString(name, value);
+}

@@ -1,0 +1,103 @@
+namespace Pounce.Logging;
+
+/// <summary>Formats wall-clock times without allocating: ISO 8601 with microseconds, and Apache's access-log form.</summary>
+internal static class LogTimestamp
+{
+    /// <summary>Length of <c>2026-02-12T10:15:30.123456Z</c>.</summary>
+    public const int Iso8601Length = 27;
+
+    /// <summary>Length of <c>[12/Feb/2026:10:15:30 +0000]</c>.</summary>
+    public const int ApacheLength = 28;
+
+    private static ReadOnlySpan<byte> Months => "JanFebMarAprMayJunJulAugSepOctNovDec"u8;
+
+    /// <summary>Writes <c>2026-02-12T10:15:30.123456Z</c> (27 bytes) into <paramref name="d"/>.</summary>
+    public static void WriteIso8601(DateTime utc, Span<byte> d)
+    {
+        if (utc.Kind == DateTimeKind.Local)
+            utc = utc.ToUniversalTime();
+        _ = d[Iso8601Length - 1];
+        utc.Deconstruct(out int year, out int month, out int day);
+        var (hour, minute, second) = (utc.Hour, utc.Minute, utc.Second);
+        var micros = (int)(utc.Ticks % TimeSpan.TicksPerSecond / 10);
+        Digits4(d, year);
+        d[4] = (byte)'-';
+        Digits2(d[5..], month);
+        d[7] = (byte)'-';
+        Digits2(d[8..], day);
+        d[10] = (byte)'T';
+        Digits2(d[11..], hour);
+        d[13] = (byte)':';
+        Digits2(d[14..], minute);
+        d[16] = (byte)':';
+        Digits2(d[17..], second);
+        d[19] = (byte)'.';
+        Digits2(d[20..], micros / 10000);
+        Digits2(d[22..], micros / 100 % 100);
+        Digits2(d[24..], micros % 100);
+        d[26] = (byte)'Z';
+    }
+
+    /// <summary>Writes <c>[12/Feb/2026:10:15:30 +0000]</c> (28 bytes) into <paramref name="d"/>.</summary>
+    public static void WriteApache(DateTime utc, Span<byte> d)
+    {
+        if (utc.Kind == DateTimeKind.Local)
+            utc = utc.ToUniversalTime();
+        _ = d[ApacheLength - 1];
+        utc.Deconstruct(out int year, out int month, out int day);
+        var (hour, minute, second) = (utc.Hour, utc.Minute, utc.Second);
+        d[0] = (byte)'[';
+        Digits2(d[1..], day);
+        d[3] = (byte)'/';
+        Months.Slice((month - 1) * 3, 3).CopyTo(d[4..]);
+        d[7] = (byte)'/';
+        Digits4(d[8..], year);
+        d[12] = (byte)':';
+        Digits2(d[13..], hour);
+        d[15] = (byte)':';
+        Digits2(d[16..], minute);
+        d[18] = (byte)':';
+        Digits2(d[19..], second);
+        " +0000]"u8.CopyTo(d[21..]);
+    }
+
+    /// <summary>The ISO 8601 form as a string (allocates; for snapshots).</summary>
+    public static string ToIso8601(DateTime utc)
+    {
+        Span<byte> b = stackalloc byte[Iso8601Length];
+        WriteIso8601(utc, b);
+        return System.Text.Encoding.ASCII.GetString(b);
+    }
+
+    /// <summary>Writes a trace id (32 bytes) or span id (16 bytes) as lower-case hex.</summary>
+    public static int WriteHex(System.Diagnostics.ActivityTraceId id, Span<byte> d)
+    {
+        Span<byte> raw = stackalloc byte[16];
+        id.CopyTo(raw);
+        Convert.TryToHexStringLower(raw, d, out var n);
+        return n;
+    }
+
+    /// <summary>Writes a span id (16 bytes) as lower-case hex.</summary>
+    public static int WriteHex(System.Diagnostics.ActivitySpanId id, Span<byte> d)
+    {
+        Span<byte> raw = stackalloc byte[8];
+        id.CopyTo(raw);
+        Convert.TryToHexStringLower(raw, d, out var n);
+        return n;
+    }
+
+    private static void Digits2(Span<byte> d, int v)
+    {
+        d[1] = (byte)('0' + v % 10);
+        d[0] = (byte)('0' + v / 10 % 10);
+    }
+
+    private static void Digits4(Span<byte> d, int v)
+    {
+        d[3] = (byte)('0' + v % 10);
+        d[2] = (byte)('0' + v / 10 % 10);
+        d[1] = (byte)('0' + v / 100 % 10);
+        d[0] = (byte)('0' + v / 1000 % 10);
+    }
+}

@@ -1,0 +1,187 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Pounce.Connections;
+using Pounce.Lifecycle;
+using Pounce.Logging;
+using Pounce.Tests.Lifecycle;
+using static Pounce.Tests.Lifecycle.LifecycleTestKit;
+
+namespace Pounce.Tests.Logging;
+
+public class LogLineWriterTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private static byte[] JsonLine(int n) => Encoding.UTF8.GetBytes($"{{\"n\":{n}}}\n");
+
+    [Fact]
+    public async Task A_full_buffer_drops_lines_and_reports_how_many()
+    {
+        var sink = new GatedStream();
+        var writer = new LogLineWriter(sink, LogFormat.Json, capacity: 16, ownsStream: false);
+        Assert.True(writer.TryEnqueue(JsonLine(0)));
+        await sink.FirstWrite.Task.WaitAsync(Patience); // the writer thread is now stuck in the sink with line 0
+
+        for (var i = 1; i <= 16; i++)
+            Assert.True(writer.TryEnqueue(JsonLine(i)));
+        for (var i = 17; i < 22; i++)
+            Assert.False(writer.TryEnqueue(JsonLine(i)));
+        Assert.Equal(5, writer.DroppedLines);
+        Assert.Equal(16, writer.QueuedLines);
+
+        sink.Open.Set();
+        await writer.DisposeAsync();
+
+        var lines = ParseLines(sink.Written);
+        Assert.Equal(Enumerable.Range(0, 17), lines.Where(l => l.TryGetProperty("n", out _)).Select(l => l.GetProperty("n").GetInt32()));
+        var report = Assert.Single(lines, l => l.TryGetProperty("event", out _));
+        Assert.Equal("LogLinesDropped", report.GetProperty("event").GetString());
+        Assert.Equal(5, report.GetProperty("dropped").GetInt64());
+        Assert.Equal("warning", report.GetProperty("level").GetString());
+        Assert.Equal(17, writer.WrittenLines);
+    }
+
+    [Fact]
+    public async Task Drops_are_reported_in_the_text_format_too()
+    {
+        var sink = new GatedStream();
+        var writer = new LogLineWriter(sink, LogFormat.Text, capacity: 1, ownsStream: false);
+        Assert.True(writer.TryEnqueue("first\n"u8));
+        await sink.FirstWrite.Task.WaitAsync(Patience);
+        Assert.True(writer.TryEnqueue("second\n"u8));
+        Assert.False(writer.TryEnqueue("third\n"u8));
+        sink.Open.Set();
+        await writer.DisposeAsync();
+        var lines = Lines(sink.Written);
+        Assert.Equal(["first", "second"], lines[..2]);
+        Assert.Matches(@"^\S+Z warning LogLinesDropped dropped=1 ", lines[2]);
+        Assert.Equal(3, lines.Length);
+    }
+
+    [Fact]
+    public async Task Dispose_writes_every_queued_line_from_many_threads()
+    {
+        var sink = new SinkStream();
+        var writer = new LogLineWriter(sink, LogFormat.Json, capacity: 100_000, ownsStream: false);
+        var emitter = new LifecycleEmitter(Config(LogLevel.Debug, accessLog: true), writer);
+        const int Threads = 4, Connections = 250;
+        var workers = Enumerable.Range(0, Threads).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < Connections; i++)
+            {
+                var c = Connection(worker: t + 1);
+                emitter.ConnectionOpened(c);
+                var r = Request(c, 1, path: "/p\"\n" + i);
+                Serve(emitter, c, r);
+                c.ReportEnd(ConnectionEnd.ClientRequestedClose);
+                emitter.ConnectionCompleted(c);
+            }
+        })).ToArray();
+        await Task.WhenAll(workers);
+        await writer.DisposeAsync();
+
+        var lines = ParseLines(sink.Written);
+        Assert.Equal(Threads * Connections * 5, lines.Length);
+        Assert.Equal(0, writer.DroppedLines);
+        var events = lines.Where(l => l.TryGetProperty("event", out _)).ToArray();
+        Assert.Equal(Threads * Connections, events.Count(e => e.GetProperty("event").GetString() == "ConnectionCompleted"));
+        Assert.Equal(Threads * Connections, lines.Count(l => l.TryGetProperty("category", out var cat) && cat.GetString() == "Pounce.Access"));
+        // Per connection: opened first, completed last, nothing after it.
+        foreach (var group in events.GroupBy(e => e.GetProperty("connection_id").GetInt64()))
+        {
+            var names = group.Select(e => e.GetProperty("event").GetString()!).ToArray();
+            Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], names);
+        }
+    }
+
+    [Fact]
+    public void Queuing_lines_allocates_nothing_once_the_blocks_exist()
+    {
+        const int N = 512;
+        var writer = new LogLineWriter(Stream.Null, LogFormat.Json, capacity: N, ownsStream: false);
+        var c = Connection(5);
+        var r = Request(c, 1);
+        var e = new LifecycleEvent(LifecycleEventKind.ResponseCompleted, LogLevel.Debug, DateTime.UtcNow, c, r, 1);
+        for (var i = 0; i < N; i++)
+            Assert.True(writer.WriteEvent(in e));
+        Assert.True(SpinWait.SpinUntil(() => writer.WrittenLines == N, Patience));
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < N; i++)
+            Assert.True(writer.WriteEvent(in e));
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        writer.Dispose();
+        Assert.Equal(2 * N, writer.WrittenLines);
+    }
+
+    [Fact]
+    public async Task Lines_written_after_dispose_are_written_directly()
+    {
+        var sink = new SinkStream();
+        var writer = new LogLineWriter(sink, LogFormat.Json, capacity: 16, ownsStream: false);
+        writer.TryEnqueue(JsonLine(1));
+        await writer.DisposeAsync();
+        Assert.True(writer.TryEnqueue(JsonLine(2)));
+        Assert.Equal([1, 2], ParseLines(sink.Written).Select(l => l.GetProperty("n").GetInt32()));
+        Assert.True(writer.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public void A_value_that_logs_while_its_line_is_formatted_does_not_corrupt_it()
+    {
+        var sink = new SinkStream();
+        var writer = new LogLineWriter(sink, LogFormat.Json, capacity: 16, ownsStream: false);
+        KeyValuePair<string, object?>[] state = [new("Value", new LoggingValue(writer))];
+        writer.WriteLogMessage(DateTime.UtcNow, LogLevel.Information, "Outer", default, "outer", state, null);
+        writer.Dispose();
+        var lines = ParseLines(sink.Written);
+        Assert.Equal(["inner", "outer"], lines.Select(l => l.GetProperty("message").GetString()));
+        Assert.Equal("formatted", lines[1].GetProperty("Value").GetString());
+    }
+
+    private sealed class LoggingValue(LogLineWriter writer)
+    {
+        public override string ToString()
+        {
+            writer.WriteLogMessage(DateTime.UtcNow, LogLevel.Information, "Inner", default, "inner", null, null);
+            return "formatted";
+        }
+    }
+
+    [Fact]
+    public void Long_lines_are_written_whole()
+    {
+        var sink = new SinkStream();
+        var writer = new LogLineWriter(sink, LogFormat.Json, capacity: 16, ownsStream: false);
+        var big = new string('x', 200_000);
+        writer.WriteLogMessage(DateTime.UtcNow, LogLevel.Information, "Big", default, big, null, null);
+        writer.TryEnqueue(JsonLine(1));
+        writer.Dispose();
+        var lines = ParseLines(sink.Written);
+        Assert.Equal(big, lines[0].GetProperty("message").GetString());
+        Assert.Equal(1, lines[1].GetProperty("n").GetInt32());
+    }
+
+    [Fact]
+    public async Task Text_and_json_lines_from_the_emitter_match_the_format()
+    {
+        foreach (var format in new[] { LogFormat.Text, LogFormat.Json })
+        {
+            var sink = new SinkStream();
+            var writer = new LogLineWriter(sink, format, capacity: 64, ownsStream: false);
+            var emitter = new LifecycleEmitter(Config(LogLevel.Debug, accessLog: true, format: format), writer);
+            var c = Connection(3);
+            emitter.ConnectionOpened(c);
+            Serve(emitter, c, Request(c, 1));
+            emitter.ConnectionCompleted(c);
+            await writer.DisposeAsync();
+            var lines = Lines(sink.Written);
+            Assert.Equal(5, lines.Length);
+            if (format == LogFormat.Json)
+                Assert.All(lines, l => JsonDocument.Parse(l).Dispose());
+            else
+                Assert.All(lines, l => Assert.DoesNotContain("{", l, StringComparison.Ordinal));
+        }
+    }
+}
