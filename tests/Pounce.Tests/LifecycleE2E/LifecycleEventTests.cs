@@ -230,23 +230,33 @@ public sealed class LifecycleEventTests
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var (server, events) = await StartAsync(async ctx =>
         {
-            started.TrySetResult();
+            if (ctx.Request.Path == "/")
+                started.TrySetResult();
             await release.Task;
             await ctx.Response.WriteAsync("finished");
         });
         await using (server)
         {
+            await using var idle = await server.ConnectAsync();
+            await idle.SendAsync("GET /idle HTTP/1.1\r\nHost: x\r\n\r\n");
+            release.TrySetResult();
+            await idle.ReadResponseAsync();
+            release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
             await using var raw = await server.ConnectAsync();
             await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
             await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
             var stop = server.StopAsync();
+            // The idle connection closing shows the server has asked every connection to stop.
+            Assert.True(await idle.IsClosedByServerAsync());
             release.SetResult();
             Assert.Equal("finished", (await raw.ReadResponseAsync()).BodyText);
             await stop.WaitAsync(TimeSpan.FromSeconds(15));
-            var conn = await events.CompletedConnectionAsync();
+            var conn = await events.CompletedConnectionAsync(e => e.Str("detail") == "shutdown_drained");
             Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], Names(conn));
             Assert.Equal("shutdown", conn[^1].Str("reason"));
-            Assert.Equal("shutdown_drained", conn[^1].Str("detail"));
+            var idleEvents = await events.CompletedConnectionAsync(e => e.Str("detail") == "shutdown_idle");
+            Assert.Equal("shutdown", idleEvents[^1].Str("reason"));
         }
     }
 
@@ -274,7 +284,7 @@ public sealed class LifecycleEventTests
             Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], Names(conn));
             Assert.Equal("/real", conn[1].Str("path"));
             Assert.Equal(2, conn[^1].Num("requests_served"));
-            Assert.Single(events.Snapshot().Where(e => e.Name == "ConnectionOpened"));
+            Assert.Single(events.Snapshot(), e => e.Name == "ConnectionOpened");
         }
     }
 
