@@ -245,24 +245,34 @@ internal sealed class HpackDecoder
             throw new HpackDecodingException("Header block lacks the required dynamic table size update.");
         }
 
+        // First locate both strings (integers only), so that an incomplete representation costs no Huffman
+        // decoding however many fragments it takes to arrive; check lengths against the budget on the way.
         long budget = _maxHeaderListSize - _headerListSize - FieldOverhead;
-        ReadOnlySpan<byte> fieldName;
+        StringLocation nameLocation = default;
+        long nameMinimum = 0;
         if (nameIndex == 0)
         {
-            if (!TryReadString(data, ref pos, budget, ref _nameBuffer, out fieldName))
+            if (!TryLocateString(data, ref pos, budget, out nameLocation))
             {
                 return -1;
             }
+
+            nameMinimum = nameLocation.MinimumDecodedLength;
         }
         else
         {
-            fieldName = GetName(nameIndex);
+            nameMinimum = GetName(nameIndex).Length;
         }
 
-        if (!TryReadString(data, ref pos, budget - fieldName.Length, ref _valueBuffer, out ReadOnlySpan<byte> fieldValue))
+        if (!TryLocateString(data, ref pos, budget - nameMinimum, out StringLocation valueLocation))
         {
             return -1;
         }
+
+        ReadOnlySpan<byte> fieldName = nameIndex == 0
+            ? DecodeString(data, nameLocation, budget, ref _nameBuffer)
+            : GetName(nameIndex);
+        ReadOnlySpan<byte> fieldValue = DecodeString(data, valueLocation, budget - fieldName.Length, ref _valueBuffer);
 
         BeginField();
         Emit(fieldName, fieldValue, handler);
@@ -297,10 +307,10 @@ internal sealed class HpackDecoder
         handler.OnHeader(name, value);
     }
 
-    // Reads a string literal (5.2). Returns false when the data ends before the string does.
-    private static bool TryReadString(ReadOnlySpan<byte> data, scoped ref int position, long budget, ref byte[] buffer, out ReadOnlySpan<byte> value)
+    // Finds a string literal (5.2) without decoding it. Returns false when the data ends before the string does.
+    private static bool TryLocateString(ReadOnlySpan<byte> data, scoped ref int position, long budget, out StringLocation location)
     {
-        value = default;
+        location = default;
         int pos = position;
         if (pos >= data.Length)
         {
@@ -325,25 +335,33 @@ internal sealed class HpackDecoder
             return false;
         }
 
-        ReadOnlySpan<byte> raw = data.Slice(pos, length);
-        if (huffman)
+        location = new StringLocation(pos, length, huffman, minimumDecoded);
+        position = pos + length;
+        return true;
+    }
+
+    // Returns a located string: a slice of the data when raw, or decoded into the buffer when Huffman-encoded.
+    private static ReadOnlySpan<byte> DecodeString(ReadOnlySpan<byte> data, StringLocation location, long budget, ref byte[] buffer)
+    {
+        ReadOnlySpan<byte> raw = data.Slice(location.Start, location.Length);
+        if (!location.Huffman)
         {
-            int capacity = (int)Math.Min(budget, HpackHuffman.GetMaxDecodedLength(length));
-            EnsureCapacity(ref buffer, capacity, 0);
-            if (!HpackHuffman.TryDecode(raw, buffer.AsSpan(0, capacity), out int written))
+            if (raw.Length > budget)
             {
                 ThrowHeaderListTooLarge();
             }
 
-            value = buffer.AsSpan(0, written);
-        }
-        else
-        {
-            value = raw;
+            return raw;
         }
 
-        position = pos + length;
-        return true;
+        int capacity = (int)Math.Max(0, Math.Min(budget, HpackHuffman.GetMaxDecodedLength(location.Length)));
+        EnsureCapacity(ref buffer, capacity, 0);
+        if (!HpackHuffman.TryDecode(raw, buffer.AsSpan(0, capacity), out int written))
+        {
+            ThrowHeaderListTooLarge();
+        }
+
+        return buffer.AsSpan(0, written);
     }
 
     private ReadOnlySpan<byte> GetName(int index)
@@ -387,6 +405,25 @@ internal sealed class HpackDecoder
         var larger = new byte[Math.Max(required, Math.Max(256, buffer.Length * 2))];
         buffer.AsSpan(0, preserve).CopyTo(larger);
         buffer = larger;
+    }
+
+    private readonly struct StringLocation
+    {
+        public StringLocation(int start, int length, bool huffman, int minimumDecodedLength)
+        {
+            Start = start;
+            Length = length;
+            Huffman = huffman;
+            MinimumDecodedLength = minimumDecodedLength;
+        }
+
+        public int Start { get; }
+
+        public int Length { get; }
+
+        public bool Huffman { get; }
+
+        public int MinimumDecodedLength { get; }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -250,3 +250,49 @@ public class HpackDecoderTests
         Assert.Equal(4004, handler.Count);
     }
 }
+
+public class HpackDecoderFragmentTests
+{
+    [Fact]
+    public void HuffmanNameThenValueInOneByteFragments()
+    {
+        // A 4000-byte Huffman name, then a value arriving one byte per fragment: the pending buffer stays
+        // bounded and the result is right.
+        byte[] name = new byte[4000];
+        name.AsSpan().Fill((byte)'n');
+        byte[] encodedName = new byte[HpackHuffman.GetEncodedLength(name)];
+        HpackHuffman.Encode(name, encodedName);
+        var block = new List<byte> { 0x00 };
+        byte[] nameLength = new byte[6];
+        int written = HpackInteger.Encode(encodedName.Length, 7, 0x80, nameLength);
+        block.AddRange(nameLength.AsSpan(0, written).ToArray());
+        block.AddRange(encodedName);
+        block.AddRange(new byte[] { 0x05, (byte)'v', (byte)'a', (byte)'l', (byte)'u', (byte)'e' });
+        byte[] bytes = block.ToArray();
+
+        var decoder = new HpackDecoder(maxHeaderListSize: 8192);
+        var handler = new CollectingHeaderHandler();
+        int firstPart = bytes.Length - 6;
+        decoder.Decode(bytes.AsSpan(0, firstPart), endHeaders: false, handler);
+        for (int i = firstPart; i < bytes.Length; i++)
+        {
+            decoder.Decode(bytes.AsSpan(i, 1), endHeaders: false, handler);
+            Assert.Equal(i == bytes.Length - 1 ? 1 : 0, handler.Headers.Count);
+        }
+
+        decoder.Decode(ReadOnlySpan<byte>.Empty, endHeaders: true, handler);
+        Assert.Equal([(new string('n', 4000), "value")], handler.Headers);
+    }
+
+    [Fact]
+    public void IndexedNameLengthCountsTowardsValueBudget()
+    {
+        // Name "www-authenticate" (static 61, 16 bytes) + value + 32: a 10-byte value fits, 11 does not, and
+        // that is known from the length prefix alone.
+        var decoder = new HpackDecoder(maxHeaderListSize: 32 + 16 + 10);
+        Assert.Single(Http2TestSupport.Decode(decoder, [0x0F, 0x2E, 0x0A, .. "0123456789"u8.ToArray()]));
+        var ex = Assert.Throws<HpackDecodingException>(() =>
+            new HpackDecoder(maxHeaderListSize: 32 + 16 + 10).Decode(new byte[] { 0x0F, 0x2E, 0x0B, (byte)'0' }, endHeaders: false, new CountingHeaderHandler()));
+        Assert.True(ex.HeaderListTooLarge);
+    }
+}
