@@ -11,12 +11,13 @@ namespace Pounce.Http2;
 /// enabled, a full dynamic-table match is indexed, and a field not yet in the table is sent as a literal
 /// with incremental indexing and added. Sensitive fields (<c>set-cookie</c>, <c>authorization</c>,
 /// <c>proxy-authorization</c>, or any field passed with <c>sensitive: true</c>) are sent as never-indexed
-/// literals (RFC 7541 7.1.3) and never enter the table. Literal names use a static or dynamic name index
+/// literals (RFC 7541 7.1.3) and never enter the table; <c>content-length</c>, which changes with nearly every
+/// response, is sent without indexing so that it does not churn the table. Literal names use a static or dynamic name index
 /// when there is one. Strings are Huffman-encoded when that is shorter.
 /// </para>
 /// <para>
 /// Usage per header block: <see cref="BeginHeaderBlock"/> (emits a pending dynamic table size update),
-/// then <see cref="EncodeStatus"/> and <see cref="EncodeHeader"/> per field, in order. Names must be
+/// then <see cref="EncodeStatus"/> and <see cref="EncodeHeader(ReadOnlySpan{byte}, ReadOnlySpan{byte}, IBufferWriter{byte}, bool)"/> per field, in order. Names must be
 /// lowercase (RFC 9113 8.2.1); the encoder does not change them.
 /// </para>
 /// <para>
@@ -145,7 +146,8 @@ internal sealed class HpackEncoder
                 nameIndex = HpackStaticTable.Count + dynamicNameIndex;
             }
 
-            index = (long)name.Length + value.Length + HpackDynamicTable.EntryOverhead <= _table.MaxSize;
+            index = (long)name.Length + value.Length + HpackDynamicTable.EntryOverhead <= _table.MaxSize
+                && !name.SequenceEqual("content-length"u8);
         }
 
         // Worst case: 6-byte name index or 1 + 5 + name, then 5 + value (Huffman is used only when shorter).
@@ -174,6 +176,54 @@ internal sealed class HpackEncoder
         }
     }
 
+    /// <summary>
+    /// Encodes a field given as .NET strings (as ASP.NET Core holds headers): the name is lowercased (ASCII
+    /// letters), name and value are sent as Latin-1 octets, through a stack or pooled buffer.
+    /// </summary>
+    /// <exception cref="ArgumentException">A character above U+00FF: decide how to encode such values (for example UTF-8) and use the byte overload.</exception>
+    public void EncodeHeader(ReadOnlySpan<char> name, ReadOnlySpan<char> value, IBufferWriter<byte> output, bool sensitive = false)
+    {
+        const int StackLimit = 512;
+        int total = name.Length + value.Length;
+        byte[]? rented = null;
+        Span<byte> buffer = total <= StackLimit ? stackalloc byte[StackLimit] : (rented = ArrayPool<byte>.Shared.Rent(total));
+        try
+        {
+            Span<byte> nameBytes = buffer.Slice(0, name.Length);
+            for (int i = 0; i < name.Length; i++)
+            {
+                char c = name[i];
+                if (c > 0xFF)
+                {
+                    ThrowNonLatin1(nameof(name));
+                }
+
+                nameBytes[i] = (byte)(c is >= 'A' and <= 'Z' ? c + 0x20 : c);
+            }
+
+            Span<byte> valueBytes = buffer.Slice(name.Length, value.Length);
+            for (int i = 0; i < value.Length; i++)
+            {
+                char c = value[i];
+                if (c > 0xFF)
+                {
+                    ThrowNonLatin1(nameof(value));
+                }
+
+                valueBytes[i] = (byte)c;
+            }
+
+            EncodeHeader(nameBytes, valueBytes, output, sensitive);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
     /// <summary>Whether a field name is always sent never-indexed.</summary>
     public static bool IsSensitive(ReadOnlySpan<byte> name) =>
         name.SequenceEqual("set-cookie"u8) || name.SequenceEqual("authorization"u8) || name.SequenceEqual("proxy-authorization"u8);
@@ -192,6 +242,9 @@ internal sealed class HpackEncoder
         value.CopyTo(destination.Slice(headerLength));
         return headerLength + value.Length;
     }
+
+    private static void ThrowNonLatin1(string parameterName) =>
+        throw new ArgumentException("Header contains a character above U+00FF; encode it to bytes first.", parameterName);
 
     private static void WriteIndexed(int index, IBufferWriter<byte> output)
     {

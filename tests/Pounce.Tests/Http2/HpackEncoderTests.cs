@@ -214,3 +214,38 @@ public class HpackEncoderTests
         Assert.Equal([("x-a", "1")], Decode(new HpackDecoder(), output.WrittenSpan.ToArray()));
     }
 }
+
+public class HpackEncoderStringTests
+{
+    [Fact]
+    public void StringOverloadLowercasesNameAndSendsLatin1()
+    {
+        var encoder = new HpackEncoder();
+        var output = new ArrayBufferWriter<byte>();
+        encoder.BeginHeaderBlock(output);
+        encoder.EncodeHeader("Content-Type", "text/plain; charset=\u00e9", output);
+        string longValue = new('z', 2000);
+        encoder.EncodeHeader("X-Long", longValue, output);
+        Assert.Equal(
+            [("content-type", "text/plain; charset=\u00e9"), ("x-long", longValue)],
+            Http2TestSupport.Decode(new HpackDecoder(), output.WrittenSpan.ToArray()));
+    }
+
+    [Fact]
+    public void StringOverloadRejectsCharactersAboveLatin1()
+    {
+        var encoder = new HpackEncoder();
+        Assert.Throws<ArgumentException>(() => encoder.EncodeHeader("x-a", "\u20ac", new ArrayBufferWriter<byte>()));
+    }
+
+    [Fact]
+    public void ContentLengthIsNotIndexed()
+    {
+        var encoder = new HpackEncoder();
+        var output = new ArrayBufferWriter<byte>();
+        encoder.EncodeHeader("content-length"u8, "123"u8, output);
+        Assert.Equal(0x0F, output.WrittenSpan[0]); // without indexing, name index 28 = 15 + 13
+        Assert.Equal(13, output.WrittenSpan[1]);
+        Assert.Equal(0, encoder.DynamicTable.Count);
+    }
+}
