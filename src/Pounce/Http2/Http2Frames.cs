@@ -99,7 +99,18 @@ internal static class Http2FramePayload
                 throw Http2ProtocolException.Connection(Http2ErrorCode.FrameSizeError, $"Padded {frame.Type} frame too short for its fields.", frame.StreamId);
             }
 
-            padLength = payload.FirstSpan[0];
+            ReadOnlySpan<byte> first = payload.FirstSpan;
+            if (first.IsEmpty)
+            {
+                Span<byte> padByte = stackalloc byte[1];
+                payload.Slice(0, 1).CopyTo(padByte);
+                padLength = padByte[0];
+            }
+            else
+            {
+                padLength = first[0];
+            }
+
             prefix++;
         }
         else if (payload.Length < fixedFields)

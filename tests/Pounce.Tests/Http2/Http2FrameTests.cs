@@ -462,3 +462,56 @@ public class Http2FrameWriterTests
         Assert.Equal(0, output.WrittenCount);
     }
 }
+
+public class Http2FrameSegmentTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(9)]
+    [InlineData(10)]
+    public void PaddedAndPriorityFramesParseFromAnySegmentation(int chunk)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        Http2FrameWriter.WriteData(output, 1, Ascii("abc"), endStream: false, padLength: 2);
+        Http2FrameWriter.WriteHeaders(output, 3, [0x82, 0x84], endStream: true, endHeaders: true, new Http2Priority(false, 1, 7), padLength: 1);
+        Http2FrameWriter.WritePushPromise(output, 3, 4, [0x82], endHeaders: true, padLength: 0);
+        Http2FrameWriter.WriteRstStream(output, 3, Http2ErrorCode.StreamClosed);
+        Http2FrameWriter.WritePing(output, ulong.MaxValue, ack: false);
+        ReadOnlySequence<byte> buffer = Chunked(output.WrittenSpan.ToArray(), chunk);
+
+        Assert.True(Http2FrameReader.TryReadFrame(ref buffer, 16_384, out Http2Frame frame));
+        Http2DataFrame data = Http2DataFrame.Parse(frame);
+        Assert.Equal(Ascii("abc"), data.Data.ToArray());
+        Assert.Equal(2, data.PadLength);
+
+        Assert.True(Http2FrameReader.TryReadFrame(ref buffer, 16_384, out frame));
+        Http2HeadersFrame headers = Http2HeadersFrame.Parse(frame);
+        Assert.Equal([0x82, 0x84], headers.FieldBlockFragment.ToArray());
+        Assert.Equal(7, headers.Priority!.Value.Weight);
+        Assert.Equal(1, headers.PadLength);
+
+        Assert.True(Http2FrameReader.TryReadFrame(ref buffer, 16_384, out frame));
+        Assert.Equal(4, Http2PushPromiseFrame.Parse(frame, receivedByServer: false).PromisedStreamId);
+
+        Assert.True(Http2FrameReader.TryReadFrame(ref buffer, 16_384, out frame));
+        Assert.Equal(Http2ErrorCode.StreamClosed, Http2RstStreamFrame.Parse(frame).ErrorCode);
+
+        Assert.True(Http2FrameReader.TryReadFrame(ref buffer, 16_384, out frame));
+        Assert.Equal(ulong.MaxValue, Http2PingFrame.Parse(frame).OpaqueData);
+        Assert.True(buffer.IsEmpty);
+    }
+
+    [Fact]
+    public void SettingsParseFromOneByteSegments()
+    {
+        var output = new ArrayBufferWriter<byte>();
+        Http2FrameWriter.WriteSettings(output, [new Http2Setting(Http2SettingId.MaxFrameSize, 32_768), new Http2Setting(Http2SettingId.HeaderTableSize, 0)]);
+        ReadOnlySequence<byte> buffer = Chunked(output.WrittenSpan.ToArray(), 1);
+        Assert.True(Http2FrameReader.TryReadFrame(ref buffer, 16_384, out Http2Frame frame));
+        var settings = new Http2Settings();
+        settings.Apply(Http2SettingsFrame.Parse(frame));
+        Assert.Equal(32_768u, settings.MaxFrameSize);
+        Assert.Equal(0u, settings.HeaderTableSize);
+    }
+}
