@@ -296,3 +296,37 @@ public class HpackDecoderFragmentTests
         Assert.True(ex.HeaderListTooLarge);
     }
 }
+
+public class HpackDecoderStructHandlerTests
+{
+    private struct CountingStruct : IHpackHeaderHandler
+    {
+        public int Count;
+        public int Bytes;
+
+        public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+        {
+            Count++;
+            Bytes += name.Length + value.Length;
+        }
+    }
+
+    [Fact]
+    public void StructHandlerByReferenceKeepsItsStateAndAllocatesNothing()
+    {
+        var decoder = new HpackDecoder();
+        byte[] block = Http2TestSupport.Hex("828684418cf1e3c2e5f23a6ba0ab90f4ff"); // C.4.1, Huffman literal
+        var handler = new CountingStruct();
+        decoder.DecodeInto(block, endHeaders: true, ref handler);
+        Assert.Equal(4, handler.Count);
+
+        byte[] next = Http2TestSupport.Hex("828684be5886a8eb10649cbf"); // C.4.2 adds cache-control
+        byte[] indexedOnly = Http2TestSupport.Hex("828684be");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        decoder.DecodeInto(indexedOnly.AsSpan(), endHeaders: true, ref handler);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(8, handler.Count);
+        decoder.DecodeInto(next, endHeaders: true, ref handler);
+        Assert.Equal(13, handler.Count);
+    }
+}
