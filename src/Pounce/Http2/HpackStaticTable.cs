@@ -105,26 +105,61 @@ internal static class HpackStaticTable
     public static int Find(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, out int nameIndex)
     {
         nameIndex = 0;
-        HpackStaticEntry[] entries = s_entries;
-        for (int i = 0; i < entries.Length; i++)
+        int[][] byLength = s_indicesByNameLength;
+        if ((uint)name.Length >= (uint)byLength.Length)
         {
-            byte[] entryName = entries[i].Name;
-            if (entryName.Length != name.Length || !name.SequenceEqual(entryName))
+            return 0;
+        }
+
+        HpackStaticEntry[] entries = s_entries;
+        int[] candidates = byLength[name.Length];
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            int index = candidates[i];
+            ref readonly HpackStaticEntry entry = ref entries[index - 1];
+            if (!name.SequenceEqual(entry.Name))
             {
                 continue;
             }
 
             if (nameIndex == 0)
             {
-                nameIndex = i + 1;
+                nameIndex = index;
             }
 
-            if (value.SequenceEqual(entries[i].Value))
+            if (value.SequenceEqual(entry.Value))
             {
-                return i + 1;
+                return index;
             }
         }
 
         return 0;
+    }
+
+    // For each name length, the indices of the entries with a name of that length, in index order.
+    private static readonly int[][] s_indicesByNameLength = BuildLengthIndex();
+
+    private static int[][] BuildLengthIndex()
+    {
+        int longest = 0;
+        foreach (HpackStaticEntry entry in s_entries)
+        {
+            longest = Math.Max(longest, entry.Name.Length);
+        }
+
+        var lists = new List<int>[longest + 1];
+        for (int index = 1; index <= s_entries.Length; index++)
+        {
+            int length = s_entries[index - 1].Name.Length;
+            (lists[length] ??= []).Add(index);
+        }
+
+        var result = new int[longest + 1][];
+        for (int length = 0; length <= longest; length++)
+        {
+            result[length] = lists[length]?.ToArray() ?? [];
+        }
+
+        return result;
     }
 }
