@@ -51,8 +51,9 @@ internal sealed class HpackDecoder
     /// <summary>Creates a decoder.</summary>
     /// <param name="maxHeaderTableSize">
     /// The SETTINGS_HEADER_TABLE_SIZE this endpoint advertises: the largest dynamic table size the peer's
-    /// encoder may choose. The table starts at this size; per RFC 7541 4.2 a peer may only lower it. Use
-    /// <see cref="DefaultHeaderTableSize"/> until a different value has been acknowledged.
+    /// encoder may choose. The table starts at this size, and the peer may change it with size updates up to
+    /// this limit (RFC 7541 4.2, 6.3). On a new connection use <see cref="DefaultHeaderTableSize"/> and call
+    /// <see cref="SetMaxHeaderTableSizeLimit"/> once our SETTINGS with another value are acknowledged.
     /// </param>
     /// <param name="maxHeaderListSize">The largest accepted header list size of one block (name + value + 32 per field).</param>
     public HpackDecoder(int maxHeaderTableSize = DefaultHeaderTableSize, int maxHeaderListSize = 32 * 1024)
@@ -97,18 +98,18 @@ internal sealed class HpackDecoder
     {
         if (fragment.IsSingleSegment)
         {
-            Decode(fragment.FirstSpan, endHeaders, handler);
+            DecodeCore(fragment.FirstSpan, endHeaders, ref handler);
             return;
         }
 
         foreach (ReadOnlyMemory<byte> segment in fragment)
         {
-            Decode(segment.Span, endHeaders: false, handler);
+            DecodeCore(segment.Span, endHeaders: false, ref handler);
         }
 
         if (endHeaders)
         {
-            Decode(ReadOnlySpan<byte>.Empty, endHeaders: true, handler);
+            DecodeCore(ReadOnlySpan<byte>.Empty, endHeaders: true, ref handler);
         }
     }
 
