@@ -55,6 +55,9 @@ internal sealed class SocketTransport : IDuplexPipe
 
     public PipeWriter Output => _output.Writer;
 
+    /// <summary>The far end of <see cref="Output"/>, for benchmarks and tests that run a connection without a socket.</summary>
+    internal PipeReader OutputReader => _output.Reader;
+
     /// <summary>Cancelled (on the thread pool) when the peer closes or resets, or the socket is aborted.</summary>
     public CancellationToken ConnectionClosed => _closed.Token;
 
