@@ -104,7 +104,7 @@ public sealed class ServerConfig
     /// <summary>Write log lines to this file instead of standard output. Default none (stdout).</summary>
     public string? LogFile { get; set; }
 
-    /// <summary>Lines the asynchronous log writer holds before it applies backpressure. Default 65536.</summary>
+    /// <summary>Lines the asynchronous log writer queues; when full, further lines are dropped, counted, and the count is reported in a <c>LogLinesDropped</c> line. Default 65536.</summary>
     public int LogBufferLines { get; set; } = 65_536;
 
     /// <summary>
