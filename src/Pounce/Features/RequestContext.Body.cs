@@ -108,8 +108,20 @@ public abstract partial class RequestContext
             await StartResponseAsync(cancellationToken);
         CommitBufferedBody();
         WriteDirect(data.Span);
-        await FlushOutputAsync(cancellationToken);
+        if (!TryDeferFlush())
+            await FlushOutputAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// When the whole declared body has been written, the protocol may hold the flush until the response ends (so
+    /// the head, body and end go out in one send, and pipelined responses together); it must then send before the
+    /// application or the connection waits for anything.
+    /// </summary>
+    private bool TryDeferFlush()
+        => DeclaredResponseLength is { } declared && BodyBytesWritten >= declared && DeferFlushUntilResponseEnd();
+
+    /// <summary>Protocol hook for <see cref="TryDeferFlush"/>: true when it takes over sending.</summary>
+    protected virtual bool DeferFlushUntilResponseEnd() => false;
 
     internal void MarkBodyCompletedByApplication() => ResponseCompletedByApplication = true;
 
@@ -119,7 +131,8 @@ public abstract partial class RequestContext
         if (!HasStarted)
             await StartResponseAsync(cancellationToken);
         CommitBufferedBody();
-        await FlushOutputAsync(cancellationToken);
+        if (!TryDeferFlush())
+            await FlushOutputAsync(cancellationToken);
     }
 
     /// <summary>Runs OnStarting and writes the response head (without sending it yet).</summary>

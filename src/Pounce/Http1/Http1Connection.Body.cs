@@ -90,6 +90,7 @@ internal sealed partial class Http1Connection
     {
         while (true)
         {
+            await FlushPendingAsync();
             var pending = _input.ReadAsync(cancellationToken);
             ReadResult result;
             if (pending.IsCompletedSuccessfully)

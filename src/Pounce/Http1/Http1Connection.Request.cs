@@ -33,7 +33,19 @@ internal sealed partial class Http1Connection
         try
         {
             context = application.CreateContext(this);
-            await application.ProcessRequestAsync(context);
+            _applicationYielded = false;
+            _ownResponseDeferred = false;
+            var running = application.ProcessRequestAsync(context);
+            if (!running.IsCompleted)
+            {
+                // The application waits for something: a response it already finished must not wait with it.
+                // (Safe to flush here: once its declared body is complete the application no longer touches the
+                // output; see DeferFlushUntilResponseEnd.)
+                _applicationYielded = true;
+                if (_ownResponseDeferred)
+                    await FlushOutputAsync(default);
+            }
+            await running;
         }
         catch (Exception ex)
         {
@@ -113,6 +125,14 @@ internal sealed partial class Http1Connection
 
         if (appError is not null)
         {
+            if (_completeResponseSent)
+            {
+                // The whole response was already delivered; the failure came after it.
+                if (appError is not OperationCanceledException || !RequestAborted)
+                    ReportApplicationError(appError, "Unhandled exception after the response was sent");
+                _responseEnded = true;
+                return true;
+            }
             if (PeerGone)
                 return false;
             if (appError is BadHttpRequestException bad)
@@ -150,9 +170,16 @@ internal sealed partial class Http1Connection
         if (!_responseEnded)
         {
             WriteResponseEnd();
-            if (PeerGone)
+            // A client that read the whole response and hung up at once has not disconnected early.
+            if (PeerGone && !_completeResponseSent)
                 return false;
-            await FlushOutputAsync(default);
+            // Pipelined requests already waiting: let their responses go out together with this one. Whatever is
+            // held back is sent before the connection next waits (for input, or for an application that does not
+            // complete at once).
+            if (_keepAlive && _output.UnflushedBytes < 64 * 1024 && HasBufferedInput())
+                _outputPending = true;
+            else
+                await FlushOutputAsync(default);
         }
         return !PeerGone || _responseEnded;
     }
@@ -165,7 +192,8 @@ internal sealed partial class Http1Connection
             return;
         await FinishResponseBodyAsync();
         WriteResponseEnd();
-        await FlushOutputAsync(default);
+        if (!(_ownResponseDeferred && !_chunkedResponse))
+            await FlushOutputAsync(default);
     }
 
     private void WriteResponseEnd()
@@ -187,9 +215,45 @@ internal sealed partial class Http1Connection
 
     protected override async ValueTask FlushOutputAsync(CancellationToken cancellationToken)
     {
+        _outputPending = false;
+        var complete = HasStarted && (_responseEnded || ResponseBodyDone);
         var result = await _output.FlushAsync(cancellationToken);
         if (result.IsCompleted)
             SignalRequestAborted();
+        else if (complete)
+            _completeResponseSent = true;
+    }
+
+    /// <summary>Whether every body byte of the started response has been written (nothing but a chunked end may follow).</summary>
+    private bool ResponseBodyDone =>
+        !_chunkedResponse && (_isHead || !BodyAllowed(StatusCode) || (DeclaredResponseLength is { } declared && BodyBytesWritten >= declared));
+
+    /// <summary>
+    /// A response whose declared body is complete may wait for its end to be sent, as long as the application has
+    /// not yielded yet: if it yields later, <see cref="RunRequestAsync"/> sends at that moment.
+    /// </summary>
+    protected override bool DeferFlushUntilResponseEnd()
+    {
+        if (_ownResponseDeferred)
+            return true;
+        if (_applicationYielded)
+            return false;
+        _ownResponseDeferred = true;
+        _outputPending = true;
+        return true;
+    }
+
+    /// <summary>Sends responses held back while pipelined requests were being answered.</summary>
+    private ValueTask FlushPendingAsync() => _outputPending ? FlushOutputAsync(default) : default;
+
+    /// <summary>Whether request bytes are already buffered (a pipelined request), without consuming them.</summary>
+    private bool HasBufferedInput()
+    {
+        if (!_input.TryRead(out var result))
+            return false;
+        var buffered = !result.Buffer.IsEmpty && !result.IsCanceled;
+        _input.AdvanceTo(result.Buffer.Start, result.Buffer.Start);
+        return buffered;
     }
 
     // =====================================================================================

@@ -72,6 +72,10 @@ internal sealed partial class Http1Connection : RequestContext
     // Response state.
     private bool _chunkedResponse;
     private bool _responseEnded;
+    private bool _outputPending;
+    private bool _applicationYielded;
+    private bool _ownResponseDeferred;
+    private bool _completeResponseSent;
 
     public Http1Connection(Connection connection) : base(connection.Info)
     {
@@ -103,11 +107,15 @@ internal sealed partial class Http1Connection : RequestContext
                 var end = await ReadRequestHeadAsync();
                 if (end != ConnectionEnd.None)
                 {
+                    await FlushPendingAsync();
                     await RejectRequestAsync(end);
                     return;
                 }
                 if (!await RunRequestAsync())
+                {
+                    await FlushPendingAsync();
                     return;
+                }
             }
         }
         finally
@@ -170,6 +178,7 @@ internal sealed partial class Http1Connection : RequestContext
         _trailerBytes = 0;
         _chunkedResponse = false;
         _responseEnded = false;
+        _completeResponseSent = false;
         DeclaredResponseLength = null;
         _closeFact = ConnectionEnd.None;
     }
@@ -186,7 +195,11 @@ internal sealed partial class Http1Connection : RequestContext
         {
             while (true)
             {
-                var result = await _input.ReadAsync();
+                if (!_input.TryRead(out var result))
+                {
+                    await FlushPendingAsync();
+                    result = await _input.ReadAsync();
+                }
                 var buffer = result.Buffer;
                 if (result.IsCanceled)
                 {

@@ -364,3 +364,37 @@ public sealed class LifecycleEventTests
         }
     }
 }
+
+/// <summary>A client that reads the whole response and hangs up at once has not disconnected early.</summary>
+public sealed class CompleteThenHangUpTests
+{
+    [Fact]
+    public async Task ClientClosingRightAfterAFullResponse_IsResponseCompleted()
+    {
+        var (server, events) = await LifecycleEventTests.StartAsync(async ctx =>
+        {
+            await Task.Yield();
+            ctx.Response.ContentLength = 5;
+            await ctx.Response.WriteAsync("hello");
+            try
+            {
+                // Still running when the client hangs up.
+                await Task.Delay(Timeout.Infinite, ctx.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+        await using (server)
+        {
+            var raw = await server.ConnectAsync();
+            await raw.SendAsync("GET /full HTTP/1.1\r\nHost: x\r\n\r\n");
+            Assert.Equal("hello", (await raw.ReadResponseAsync()).BodyText);
+            raw.Reset();
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], conn.Select(e => e.Name).ToArray());
+            Assert.Equal(5, conn[2].Num("bytes_sent"));
+            Assert.Equal(1, conn[^1].Num("requests_served"));
+        }
+    }
+}
