@@ -1,0 +1,88 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Pounce.Cli.Settings;
+using Pounce.Hosting;
+using Pounce.Logging;
+
+namespace Pounce.Cli.Hosting;
+
+/// <summary>What the command adds to a host it runs: Pounce as the server, its settings, its logging, the start-up line.</summary>
+internal static class PounceComposition
+{
+    /// <summary>Environment variable that runs the app on Kestrel instead of Pounce (internal: for checking app loading and the demo).</summary>
+    public const string KestrelSwitch = "POUNCE_INTERNAL_KESTREL";
+
+    public static bool UseKestrel => Environment.GetEnvironmentVariable(KestrelSwitch) == "1";
+
+    /// <summary>
+    /// Registers Pounce in <paramref name="services"/> with the command's settings, after whatever the app registered,
+    /// so it wins over Kestrel.
+    /// </summary>
+    public static void AddPounceServer(IServiceCollection services, EffectiveSettings settings)
+    {
+        services.AddOptions<ServerConfig>().Configure(settings.ApplyTo);
+        services.AddPounceLogging();
+        services.AddSingleton<PounceServer>();
+        services.AddSingleton<IServer>(sp =>
+        {
+            var server = sp.GetRequiredService<PounceServer>();
+            PresetAddresses(server, settings);
+            return server;
+        });
+    }
+
+    /// <summary>Registrations common to the demo and to an app: start-up line, logging output, shutdown budget.</summary>
+    public static void AddCommandServices(IServiceCollection services, EffectiveSettings settings)
+    {
+        services.AddSingleton(settings);
+        services.AddHostedService<StartupAnnouncement>();
+        // The host must give the server its whole drain time (plus a little) before it gives up on StopAsync.
+        services.Configure<HostOptions>(options =>
+        {
+            var needed = settings.Config.ShutdownTimeout + TimeSpan.FromSeconds(5);
+            if (options.ShutdownTimeout < needed)
+                options.ShutdownTimeout = needed;
+        });
+        LeaveOutputToPounce(services);
+    }
+
+    /// <summary>
+    /// The command's URLs win over any the app configured: they are put in the server's address list before the
+    /// host reads its own "urls" setting (which it only does when the list is empty).
+    /// </summary>
+    private static void PresetAddresses(IServer server, EffectiveSettings settings)
+    {
+        if (settings.UrlList.Count == 0)
+            return;
+        var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses;
+        if (addresses is null || addresses.IsReadOnly || addresses.Count > 0)
+            return;
+        foreach (var url in settings.UrlList)
+            addresses.Add(url);
+    }
+
+    /// <summary>
+    /// When Pounce writes log lines itself (it registered an <see cref="ILoggerProvider"/>), the console logger would
+    /// print every line a second time in another format, so it is removed: standard output carries Pounce's lines only.
+    /// </summary>
+    private static void LeaveOutputToPounce(IServiceCollection services)
+    {
+        var pounceAssembly = typeof(ServerConfig).Assembly;
+        var pounceLogs = services.Any(d => d.ServiceType == typeof(ILoggerProvider) && ImplementationType(d)?.Assembly == pounceAssembly);
+        if (!pounceLogs)
+            return;
+        for (var i = services.Count - 1; i >= 0; i--)
+        {
+            var d = services[i];
+            if (d.ServiceType == typeof(ILoggerProvider) && ImplementationType(d) == typeof(ConsoleLoggerProvider))
+                services.RemoveAt(i);
+        }
+    }
+
+    private static Type? ImplementationType(ServiceDescriptor d)
+        => d.IsKeyedService ? null : d.ImplementationType ?? d.ImplementationInstance?.GetType();
+}
