@@ -33,8 +33,31 @@ internal sealed class SignalExit : IDisposable
             _ => ("SIGTERM", 15),
         };
         Console.Error.WriteLine($"pounce: second signal ({name}): exiting now, without waiting for in-flight requests");
-        Environment.Exit(128 + number);
+        ExitNow(128 + number);
     }
+
+    /// <summary>
+    /// Ends the process without running shutdown handlers (Environment.Exit waits for them, which can take a while
+    /// with a host stopping), falling back to Environment.Exit where there is no C library's <c>_exit</c>.
+    /// </summary>
+    private static void ExitNow(int code)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            try
+            {
+                ImmediateExit(code);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+            }
+        }
+        Environment.Exit(code);
+    }
+
+    [DllImport("libc", EntryPoint = "_exit")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern void ImmediateExit(int status);
 
     public void Dispose()
     {
