@@ -26,7 +26,7 @@ internal static class DemoApp
         ("GET /", "a small JSON document (this list)"),
         ("GET /plaintext", "\"Hello, World!\" as text/plain"),
         ("GET /slow?ms=N", "answers after N milliseconds (default 1000): a slow request"),
-        ("GET /download?mb=N", "N MiB of bytes (default 10): a large response; hang up early for a ClientDisconnected"),
+        ("GET /download?mb=N", "N MiB of bytes (default 10); hang up early for a ClientDisconnected"),
         ("GET /sse?count=N&ms=M", "N Server-Sent Events (default 5), M milliseconds apart (default 200)"),
         ("POST /echo", "echoes the request body back, with its content type"),
         ("GET /throw", "an endpoint that throws: a 500"),
