@@ -2,8 +2,6 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 using Pounce.Cli.Settings;
 using Pounce.Hosting;
 using Pounce.Logging;
@@ -47,7 +45,6 @@ internal static class PounceComposition
             if (options.ShutdownTimeout < needed)
                 options.ShutdownTimeout = needed;
         });
-        LeaveOutputToPounce(services);
     }
 
     /// <summary>
@@ -65,24 +62,4 @@ internal static class PounceComposition
             addresses.Add(url);
     }
 
-    /// <summary>
-    /// When Pounce writes log lines itself (it registered an <see cref="ILoggerProvider"/>), the console logger would
-    /// print every line a second time in another format, so it is removed: standard output carries Pounce's lines only.
-    /// </summary>
-    private static void LeaveOutputToPounce(IServiceCollection services)
-    {
-        var pounceAssembly = typeof(ServerConfig).Assembly;
-        var pounceLogs = services.Any(d => d.ServiceType == typeof(ILoggerProvider) && ImplementationType(d)?.Assembly == pounceAssembly);
-        if (!pounceLogs)
-            return;
-        for (var i = services.Count - 1; i >= 0; i--)
-        {
-            var d = services[i];
-            if (d.ServiceType == typeof(ILoggerProvider) && ImplementationType(d) == typeof(ConsoleLoggerProvider))
-                services.RemoveAt(i);
-        }
-    }
-
-    private static Type? ImplementationType(ServiceDescriptor d)
-        => d.IsKeyedService ? null : d.ImplementationType ?? d.ImplementationInstance?.GetType();
 }
