@@ -207,7 +207,10 @@ public sealed class ServeTests : IDisposable
         Assert.Equal("127.0.0.1", address.Host);
         Assert.NotEqual(0, address.Port);
 
-        var line = pounce.StdoutLines.First(l => l.Contains("listening on", StringComparison.OrdinalIgnoreCase));
+        // The command's own start-up line (category Pounce.Cli), not the server's.
+        var line = await pounce.WaitForAsync(p => p.StdoutLines.FirstOrDefault(l => l.Contains("Pounce.Cli", StringComparison.Ordinal)
+                && l.Contains("listening on", StringComparison.Ordinal)),
+            PounceProcess.EventTimeout, "the Pounce.Cli start-up line");
         Assert.Contains("workers=2", line, StringComparison.Ordinal);
         Assert.Contains("h1", line, StringComparison.Ordinal);
         Assert.Contains("lifecycle_logging=on", line, StringComparison.Ordinal);
