@@ -11,10 +11,11 @@ app.MapGet("/greet/{name}", (string name, ILogger<Greeting> logger) =>
     return Results.Json(new Greeting(name, $"Hello, {name}!"));
 });
 
-// Proves the app's own appsettings.json was found (its content root is its own directory).
+// What the app sees of its configuration: its own appsettings.json (found from its content root) and its args.
 app.MapGet("/config", (IConfiguration configuration) => Results.Json(new
 {
     greeting = configuration["HelloApp:Greeting"],
+    fromArgs = configuration["HelloApp:FromArgs"],
     environment = app.Environment.EnvironmentName,
     applicationName = app.Environment.ApplicationName,
 }));

@@ -183,6 +183,32 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(("64", "flag --log-buffer-lines"), Row(clean.Stdout, "--log-buffer-lines"));
     }
 
+    [Fact]
+    public async Task An_app_that_is_not_an_application_is_refused_before_anything_starts()
+    {
+        var notAssembly = Path.Combine(_dir, "NotAnAssembly.dll");
+        File.WriteAllText(notAssembly, "plain text");
+        var (code, stdout, stderr) = await PounceProcess.RunAsync([notAssembly, "--port", "0"], _dir);
+        Assert.Equal(2, code);
+        Assert.Empty(stdout);
+        Assert.Contains("is not a .NET assembly", Assert.Single(stderr), StringComparison.Ordinal);
+
+        // Pounce.dll is a library: no entry point.
+        var library = typeof(ServerConfig).Assembly.Location;
+        (code, stdout, stderr) = await PounceProcess.RunAsync([library, "--port", "0"], _dir);
+        Assert.Equal(2, code);
+        Assert.Contains("has no entry point", Assert.Single(stderr), StringComparison.Ordinal);
+
+    }
+
+    [Fact]
+    public async Task Version_prints_a_version()
+    {
+        var (code, stdout, _) = await PounceProcess.RunAsync(["--version"], _dir);
+        Assert.Equal(0, code);
+        Assert.Matches(@"^\d+\.\d+\.\d+", Assert.Single(stdout));
+    }
+
     /// <summary>The value and source of one setting in <c>config show</c>'s output.</summary>
     internal static (string Value, string Source)? Row(IReadOnlyList<string> lines, string flag)
     {

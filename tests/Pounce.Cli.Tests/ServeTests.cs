@@ -145,7 +145,7 @@ public sealed class ServeTests : IDisposable
         Assert.True(File.Exists(PounceProcess.HelloAppDll), $"the HelloApp sample is not built at {PounceProcess.HelloAppDll}");
         // Run from elsewhere: the app must still find its own appsettings.json (content root = its directory).
         await using var pounce = PounceProcess.Start(
-            [PounceProcess.HelloAppDll, .. JsonDebugLogging, "--server-header", "pounce-hello-test"], _dir);
+            [PounceProcess.HelloAppDll, .. JsonDebugLogging, "--server-header", "pounce-hello-test", "--", "--HelloApp:FromArgs=passed through"], _dir);
         var address = await pounce.WaitForAddressAsync();
 
         using (var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) })
@@ -161,6 +161,7 @@ public sealed class ServeTests : IDisposable
             {
                 Assert.Equal("Hello from HelloApp's appsettings.json", config.RootElement.GetProperty("greeting").GetString());
                 Assert.Equal("HelloApp", config.RootElement.GetProperty("applicationName").GetString());
+                Assert.Equal("passed through", config.RootElement.GetProperty("fromArgs").GetString());
             }
 
             var reversed = await client.PostAsync("/reverse", new StringContent("pounce"));
@@ -212,7 +213,8 @@ public sealed class ServeTests : IDisposable
                 && l.Contains("listening on", StringComparison.Ordinal)),
             PounceProcess.EventTimeout, "the Pounce.Cli start-up line");
         Assert.Contains("workers=2", line, StringComparison.Ordinal);
-        Assert.Contains("h1", line, StringComparison.Ordinal);
+        Assert.Contains("protocols=h1", line, StringComparison.Ordinal);
+        Assert.Contains("serving demo", line, StringComparison.Ordinal);
         Assert.Contains("lifecycle_logging=on", line, StringComparison.Ordinal);
         Assert.Contains("log_format=text", line, StringComparison.Ordinal);
         Assert.False(line.TrimStart().StartsWith('{'), "text format, yet the start-up line is JSON: " + line);

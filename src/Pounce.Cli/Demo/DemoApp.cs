@@ -56,7 +56,7 @@ internal static class DemoApp
         builder.Logging.AddFilter("Microsoft", framework);
         builder.Logging.AddFilter("System", framework);
 
-        PounceComposition.AddCommandServices(builder.Services, settings);
+        PounceComposition.AddCommandServices(builder.Services, settings, "demo");
 
         var app = builder.Build();
         app.UseWebSockets();

@@ -31,7 +31,7 @@ internal static class AppRunner
         {
             if (!useKestrel)
                 PounceComposition.AddPounceServer(services, settings);
-            PounceComposition.AddCommandServices(services, settings);
+            PounceComposition.AddCommandServices(services, settings, Path.GetFileName(appPath));
         }));
 
         // The app finds its appsettings.json, wwwroot and the like from its content root, which is the current directory

@@ -34,9 +34,10 @@ internal static class PounceComposition
     }
 
     /// <summary>Registrations common to the demo and to an app: start-up line, logging output, shutdown budget.</summary>
-    public static void AddCommandServices(IServiceCollection services, EffectiveSettings settings)
+    public static void AddCommandServices(IServiceCollection services, EffectiveSettings settings, string appName)
     {
         services.AddSingleton(settings);
+        services.AddSingleton(new ServedApp(appName));
         services.AddHostedService<StartupAnnouncement>();
         // The host must give the server its whole drain time (plus a little) before it gives up on StopAsync.
         services.Configure<HostOptions>(options =>
@@ -63,3 +64,6 @@ internal static class PounceComposition
     }
 
 }
+
+/// <summary>What is being served: <c>demo</c> or the app's file name, for the start-up line.</summary>
+internal sealed record ServedApp(string Name);

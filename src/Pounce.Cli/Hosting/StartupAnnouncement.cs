@@ -15,13 +15,29 @@ internal sealed class StartupAnnouncement(
     IServer server,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory,
-    EffectiveSettings settings) : IHostedService
+    EffectiveSettings settings,
+    ServedApp app) : IHostedService
 {
     public const string Category = "Pounce.Cli";
     public static readonly EventId ServerStarted = new(1, nameof(ServerStarted));
 
-    /// <summary>The protocols the server speaks, as the lifecycle events name them.</summary>
-    public const string Protocols = "h1, h2 (prior knowledge), websocket";
+    /// <summary>
+    /// The protocols the server speaks, as the lifecycle events name them (<c>h1</c>, <c>h2</c>, <c>websocket</c>).
+    /// Pounce has no API that says so yet, so this looks for the protocol layers the design names
+    /// (<c>Pounce.Http2.Http2Connection</c>, the <c>Pounce.WebSockets</c> namespace) in the server assembly.
+    /// </summary>
+    public static readonly string Protocols = DetectProtocols();
+
+    private static string DetectProtocols()
+    {
+        var types = typeof(ServerConfig).Assembly.GetTypes();
+        var protocols = new List<string> { "h1" };
+        if (types.Any(t => t.FullName == "Pounce.Http2.Http2Connection"))
+            protocols.Add("h2");
+        if (types.Any(t => t.Namespace == "Pounce.WebSockets"))
+            protocols.Add("websocket");
+        return string.Join(",", protocols);
+    }
 
     private CancellationTokenRegistration _registration;
 
@@ -47,8 +63,9 @@ internal sealed class StartupAnnouncement(
         var serverName = server.GetType().Name == "PounceServer" ? "pounce" : server.GetType().Name;
         var logger = loggerFactory.CreateLogger(Category);
         logger.LogInformation(ServerStarted,
-            "Pounce listening on {addresses} (server={server}, workers={workers}, protocols={protocols}, lifecycle_logging={lifecycle_logging}, log_format={log_format}, log_level={log_level}, access_log={access_log}, log_output={log_output}, slow_threshold_s={slow_threshold_s}, health_check_path={health_check_path})",
+            "Pounce listening on {addresses}, serving {app} (server={server}, workers={workers}, protocols={protocols}, lifecycle_logging={lifecycle_logging}, log_format={log_format}, log_level={log_level}, access_log={access_log}, log_output={log_output}, slow_threshold_s={slow_threshold_s}, health_check_path={health_check_path})",
             bound,
+            app.Name,
             serverName,
             config.Workers,
             Protocols,
