@@ -18,6 +18,8 @@ app.MapGet("/config", (IConfiguration configuration) => Results.Json(new
     fromArgs = configuration["HelloApp:FromArgs"],
     environment = app.Environment.EnvironmentName,
     applicationName = app.Environment.ApplicationName,
+    contentRoot = app.Environment.ContentRootPath,
+    baseDirectory = AppContext.BaseDirectory,
 }));
 
 app.MapPost("/reverse", async (HttpRequest request) =>

@@ -162,6 +162,9 @@ public sealed class ServeTests : IDisposable
                 Assert.Equal("Hello from HelloApp's appsettings.json", config.RootElement.GetProperty("greeting").GetString());
                 Assert.Equal("HelloApp", config.RootElement.GetProperty("applicationName").GetString());
                 Assert.Equal("passed through", config.RootElement.GetProperty("fromArgs").GetString());
+                var appDirectory = System.IO.Path.GetDirectoryName(PounceProcess.HelloAppDll)!;
+                Assert.Equal(appDirectory, System.IO.Path.TrimEndingDirectorySeparator(config.RootElement.GetProperty("contentRoot").GetString()!));
+                Assert.Equal(appDirectory, System.IO.Path.TrimEndingDirectorySeparator(config.RootElement.GetProperty("baseDirectory").GetString()!));
             }
 
             var reversed = await client.PostAsync("/reverse", new StringContent("pounce"));

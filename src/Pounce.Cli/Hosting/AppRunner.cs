@@ -34,10 +34,13 @@ internal static class AppRunner
             PounceComposition.AddCommandServices(services, settings, Path.GetFileName(appPath));
         }));
 
-        // The app finds its appsettings.json, wwwroot and the like from its content root, which is the current directory
-        // unless it says otherwise; and hosting looks up the app by the application name (controllers, user secrets).
-        Directory.SetCurrentDirectory(Path.GetDirectoryName(appPath)!);
-        SetIfUnset("DOTNET_APPLICATIONNAME", assembly.GetName().Name);
+        // Make the process look, to the app, like its own: it finds appsettings.json, wwwroot and the like from its
+        // content root (the current directory unless it says otherwise) or from AppContext.BaseDirectory; and hosting
+        // names the application after the entry assembly (controllers, user secrets, IWebHostEnvironment.ApplicationName).
+        var appDirectory = Path.GetDirectoryName(appPath)!;
+        Directory.SetCurrentDirectory(appDirectory);
+        AppContext.SetData("APP_CONTEXT_BASE_DIRECTORY", Path.EndsInDirectorySeparator(appDirectory) ? appDirectory : appDirectory + Path.DirectorySeparatorChar);
+        Assembly.SetEntryAssembly(assembly);
         // Fallback for a server that has no address list to preset: the host reads ASPNETCORE_URLS.
         var urls = settings.Urls ?? (useKestrel ? $"http://{settings.Config.Host}:{settings.Config.Port}" : null);
         if (urls is not null)
@@ -77,12 +80,6 @@ internal static class AppRunner
     {
         task.GetAwaiter().GetResult();
         return Environment.ExitCode;
-    }
-
-    private static void SetIfUnset(string name, string? value)
-    {
-        if (Environment.GetEnvironmentVariable(name) is null && value is not null)
-            Environment.SetEnvironmentVariable(name, value);
     }
 }
 
