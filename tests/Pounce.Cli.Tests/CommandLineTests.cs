@@ -25,15 +25,22 @@ public sealed class CommandLineTests : IDisposable
         return data;
     }
 
+    // One run of each for all the settings (in an empty directory: no appsettings.json).
+    private static readonly Lazy<Task<(int ExitCode, IReadOnlyList<string> Stdout, IReadOnlyList<string> Stderr)>> HelpOutput =
+        new(() => PounceProcess.RunAsync(["--help"], Directory.CreateTempSubdirectory("pounce-cli-help-").FullName));
+
+    private static readonly Lazy<Task<(int ExitCode, IReadOnlyList<string> Stdout, IReadOnlyList<string> Stderr)>> ConfigShowOutput =
+        new(() => PounceProcess.RunAsync(["config", "show"], Directory.CreateTempSubdirectory("pounce-cli-show-").FullName));
+
     [Theory]
     [MemberData(nameof(ServerConfigFlags))]
     public async Task Every_setting_has_a_flag_in_help_and_in_config_show(string property, string flag)
     {
-        var help = await PounceProcess.RunAsync(["--help"], _dir);
+        var help = await HelpOutput.Value;
         Assert.Equal(0, help.ExitCode);
         Assert.Contains(help.Stdout, l => Regex.IsMatch(l, "^  " + Regex.Escape(flag) + "\\b"));
 
-        var show = await PounceProcess.RunAsync(["config", "show"], _dir);
+        var show = await ConfigShowOutput.Value;
         Assert.Equal(0, show.ExitCode);
         var row = Row(show.Stdout, flag);
         Assert.True(row is not null, $"config show has no row for {property} ({flag}):\n{string.Join('\n', show.Stdout)}");
@@ -144,6 +151,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData(new[] { "--bogus" }, "pounce: unknown option '--bogus'")]
     [InlineData(new[] { "--port" }, "pounce: Required argument missing for option: '--port'")]
     [InlineData(new[] { "no-such-app.dll" }, "pounce: no such file 'no-such-app.dll'")]
+    [InlineData(new[] { "sevre" }, "pounce: 'sevre' is neither a command (serve, config show) nor an existing file")]
     public async Task A_bad_value_exits_2_with_one_line_naming_flag_value_and_what_is_allowed(string[] args, string expected)
     {
         // Same for serving and for config show: the settings are checked before anything starts.

@@ -59,6 +59,8 @@ internal static class ServeCommand
         var path = Path.GetFullPath(app);
         if (Directory.Exists(path))
             throw new SettingsException($"'{app}' is a directory: APP must be the path to an ASP.NET Core app's built .dll (e.g. bin/Debug/net10.0/MyApp.dll)");
+        if (!File.Exists(path) && !app.Contains('.', StringComparison.Ordinal) && !app.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new SettingsException($"'{app}' is neither a command (serve, config show) nor an existing file (see 'pounce --help')");
         if (!File.Exists(path))
             throw new SettingsException($"no such file '{app}': APP must be the path to an ASP.NET Core app's built .dll");
         if (path.EndsWith(".csproj", StringComparison.OrdinalIgnoreCase))
