@@ -148,6 +148,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData(new[] { "--health-check-path", "health" }, "pounce: invalid value 'health' for --health-check-path: expected a path starting with '/'")]
     [InlineData(new[] { "serve", "--max-request-line-size", "10" }, "pounce: invalid value '10' for --max-request-line-size: expected at least 64 bytes")]
     [InlineData(new[] { "--access-log", "--no-access-log" }, "pounce: --access-log and --no-access-log contradict each other")]
+    [InlineData(new[] { "--urls", "localhost:80" }, "pounce: invalid value 'localhost:80' for --urls: expected URLs like http://127.0.0.1:8000, separated by ';'")]
     [InlineData(new[] { "--bogus" }, "pounce: unknown option '--bogus'")]
     [InlineData(new[] { "--port" }, "pounce: Required argument missing for option: '--port'")]
     [InlineData(new[] { "no-such-app.dll" }, "pounce: no such file 'no-such-app.dll'")]

@@ -144,9 +144,12 @@ public sealed class ServeTests : IDisposable
     {
         Assert.True(File.Exists(PounceProcess.HelloAppDll), $"the HelloApp sample is not built at {PounceProcess.HelloAppDll}");
         // Run from elsewhere: the app must still find its own appsettings.json (content root = its directory).
+        // ASPNETCORE_URLS names an address this machine cannot bind: --host/--port must win over the app's own URLs.
         await using var pounce = PounceProcess.Start(
-            [PounceProcess.HelloAppDll, .. JsonDebugLogging, "--server-header", "pounce-hello-test", "--", "--HelloApp:FromArgs=passed through"], _dir);
+            [PounceProcess.HelloAppDll, .. JsonDebugLogging, "--server-header", "pounce-hello-test", "--", "--HelloApp:FromArgs=passed through"], _dir,
+            new Dictionary<string, string> { ["ASPNETCORE_URLS"] = "http://192.0.2.1:9" });
         var address = await pounce.WaitForAddressAsync();
+        Assert.Equal("127.0.0.1", address.Host);
 
         using (var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) })
         {

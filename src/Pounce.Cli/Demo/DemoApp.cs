@@ -44,8 +44,9 @@ internal static class DemoApp
 
         if (!PounceComposition.UseKestrel)
             builder.WebHost.UsePounce(settings.ApplyTo);
-        if (settings.Urls is not null)
-            builder.WebHost.UseUrls([.. settings.UrlList]);
+        // The command's addresses win over ASPNETCORE_URLS and the like (see EffectiveSettings.BindingUrls).
+        if (settings.BindingUrls.Count > 0)
+            builder.WebHost.UseUrls([.. settings.BindingUrls]);
         else if (PounceComposition.UseKestrel)
             builder.WebHost.UseUrls($"http://{settings.Config.Host}:{settings.Config.Port}");
 

@@ -41,10 +41,12 @@ internal static class AppRunner
         Directory.SetCurrentDirectory(appDirectory);
         AppContext.SetData("APP_CONTEXT_BASE_DIRECTORY", Path.EndsInDirectorySeparator(appDirectory) ? appDirectory : appDirectory + Path.DirectorySeparatorChar);
         Assembly.SetEntryAssembly(assembly);
-        // Fallback for a server that has no address list to preset: the host reads ASPNETCORE_URLS.
-        var urls = settings.Urls ?? (useKestrel ? $"http://{settings.Config.Host}:{settings.Config.Port}" : null);
-        if (urls is not null)
+        // Under the internal Kestrel switch there is no address list to preset: the host reads ASPNETCORE_URLS.
+        if (useKestrel)
+        {
+            var urls = settings.BindingUrls.Count > 0 ? string.Join(';', settings.BindingUrls) : $"http://{settings.Config.Host}:{settings.Config.Port}";
             Environment.SetEnvironmentVariable("ASPNETCORE_URLS", urls);
+        }
 
         int exitCode;
         using (context.EnterContextualReflection())

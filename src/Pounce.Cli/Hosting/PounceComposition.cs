@@ -49,17 +49,18 @@ internal static class PounceComposition
     }
 
     /// <summary>
-    /// The command's URLs win over any the app configured: they are put in the server's address list before the
-    /// host reads its own "urls" setting (which it only does when the list is empty).
+    /// The command's addresses (<see cref="EffectiveSettings.BindingUrls"/>) win over any the app configured: they
+    /// are put in the server's address list before the host reads its own "urls" setting, which it only does when
+    /// the list is empty.
     /// </summary>
     private static void PresetAddresses(IServer server, EffectiveSettings settings)
     {
-        if (settings.UrlList.Count == 0)
+        if (settings.BindingUrls.Count == 0)
             return;
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses;
         if (addresses is null || addresses.IsReadOnly || addresses.Count > 0)
             return;
-        foreach (var url in settings.UrlList)
+        foreach (var url in settings.BindingUrls)
             addresses.Add(url);
     }
 

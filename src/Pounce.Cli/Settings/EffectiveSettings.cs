@@ -46,6 +46,27 @@ internal sealed partial class EffectiveSettings
     public IReadOnlyList<string> UrlList
         => Urls is null ? [] : Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+    /// <summary>
+    /// The addresses the command asks the server to bind, which win over the app's own <c>urls</c> setting
+    /// (ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS, appsettings.json): <c>--urls</c>; else, when <c>--host</c> or
+    /// <c>--port</c> was set anywhere (flag, env, appsettings.json section Pounce), <c>http://HOST:PORT</c>; else none,
+    /// and the server binds the app's own URLs if it has any, else its default <c>HOST:PORT</c>.
+    /// </summary>
+    public IReadOnlyList<string> BindingUrls
+    {
+        get
+        {
+            if (UrlList.Count > 0)
+                return UrlList;
+            var host = Setting.All.First(s => s.Name == nameof(ServerConfig.Host));
+            var port = Setting.All.First(s => s.Name == nameof(ServerConfig.Port));
+            if (!_sources.ContainsKey(host) && !_sources.ContainsKey(port))
+                return [];
+            var h = Config.Host.Contains(':', StringComparison.Ordinal) && !Config.Host.StartsWith('[') ? "[" + Config.Host + "]" : Config.Host;
+            return ["http://" + h + ":" + Config.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        }
+    }
+
     /// <summary>Copies every server setting onto <paramref name="target"/>.</summary>
     public void ApplyTo(ServerConfig target)
     {

@@ -90,6 +90,8 @@ internal sealed class Setting
         var trimmed = text.Trim();
         if (type == typeof(string))
         {
+            if (!IsServerConfig && !AreUrls(text))
+                return false;
             value = text;
             return true;
         }
@@ -180,6 +182,21 @@ internal sealed class Setting
         {
             return false;
         }
+    }
+
+    /// <summary>URLs as Kestrel users write them: <c>scheme://host:port</c>, separated by ';'.</summary>
+    private static bool AreUrls(string text)
+    {
+        foreach (var url in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
+            if (schemeEnd <= 0 || url.Length == schemeEnd + 3)
+                return false;
+            var scheme = url[..schemeEnd];
+            if (!scheme.Equals("http", StringComparison.OrdinalIgnoreCase) && !scheme.Equals("https", StringComparison.OrdinalIgnoreCase))
+                return false;
+        }
+        return true;
     }
 
     private static bool TryParseSeconds(string text, out double seconds)

@@ -24,8 +24,11 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
 
     private static readonly Dictionary<string, SettingDoc> Docs = new(StringComparer.Ordinal)
     {
-        ["Urls"] = new(Binding, "URLS", "URLs to bind, separated by ';' (e.g. http://0.0.0.0:8080); when set, --host and --port are not used"),
-        ["Host"] = new(Binding, "HOST", "address to bind when no --urls are given") { Expected = "a host name or IP address" },
+        ["Urls"] = new(Binding, "URLS", "URLs to bind, separated by ';' (e.g. http://0.0.0.0:8080); when set, --host and --port are not used")
+        {
+            Expected = "URLs like http://127.0.0.1:8000, separated by ';'",
+        },
+        ["Host"] = new(Binding, "HOST", "address to bind when no --urls are given (given with --port, it wins over the app's own urls setting)") { Expected = "a host name or IP address" },
         ["Port"] = new(Binding, "PORT", "port to bind when no --urls are given; 0 picks a free port") { Expected = "an integer 0-65535", Min = 0, Max = 65535 },
         ["Workers"] = new(Binding, "N", "accept loops, each with its own listening socket") { Expected = "an integer 1-1024", Min = 1, Max = 1024 },
         ["Backlog"] = new(Binding, "N", "listen backlog of each listening socket"),
