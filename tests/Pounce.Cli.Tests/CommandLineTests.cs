@@ -118,6 +118,20 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(("30", "default"), Row(stdout, "--body-read-timeout"));
     }
 
+    [Theory]
+    [InlineData(new[] { "--lifecycle-logging" }, "true", "flag --lifecycle-logging")]
+    [InlineData(new[] { "--lifecycle-logging", "false" }, "false", "flag --lifecycle-logging")]
+    [InlineData(new[] { "--lifecycle-logging=true" }, "true", "flag --lifecycle-logging")]
+    [InlineData(new[] { "--no-lifecycle-logging" }, "false", "flag --no-lifecycle-logging")]
+    [InlineData(new string[0], "true", "env POUNCE_LIFECYCLE_LOGGING")]
+    public async Task Switches_take_an_optional_value_and_have_a_no_form(string[] args, string value, string source)
+    {
+        var (code, stdout, stderr) = await PounceProcess.RunAsync(["config", "show", .. args], _dir,
+            new Dictionary<string, string> { ["POUNCE_LIFECYCLE_LOGGING"] = "on" });
+        Assert.True(code == 0, string.Join('\n', stderr));
+        Assert.Equal((value, source), Row(stdout, "--lifecycle-logging"));
+    }
+
     [Fact]
     public async Task Appsettings_is_read_from_the_apps_directory_when_an_app_is_given()
     {

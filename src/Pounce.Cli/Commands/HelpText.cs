@@ -53,7 +53,8 @@ internal static class HelpText
             Settings can also come from appsettings.json, section "Pounce", in the current directory (or
             APP's directory), with the setting's name as key ("MaxConnections": 5), and from environment
             variables POUNCE_<NAME> (POUNCE_MAX_CONNECTIONS=5, POUNCE_LOG_FORMAT=json, POUNCE_DATE_HEADER=false).
-            Precedence, lowest first: default < appsettings.json < environment < command line.
+            Precedence, lowest first: default < appsettings.json < environment < command line. On/off
+            switches take an optional value: --access-log false is --no-access-log.
             'pounce config show' prints what a run would use and where each value came from.
 
             Demo app endpoints (served when no APP is given):

@@ -22,7 +22,7 @@ internal sealed class PounceCommand
         {
             if (setting.IsSwitch)
             {
-                var on = new Option<bool>(setting.Flag) { Arity = ArgumentArity.Zero, Description = setting.Doc.Description, Recursive = true };
+                var on = new Option<bool>(setting.Flag) { Arity = ArgumentArity.ZeroOrOne, Description = setting.Doc.Description, Recursive = true };
                 var off = new Option<bool>(setting.NegatedFlag!) { Arity = ArgumentArity.Zero, Description = "turn " + setting.Flag + " off", Recursive = true };
                 Root.Add(on);
                 Root.Add(off);
@@ -97,22 +97,25 @@ internal sealed class PounceCommand
         => _arguments.TryGetValue(result.CommandResult.Command, out var a) ? result.GetValue(a.AppArgs) ?? [] : [];
 
     /// <summary>The settings given as flags, as text.</summary>
-    public Dictionary<Setting, string> Flags(ParseResult result)
+    public Dictionary<Setting, FlagValue> Flags(ParseResult result)
     {
-        var flags = new Dictionary<Setting, string>();
+        var flags = new Dictionary<Setting, FlagValue>();
         foreach (var (setting, option) in _valueOptions)
         {
             if (result.GetResult(option) is { Implicit: false })
-                flags[setting] = result.GetValue(option) ?? "";
+                flags[setting] = new FlagValue(result.GetValue(option) ?? "", setting.Flag);
         }
         foreach (var (setting, (on, off)) in _switches)
         {
+            // --x, --x true, --x false (the value is optional) and --no-x.
             var isOn = result.GetResult(on) is { Implicit: false };
             var isOff = result.GetResult(off) is { Implicit: false };
             if (isOn && isOff)
                 throw new SettingsException($"{setting.Flag} and {setting.NegatedFlag} contradict each other: give one");
-            if (isOn || isOff)
-                flags[setting] = isOn ? "true" : "false";
+            if (isOn)
+                flags[setting] = new FlagValue(result.GetValue(on) ? "true" : "false", setting.Flag);
+            else if (isOff)
+                flags[setting] = new FlagValue("false", setting.NegatedFlag!);
         }
         return flags;
     }

@@ -81,12 +81,12 @@ internal sealed partial class EffectiveSettings
     /// Resolves every setting. Throws <see cref="SettingsException"/> with a one-line message naming the flag, variable
     /// or key, the value and what is allowed, for a value that does not parse or that <see cref="ServerConfig.Validate"/> rejects.
     /// </summary>
-    /// <param name="flags">Values given on the command line, as text, by setting.</param>
+    /// <param name="flags">Values given on the command line, as text, with the flag that gave each, by setting.</param>
     /// <param name="appSettingsDirectory">Where to look for appsettings.json.</param>
     /// <param name="environment">Reads an environment variable.</param>
     /// <param name="workingDirectory">What relative file paths given on the command line or in the environment are relative to.</param>
     public static EffectiveSettings Resolve(
-        IReadOnlyDictionary<Setting, string> flags,
+        IReadOnlyDictionary<Setting, FlagValue> flags,
         string appSettingsDirectory,
         Func<string, string?> environment,
         string workingDirectory)
@@ -147,11 +147,8 @@ internal sealed partial class EffectiveSettings
                 Set(setting, text, setting.EnvironmentVariable, "env " + setting.EnvironmentVariable, workingDirectory);
         }
 
-        foreach (var (setting, text) in flags)
-        {
-            var flag = setting.IsSwitch && text == "false" ? setting.NegatedFlag! : setting.Flag;
+        foreach (var (setting, (text, flag)) in flags)
             Set(setting, text, flag, "flag " + flag, workingDirectory);
-        }
 
         try
         {
@@ -206,3 +203,6 @@ internal sealed partial class EffectiveSettings
 
 /// <summary>A setting has a bad value; the message is one line, without the <c>pounce:</c> prefix.</summary>
 internal sealed class SettingsException(string message) : Exception(message);
+
+/// <summary>A value given on the command line, and the flag that gave it (<c>--date-header</c> or <c>--no-date-header</c>).</summary>
+internal readonly record struct FlagValue(string Text, string Flag);
