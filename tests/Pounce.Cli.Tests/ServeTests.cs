@@ -172,10 +172,11 @@ public sealed class ServeTests : IDisposable
 
             var reversed = await client.PostAsync("/reverse", new StringContent("pounce"));
             Assert.Equal("ecnuop", await reversed.Content.ReadAsStringAsync());
-        }
 
-        await pounce.WaitForAsync(p => Completed(Events(p), "/") && Completed(Events(p), "/greet/ann") && Completed(Events(p), "/reverse") ? "" : null,
-            PounceProcess.EventTimeout, "ResponseCompleted events for the app's requests");
+            // (While the connection is still open: what a client closing it does is the shutdown test's business.)
+            await pounce.WaitForAsync(p => Completed(Events(p), "/") && Completed(Events(p), "/greet/ann") && Completed(Events(p), "/reverse") ? "" : null,
+                PounceProcess.EventTimeout, "ResponseCompleted events for the app's requests");
+        }
         // The app's own log line ("Greeting ann") goes through Pounce's writer, as JSON like everything else.
         await pounce.WaitForAsync(p => p.StdoutLines.FirstOrDefault(l => l.Contains("ann", StringComparison.Ordinal) && l.Contains("Greeting", StringComparison.Ordinal)),
             PounceProcess.EventTimeout, "the app's own 'Greeting ann' log line");
