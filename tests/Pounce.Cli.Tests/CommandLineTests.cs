@@ -7,8 +7,26 @@ namespace Pounce.Cli.Tests;
 /// The command line, the environment and appsettings.json, through the real process. None of these needs the server:
 /// <c>config show</c>, <c>--help</c> and bad values all end before anything is served.
 /// </summary>
-public sealed class CommandLineTests : IDisposable
+public sealed class CommandLineTests(CommandLineTests.DefaultOutputs outputs) : IDisposable, IClassFixture<CommandLineTests.DefaultOutputs>
 {
+    /// <summary>One run each of <c>--help</c> and <c>config show</c> (in an empty directory), shared by the per-setting tests.</summary>
+    public sealed class DefaultOutputs : IDisposable
+    {
+        private readonly string _dir = Directory.CreateTempSubdirectory("pounce-cli-defaults-").FullName;
+
+        public DefaultOutputs()
+        {
+            Help = new(() => PounceProcess.RunAsync(["--help"], _dir));
+            ConfigShow = new(() => PounceProcess.RunAsync(["config", "show"], _dir));
+        }
+
+        public Lazy<Task<(int ExitCode, IReadOnlyList<string> Stdout, IReadOnlyList<string> Stderr)>> Help { get; }
+
+        public Lazy<Task<(int ExitCode, IReadOnlyList<string> Stdout, IReadOnlyList<string> Stderr)>> ConfigShow { get; }
+
+        public void Dispose() => Directory.Delete(_dir, recursive: true);
+    }
+
     private readonly string _dir = Directory.CreateTempSubdirectory("pounce-cli-tests-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -25,22 +43,15 @@ public sealed class CommandLineTests : IDisposable
         return data;
     }
 
-    // One run of each for all the settings (in an empty directory: no appsettings.json).
-    private static readonly Lazy<Task<(int ExitCode, IReadOnlyList<string> Stdout, IReadOnlyList<string> Stderr)>> HelpOutput =
-        new(() => PounceProcess.RunAsync(["--help"], Directory.CreateTempSubdirectory("pounce-cli-help-").FullName));
-
-    private static readonly Lazy<Task<(int ExitCode, IReadOnlyList<string> Stdout, IReadOnlyList<string> Stderr)>> ConfigShowOutput =
-        new(() => PounceProcess.RunAsync(["config", "show"], Directory.CreateTempSubdirectory("pounce-cli-show-").FullName));
-
     [Theory]
     [MemberData(nameof(ServerConfigFlags))]
     public async Task Every_setting_has_a_flag_in_help_and_in_config_show(string property, string flag)
     {
-        var help = await HelpOutput.Value;
+        var help = await outputs.Help.Value;
         Assert.Equal(0, help.ExitCode);
         Assert.Contains(help.Stdout, l => Regex.IsMatch(l, "^  " + Regex.Escape(flag) + "\\b"));
 
-        var show = await ConfigShowOutput.Value;
+        var show = await outputs.ConfigShow.Value;
         Assert.Equal(0, show.ExitCode);
         var row = Row(show.Stdout, flag);
         Assert.True(row is not null, $"config show has no row for {property} ({flag}):\n{string.Join('\n', show.Stdout)}");
