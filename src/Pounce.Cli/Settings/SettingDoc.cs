@@ -1,0 +1,66 @@
+namespace Pounce.Cli.Settings;
+
+/// <summary>How a setting is presented in <c>--help</c>: its group, value name and one-line description.</summary>
+internal sealed record SettingDoc(string Group, string? ValueName, string Description)
+{
+    /// <summary>What a value must look like, when the type alone does not say it well.</summary>
+    public string? Expected { get; init; }
+
+    /// <summary>Smallest integer accepted when parsing (the rest of the rules are <see cref="ServerConfig.Validate"/>'s).</summary>
+    public int? Min { get; init; }
+
+    /// <summary>Largest integer accepted when parsing.</summary>
+    public int? Max { get; init; }
+
+    public const string Binding = "Binding and workers";
+    public const string Limits = "Limits";
+    public const string Timeouts = "Timeouts (seconds, decimals allowed)";
+    public const string Headers = "Response headers";
+    public const string Logging = "Logging";
+    public const string Other = "Other settings";
+
+    /// <summary>Groups in the order <c>--help</c> shows them.</summary>
+    public static readonly string[] GroupOrder = [Binding, Limits, Timeouts, Headers, Logging, Other];
+
+    private static readonly Dictionary<string, SettingDoc> Docs = new(StringComparer.Ordinal)
+    {
+        ["Urls"] = new(Binding, "URLS", "URLs to bind, separated by ';' (e.g. http://0.0.0.0:8080); when set, --host and --port are not used")
+        {
+            Expected = "URLs like http://127.0.0.1:8000, separated by ';'",
+        },
+        ["Host"] = new(Binding, "HOST", "address to bind when no --urls are given (given with --port, it wins over the app's own urls setting)") { Expected = "a host name or IP address" },
+        ["Port"] = new(Binding, "PORT", "port to bind when no --urls are given; 0 picks a free port") { Expected = "an integer 0-65535", Min = 0, Max = 65535 },
+        ["Workers"] = new(Binding, "N", "accept loops, each with its own listening socket") { Expected = "an integer 1-1024", Min = 1, Max = 1024 },
+        ["Backlog"] = new(Binding, "N", "listen backlog of each listening socket"),
+
+        ["MaxConnections"] = new(Limits, "N", "concurrent connections; over it a client gets 503 + Retry-After"),
+        ["MaxRequestLineSize"] = new(Limits, "BYTES", "longest request line (over it: 414)"),
+        ["MaxHeaderSize"] = new(Limits, "BYTES", "largest request head, all header lines together (over it: 431)"),
+        ["MaxHeaders"] = new(Limits, "N", "most header fields in one request (over it: 431)"),
+        ["MaxRequestBodySize"] = new(Limits, "BYTES", "largest request body, 0 = unlimited (over it: 413)"),
+        ["MaxRequestsPerConnection"] = new(Limits, "N", "requests served on one connection before it closes, 0 = unlimited"),
+        ["MaxChunkExtensionSize"] = new(Limits, "BYTES", "longest chunk extension in a chunked request body"),
+
+        ["KeepAliveTimeout"] = new(Timeouts, "SECONDS", "how long an idle keep-alive connection is kept open"),
+        ["HeaderTimeout"] = new(Timeouts, "SECONDS", "time to receive a whole request head once it started (slow-loris guard)"),
+        ["BodyReadTimeout"] = new(Timeouts, "SECONDS", "longest wait for more request body bytes while the app reads"),
+        ["ResponseWriteTimeout"] = new(Timeouts, "SECONDS", "longest wait for the client to accept response data"),
+        ["ShutdownTimeout"] = new(Timeouts, "SECONDS", "on stop, how long in-flight requests may finish before being aborted"),
+
+        ["ServerHeader"] = new(Headers, "TEXT", "value of the Server response header; \"\" for none"),
+        ["DateHeader"] = new(Headers, null, "send a Date response header"),
+
+        ["LifecycleLogging"] = new(Logging, null, "log one event per connection/request lifecycle step"),
+        ["LogFormat"] = new(Logging, "text|json", "format of every line written: lifecycle, access log, start-up, errors, the app's logs"),
+        ["LogLevel"] = new(Logging, "LEVEL", "lowest level written: debug, info, warning, error or critical"),
+        ["LogSlowRequestsThreshold"] = new(Logging, "SECONDS", "a response taking at least this long is flagged slow and logged at info") { Expected = "a number of seconds greater than 0" },
+        ["HealthCheckPath"] = new(Logging, "PATH", "requests to exactly this path emit no lifecycle events (e.g. /health)"),
+        ["AccessLog"] = new(Logging, null, "write one access-log line per request"),
+        ["LogFile"] = new(Logging, "FILE", "write log lines to FILE instead of standard output"),
+        ["LogBufferLines"] = new(Logging, "N", "lines the asynchronous log writer buffers before it applies backpressure"),
+    };
+
+    /// <summary>The documentation of a setting; one that was added to <see cref="ServerConfig"/> later still gets a flag, in "Other settings".</summary>
+    public static SettingDoc For(string name)
+        => Docs.TryGetValue(name, out var doc) ? doc : new SettingDoc(Other, "VALUE", $"ServerConfig.{name}");
+}
