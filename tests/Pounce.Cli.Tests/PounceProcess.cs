@@ -78,7 +78,7 @@ internal sealed partial class PounceProcess : IAsyncDisposable
         {
             // (Except the internal switch that runs the app on Kestrel, for checking the harness before the server
             // exists: assertions that the response came from Pounce still fail under it.)
-            if ((key.StartsWith("POUNCE_", StringComparison.OrdinalIgnoreCase) && key != "POUNCE_INTERNAL_KESTREL")
+            if ((key.StartsWith("POUNCE_", StringComparison.OrdinalIgnoreCase))
                 || key.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase)
                 || key.Equals("DOTNET_URLS", StringComparison.OrdinalIgnoreCase)
                 || key.Equals("DOTNET_APPLICATIONNAME", StringComparison.OrdinalIgnoreCase))

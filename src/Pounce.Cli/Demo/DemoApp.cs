@@ -42,13 +42,10 @@ internal static class DemoApp
             ContentRootPath = Directory.GetCurrentDirectory(),
         });
 
-        if (!PounceComposition.UseKestrel)
-            builder.WebHost.UsePounce(settings.ApplyTo);
+        builder.WebHost.UsePounce(settings.ApplyTo);
         // The command's addresses win over ASPNETCORE_URLS and the like (see EffectiveSettings.BindingUrls).
         if (settings.BindingUrls.Count > 0)
             builder.WebHost.UseUrls([.. settings.BindingUrls]);
-        else if (PounceComposition.UseKestrel)
-            builder.WebHost.UseUrls($"http://{settings.Config.Host}:{settings.Config.Port}");
 
         // The demo's own lines and Pounce's at the chosen level; ASP.NET Core's chatter only when it matters.
         var level = settings.Config.LogLevel;

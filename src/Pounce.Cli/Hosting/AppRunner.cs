@@ -26,11 +26,9 @@ internal static class AppRunner
         var entryPoint = assembly.EntryPoint
             ?? throw new SettingsException($"'{appPath}' has no entry point: APP must be an application, not a library");
 
-        var useKestrel = PounceComposition.UseKestrel;
         using var hook = new HostBuildingHook(builder => builder.ConfigureServices(services =>
         {
-            if (!useKestrel)
-                PounceComposition.AddPounceServer(services, settings);
+            PounceComposition.AddPounceServer(services, settings);
             PounceComposition.AddCommandServices(services, settings, Path.GetFileName(appPath));
         }));
 
@@ -41,13 +39,6 @@ internal static class AppRunner
         Directory.SetCurrentDirectory(appDirectory);
         AppContext.SetData("APP_CONTEXT_BASE_DIRECTORY", Path.EndsInDirectorySeparator(appDirectory) ? appDirectory : appDirectory + Path.DirectorySeparatorChar);
         Assembly.SetEntryAssembly(assembly);
-        // Under the internal Kestrel switch there is no address list to preset: the host reads ASPNETCORE_URLS.
-        if (useKestrel)
-        {
-            var urls = settings.BindingUrls.Count > 0 ? string.Join(';', settings.BindingUrls) : $"http://{settings.Config.Host}:{settings.Config.Port}";
-            Environment.SetEnvironmentVariable("ASPNETCORE_URLS", urls);
-        }
-
         int exitCode;
         using (context.EnterContextualReflection())
         {

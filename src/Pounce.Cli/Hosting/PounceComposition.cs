@@ -11,11 +11,6 @@ namespace Pounce.Cli.Hosting;
 /// <summary>What the command adds to a host it runs: Pounce as the server, its settings, its logging, the start-up line.</summary>
 internal static class PounceComposition
 {
-    /// <summary>Environment variable that runs the app on Kestrel instead of Pounce (internal: for checking app loading and the demo).</summary>
-    public const string KestrelSwitch = "POUNCE_INTERNAL_KESTREL";
-
-    public static bool UseKestrel => Environment.GetEnvironmentVariable(KestrelSwitch) == "1";
-
     /// <summary>
     /// Registers Pounce in <paramref name="services"/> with the command's settings, after whatever the app registered,
     /// so it wins over Kestrel.

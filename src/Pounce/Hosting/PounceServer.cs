@@ -147,7 +147,7 @@ public sealed class PounceServer : IServer
             _workers.Add(worker);
             worker.Start();
         }
-        _logger.LogInformation("Pounce listening on {Addresses} with {Workers} workers ({Mode})",
+        _logger.LogDebug("Pounce listening on {Addresses} with {Workers} workers ({Mode})",
             string.Join(", ", bound), _config.Workers, ListenSocket.SupportsReusePort && _config.Workers > 1 ? "SO_REUSEPORT" : "shared socket");
     }
 
