@@ -12,6 +12,10 @@ namespace Pounce.Benchmarks;
 /// header collection, then validates the head (Host, framing, keep-alive). One connection is reused, as a
 /// keep-alive connection reuses its own; every call parses the whole head again.
 /// </summary>
+/// <remarks>
+/// Known headers reuse the previous request's value string when the bytes are identical, and every header here is
+/// a known one: repeating the same head is the keep-alive best case (0 B). New values or unknown names allocate.
+/// </remarks>
 public class Http1ParsingBenchmarks
 {
     private Http1Connection _connection = null!;
@@ -48,7 +52,7 @@ public class Http1ParsingBenchmarks
             throw new InvalidOperationException("The split heads must span several segments");
     }
 
-    /// <summary>The TechEmpower plaintext GET (3 headers), in one segment.</summary>
+    /// <summary>The TechEmpower plaintext GET (3 headers, 104 bytes), in one segment.</summary>
     [Benchmark(Baseline = true)]
     public ConnectionEnd TechEmpowerGet() => _connection.ParseHeadDetached(_techEmpower);
 
