@@ -11,7 +11,7 @@ namespace Pounce.Benchmarks;
 /// connection's. Blocks:
 /// <list type="bullet">
 /// <item>"FirstRequest": a browser's first request on a connection: static-table hits for :method/:scheme, every
-/// other field a literal with incremental indexing (so each decode inserts ~15 entries into the dynamic table,
+/// other field a literal with incremental indexing (so each decode inserts 17 entries into the dynamic table,
 /// evicting the previous copies: inserting allocates one array per entry).</item>
 /// <item>"NotIndexed": the same fields as literals without indexing: no table change, nothing allocated.</item>
 /// <item>"RepeatRequest": the same request again on the same connection, as the encoder sends it once the fields
