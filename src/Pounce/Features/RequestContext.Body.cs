@@ -104,6 +104,8 @@ public abstract partial class RequestContext
     /// </summary>
     internal async ValueTask WriteBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        if (ResponseCompletedByApplication)
+            throw new InvalidOperationException("The response body was already completed.");
         if (!HasStarted)
             await StartResponseAsync(cancellationToken);
         CommitBufferedBody();

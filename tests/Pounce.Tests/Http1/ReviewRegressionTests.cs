@@ -1,0 +1,47 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Pounce.Tests.Infrastructure;
+
+namespace Pounce.Tests.Http1;
+
+/// <summary>Regression tests for bugs found in review, each over a real loopback socket.</summary>
+public sealed class ReviewRegressionTests
+{
+    [Theory]
+    [InlineData("writer")]
+    [InlineData("stream")]
+    public async Task WriteAfterCompleteAsync_Throws_AndPutsNothingOnTheWire(string via)
+    {
+        var outcome = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(async ctx =>
+        {
+            if (ctx.Request.Path != "/a")
+            {
+                await ctx.Response.WriteAsync("second");
+                return;
+            }
+            await ctx.Response.WriteAsync("first");
+            await ctx.Response.CompleteAsync();
+            try
+            {
+                var garbage = Encoding.ASCII.GetBytes("GARBAGE");
+                if (via == "writer")
+                    await ctx.Response.BodyWriter.WriteAsync(garbage);
+                else
+                    await ctx.Response.Body.WriteAsync(garbage);
+                outcome.TrySetResult("written");
+            }
+            catch (InvalidOperationException)
+            {
+                outcome.TrySetResult("threw");
+            }
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal("first", (await raw.ReadResponseAsync()).BodyText);
+        Assert.Equal("threw", await outcome.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        // The connection is still in sync: the next response starts with a status line.
+        await raw.SendAsync("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal("second", (await raw.ReadResponseAsync()).BodyText);
+    }
+}
