@@ -270,21 +270,26 @@ internal sealed partial class Http1Connection
         var writeChunked = false;
 
         var declared = headers.ContentLength;
+        var hasTransferEncoding = headers.TryGetValue(HeaderNames.TransferEncoding, out var te);
+        var omitContentLength = false;
         if (!bodyAllowed)
         {
             DeclaredResponseLength = null;
         }
-        else if (declared.HasValue)
+        else if (hasTransferEncoding && (!declared.HasValue || _version == HttpVersionKind.Http11))
         {
-            DeclaredResponseLength = declared;
-        }
-        else if (headers.TryGetValue(HeaderNames.TransferEncoding, out var te))
-        {
+            // Transfer-Encoding frames the body; a Content-Length beside it is not sent (RFC 9112 6.2).
+            DeclaredResponseLength = null;
+            omitContentLength = declared.HasValue;
             var last = te[te.Count - 1] ?? "";
             if (last.TrimEnd().EndsWith("chunked", StringComparison.OrdinalIgnoreCase) && _version == HttpVersionKind.Http11)
                 _chunkedResponse = true;
             else
                 SetClose(ConnectionEnd.CloseDelimitedResponse);
+        }
+        else if (declared.HasValue)
+        {
+            DeclaredResponseLength = declared;
         }
         else if (autoContentLength.HasValue && (!_isHead || autoContentLength.Value > 0))
         {
@@ -324,7 +329,7 @@ internal sealed partial class Http1Connection
         foreach (var header in headers)
         {
             var name = header.Key;
-            if (!mayCarryLength && name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+            if ((!mayCarryLength || omitContentLength) && name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
                 continue;
             foreach (var value in header.Value)
                 w.WriteHeader(name, value ?? "");

@@ -44,4 +44,24 @@ public sealed class ReviewRegressionTests
         await raw.SendAsync("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
         Assert.Equal("second", (await raw.ReadResponseAsync()).BodyText);
     }
+
+    [Fact]
+    public async Task AppSetsContentLengthAndTransferEncoding_OnlyOneFramingIsSent()
+    {
+        await using var server = await TestServer.StartAsync(async ctx =>
+        {
+            ctx.Response.ContentLength = 5;
+            ctx.Response.Headers.TransferEncoding = "chunked";
+            await ctx.Response.WriteAsync("hello");
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        var response = await raw.ReadResponseAsync();
+        // RFC 9112 6.2: a sender MUST NOT send Content-Length in a message that contains Transfer-Encoding.
+        Assert.Null(response.Header("Content-Length"));
+        Assert.Equal("chunked", response.Header("Transfer-Encoding"));
+        Assert.Equal("hello", response.BodyText);
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal("hello", (await raw.ReadResponseAsync()).BodyText);
+    }
 }
