@@ -64,4 +64,21 @@ public sealed class ReviewRegressionTests
         await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         Assert.Equal("hello", (await raw.ReadResponseAsync()).BodyText);
     }
+
+    [Fact]
+    public async Task AppSetsTransferEncoding_ForAnHttp10Client_IsNotSent()
+    {
+        await using var server = await TestServer.StartAsync(async ctx =>
+        {
+            ctx.Response.Headers.TransferEncoding = "chunked";
+            await ctx.Response.WriteAsync("hello");
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET / HTTP/1.0\r\n\r\n");
+        var response = await raw.ReadResponseAsync();
+        // RFC 9112 6.1: a server MUST NOT send Transfer-Encoding unless the request indicates HTTP/1.1.
+        Assert.Null(response.Header("Transfer-Encoding"));
+        Assert.Equal("hello", response.BodyText);
+        Assert.True(await raw.IsClosedByServerAsync());
+    }
 }
