@@ -283,8 +283,8 @@ internal sealed partial class Http1Connection
             omitContentLength = declared.HasValue;
             var last = te[te.Count - 1] ?? "";
             if (last.TrimEnd().EndsWith("chunked", StringComparison.OrdinalIgnoreCase) && _version == HttpVersionKind.Http11)
-                _chunkedResponse = true;
-            else
+                _chunkedResponse = !_isHead; // a HEAD answer carries no body, not even the last chunk
+            else if (!_isHead)
                 SetClose(ConnectionEnd.CloseDelimitedResponse);
         }
         else if (declared.HasValue)

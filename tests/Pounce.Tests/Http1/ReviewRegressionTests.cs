@@ -81,4 +81,21 @@ public sealed class ReviewRegressionTests
         Assert.Equal("hello", response.BodyText);
         Assert.True(await raw.IsClosedByServerAsync());
     }
+
+    [Fact]
+    public async Task Head_WithAppSetTransferEncoding_SendsNoBodyBytes()
+    {
+        await using var server = await TestServer.StartAsync(async ctx =>
+        {
+            ctx.Response.Headers.TransferEncoding = "chunked";
+            await ctx.Response.WriteAsync("hello");
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal(200, (await raw.ReadResponseAsync(head: true)).Status);
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        var next = await raw.ReadResponseAsync();
+        Assert.Equal(200, next.Status);
+        Assert.Equal("hello", next.BodyText);
+    }
 }
