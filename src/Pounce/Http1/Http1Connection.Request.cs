@@ -275,6 +275,9 @@ internal sealed partial class Http1Connection
         if (!bodyAllowed)
         {
             DeclaredResponseLength = null;
+            // 205 is not bodiless by framing (RFC 9112 6.3): say so, or the client reads until close (RFC 9110 15.3.6).
+            if (status == StatusCodes.Status205ResetContent && !declared.HasValue)
+                writeLength = 0;
         }
         else if (hasTransferEncoding && (!declared.HasValue || _version == HttpVersionKind.Http11))
         {

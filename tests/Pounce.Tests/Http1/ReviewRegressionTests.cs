@@ -98,4 +98,26 @@ public sealed class ReviewRegressionTests
         Assert.Equal(200, next.Status);
         Assert.Equal("hello", next.BodyText);
     }
+
+    [Fact]
+    public async Task ResetContent205_IsDelimited_SoKeepAliveWorks()
+    {
+        await using var server = await TestServer.StartAsync(ctx =>
+        {
+            if (ctx.Request.Path == "/reset")
+                ctx.Response.StatusCode = 205;
+            else
+                return ctx.Response.WriteAsync("next");
+            return Task.CompletedTask;
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET /reset HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+        // RFC 9112 6.3: 205 is not one of the statuses that never have content, so without Content-Length (or
+        // chunked, or a close) a client reads it until the connection closes. RFC 9110 15.3.6 lists the ways out.
+        var first = await raw.ReadResponseAsync(timeout: TimeSpan.FromSeconds(5));
+        Assert.Equal(205, first.Status);
+        Assert.Equal("0", first.Header("Content-Length"));
+        Assert.Empty(first.Body);
+        Assert.Equal("next", (await raw.ReadResponseAsync()).BodyText);
+    }
 }
