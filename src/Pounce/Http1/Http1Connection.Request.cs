@@ -169,7 +169,17 @@ internal sealed partial class Http1Connection
 
         if (!_responseEnded)
         {
-            WriteResponseEnd();
+            try
+            {
+                WriteResponseEnd();
+            }
+            catch (InvalidOperationException ex)
+            {
+                // An invalid response trailer: the started response cannot be ended, so the connection is aborted.
+                ReportApplicationError(ex, "Unhandled exception while processing the request");
+                _connection.Abort(ConnectionEnd.AppError);
+                return !PeerGone;
+            }
             // A client that read the whole response and hung up at once has not disconnected early.
             if (PeerGone && !_completeResponseSent)
                 return false;
@@ -198,6 +208,12 @@ internal sealed partial class Http1Connection
 
     private void WriteResponseEnd()
     {
+        if (_chunkedResponse)
+        {
+            // Before anything is marked or written: an invalid trailer must not leave a half-ended response.
+            foreach (var trailer in ResponseTrailers)
+                ValidateHeader(trailer.Key, trailer.Value);
+        }
         _responseEnded = true;
         if (!_chunkedResponse)
             return;
@@ -205,7 +221,6 @@ internal sealed partial class Http1Connection
         w.Write("0\r\n"u8);
         foreach (var trailer in ResponseTrailers)
         {
-            ValidateHeader(trailer.Key, trailer.Value);
             foreach (var value in trailer.Value)
                 w.WriteHeader(trailer.Key, value ?? "");
         }

@@ -120,4 +120,42 @@ public sealed class ReviewRegressionTests
         Assert.Empty(first.Body);
         Assert.Equal("next", (await raw.ReadResponseAsync()).BodyText);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InvalidResponseTrailer_AfterStart_AbortsCleanly_AndTheRequestStillEnds(bool viaCompleteAsync)
+    {
+        var completed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (server, events) = await Pounce.Tests.LifecycleE2E.LifecycleEventTests.StartAsync(async ctx =>
+        {
+            ctx.Response.OnCompleted(() => { completed.TrySetResult(); return Task.CompletedTask; });
+            ctx.Response.AppendTrailer("X-T", "a\r\nInjected: 1");
+            await ctx.Response.WriteAsync("hi");
+            await ctx.Response.Body.FlushAsync();
+            if (viaCompleteAsync)
+            {
+                try
+                {
+                    await ctx.Response.CompleteAsync();
+                }
+                catch (InvalidOperationException)
+                {
+                    // The application swallows it: the server must still not leave an unterminated body behind.
+                }
+            }
+        });
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n");
+            var all = Encoding.Latin1.GetString(await raw.ReadToEndAsync());
+            Assert.DoesNotContain("Injected", all);
+            // Only the first response: the connection was aborted, never reused after an unterminated body.
+            Assert.Single(System.Text.RegularExpressions.Regex.Matches(all, "HTTP/1.1 200"));
+            await completed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            var names = (await events.CompletedConnectionAsync()).Select(e => e.Name).ToArray();
+            Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], names);
+        }
+    }
 }
