@@ -252,6 +252,15 @@ public abstract partial class RequestContext
 
     private void ValidateResponseHeaders()
     {
+        // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4): a CR or LF would split the response.
+        if (ReasonPhrase is { } reason)
+        {
+            foreach (var c in reason)
+            {
+                if (c > 0xff || (c < 0x20 && c != '\t') || c == 0x7f)
+                    throw new InvalidOperationException($"Invalid character 0x{(int)c:x2} in the response reason phrase.");
+            }
+        }
         foreach (var header in ResponseHeaders)
             ValidateHeader(header.Key, header.Value);
     }

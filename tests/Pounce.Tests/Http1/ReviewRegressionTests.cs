@@ -158,4 +158,23 @@ public sealed class ReviewRegressionTests
             Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], names);
         }
     }
+
+    [Fact]
+    public async Task ReasonPhraseInjection_IsRefusedWith500()
+    {
+        await using var server = await TestServer.StartAsync(ctx =>
+        {
+            if (ctx.Request.Path == "/evil")
+                ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseFeature>()!.ReasonPhrase = "OK\r\nSet-Cookie: injected=1";
+            return ctx.Response.WriteAsync("body");
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET /evil HTTP/1.1\r\nHost: x\r\n\r\n");
+        var response = await raw.ReadResponseAsync();
+        // RFC 9112 4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ); a CR or LF would split the response.
+        Assert.Equal(500, response.Status);
+        Assert.Null(response.Header("Set-Cookie"));
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal("body", (await raw.ReadResponseAsync()).BodyText);
+    }
 }
