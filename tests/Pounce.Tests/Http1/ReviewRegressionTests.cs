@@ -177,4 +177,15 @@ public sealed class ReviewRegressionTests
         await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         Assert.Equal("body", (await raw.ReadResponseAsync()).BodyText);
     }
+
+    [Theory]
+    [InlineData("/a/%ff/x/../b", "/a/%ff/b")]
+    [InlineData("/static/%ff/../../../etc/passwd%ff", "/etc/passwd%ff")]
+    public async Task Path_WithBytesThatAreNotUtf8_StillHasNoDotSegments(string target, string expected)
+    {
+        await using var server = await TestServer.StartAsync(ctx => ctx.Response.WriteAsync(ctx.Request.Path.Value!));
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync($"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal(expected, (await raw.ReadResponseAsync()).BodyText);
+    }
 }
