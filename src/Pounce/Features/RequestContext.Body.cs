@@ -263,6 +263,9 @@ public abstract partial class RequestContext
         }
         foreach (var header in ResponseHeaders)
             ValidateHeader(header.Key, header.Value);
+        // A Content-Length that does not parse would be sent beside the framing the server picks (RFC 9110 8.6).
+        if (ResponseHeaders.ContentLength is null && ResponseHeaders.ContainsKey("Content-Length"))
+            throw new InvalidOperationException("Invalid response Content-Length: it must be one non-negative integer.");
     }
 
     /// <summary>Rejects header names and values that would break the message (CR, LF, other controls).</summary>

@@ -188,4 +188,26 @@ public sealed class ReviewRegressionTests
         await raw.SendAsync($"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
         Assert.Equal(expected, (await raw.ReadResponseAsync()).BodyText);
     }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("-1")]
+    [InlineData("5, 5")]
+    public async Task InvalidContentLengthSetByApp_IsRefusedWith500_NotSentBesideAnotherFraming(string value)
+    {
+        await using var server = await TestServer.StartAsync(ctx =>
+        {
+            if (ctx.Request.Path == "/bad")
+                ctx.Response.Headers["Content-Length"] = value;
+            return ctx.Response.WriteAsync("hello");
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET /bad HTTP/1.1\r\nHost: x\r\n\r\n");
+        var response = await raw.ReadResponseAsync();
+        // RFC 9110 8.6: Content-Length = 1*DIGIT; a message with an invalid one cannot be framed by the client.
+        Assert.Equal(500, response.Status);
+        Assert.Single(response.Headers, h => h.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase));
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal("hello", (await raw.ReadResponseAsync()).BodyText);
+    }
 }
