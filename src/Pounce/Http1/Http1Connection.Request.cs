@@ -349,8 +349,9 @@ internal sealed partial class Http1Connection
             var name = header.Key;
             if ((!mayCarryLength || omitContentLength) && name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
                 continue;
-            // RFC 9112 6.1: no Transfer-Encoding to an HTTP/1.0 client (its body is delimited by length or close).
-            if (_version == HttpVersionKind.Http10 && name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase))
+            // RFC 9112 6.1: no Transfer-Encoding to an HTTP/1.0 client (its body is delimited by length or close),
+            // nor in a 1xx or 204 response.
+            if ((_version == HttpVersionKind.Http10 || !mayCarryLength) && name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase))
                 continue;
             foreach (var value in header.Value)
                 w.WriteHeader(name, value ?? "");

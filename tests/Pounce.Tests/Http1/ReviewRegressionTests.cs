@@ -210,4 +210,26 @@ public sealed class ReviewRegressionTests
         await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         Assert.Equal("hello", (await raw.ReadResponseAsync()).BodyText);
     }
+
+    [Fact]
+    public async Task NoContent204_NeverCarriesAppSetTransferEncoding()
+    {
+        await using var server = await TestServer.StartAsync(ctx =>
+        {
+            if (ctx.Request.Path == "/204")
+            {
+                ctx.Response.StatusCode = 204;
+                ctx.Response.Headers.TransferEncoding = "chunked";
+                return Task.CompletedTask;
+            }
+            return ctx.Response.WriteAsync("next");
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET /204 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        var first = await raw.ReadResponseAsync();
+        // RFC 9112 6.1: a server MUST NOT send Transfer-Encoding in a 1xx or 204 response.
+        Assert.Equal(204, first.Status);
+        Assert.Null(first.Header("Transfer-Encoding"));
+        Assert.Equal("next", (await raw.ReadResponseAsync()).BodyText);
+    }
 }
