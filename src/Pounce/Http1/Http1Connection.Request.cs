@@ -350,8 +350,8 @@ internal sealed partial class Http1Connection
             if ((!mayCarryLength || omitContentLength) && name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
                 continue;
             // RFC 9112 6.1: no Transfer-Encoding to an HTTP/1.0 client (its body is delimited by length or close),
-            // nor in a 1xx or 204 response.
-            if ((_version == HttpVersionKind.Http10 || !mayCarryLength) && name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase))
+            // nor in a 1xx or 204 response; a 205 is framed by Content-Length: 0 instead (see above).
+            if ((_version == HttpVersionKind.Http10 || !mayCarryLength || status == StatusCodes.Status205ResetContent) && name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase))
                 continue;
             foreach (var value in header.Value)
                 w.WriteHeader(name, value ?? "");

@@ -105,19 +105,28 @@ public sealed class ReviewRegressionTests
         await using var server = await TestServer.StartAsync(ctx =>
         {
             if (ctx.Request.Path == "/reset")
+            {
                 ctx.Response.StatusCode = 205;
+                if (ctx.Request.Query.ContainsKey("te"))
+                    ctx.Response.Headers.TransferEncoding = "chunked";
+            }
             else
                 return ctx.Response.WriteAsync("next");
             return Task.CompletedTask;
         });
         await using var raw = await server.ConnectAsync();
-        await raw.SendAsync("GET /reset HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+        await raw.SendAsync("GET /reset HTTP/1.1\r\nHost: x\r\n\r\nGET /reset?te HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
         // RFC 9112 6.3: 205 is not one of the statuses that never have content, so without Content-Length (or
         // chunked, or a close) a client reads it until the connection closes. RFC 9110 15.3.6 lists the ways out.
         var first = await raw.ReadResponseAsync(timeout: TimeSpan.FromSeconds(5));
         Assert.Equal(205, first.Status);
         Assert.Equal("0", first.Header("Content-Length"));
         Assert.Empty(first.Body);
+        // An app-set Transfer-Encoding would contradict the empty body: it is not sent with a 205 either.
+        var second = await raw.ReadResponseAsync(timeout: TimeSpan.FromSeconds(5));
+        Assert.Equal(205, second.Status);
+        Assert.Null(second.Header("Transfer-Encoding"));
+        Assert.Equal("0", second.Header("Content-Length"));
         Assert.Equal("next", (await raw.ReadResponseAsync()).BodyText);
     }
 
