@@ -124,7 +124,10 @@ public abstract partial class RequestContext :
         {
             var slot = FeatureSlots.IndexOf(key);
             if (slot >= 0)
-                return _slots[slot] ?? DefaultFeature(slot);
+            {
+                var value = _slots[slot] ?? DefaultFeature(slot);
+                return value is Removed ? null : value;
+            }
             if (_extra is not null)
             {
                 foreach (var pair in _extra)

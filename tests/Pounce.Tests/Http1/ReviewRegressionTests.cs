@@ -241,4 +241,19 @@ public sealed class ReviewRegressionTests
         Assert.Null(first.Header("Transfer-Encoding"));
         Assert.Equal("next", (await raw.ReadResponseAsync()).BodyText);
     }
+
+    [Fact]
+    public async Task RemovedFeature_ReadsAsNull_ThroughTheIndexerToo()
+    {
+        await using var server = await TestServer.StartAsync(ctx =>
+        {
+            ctx.Features.Set<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>(null);
+            var viaIndexer = ctx.Features[typeof(Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature)];
+            var viaGet = ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>();
+            return ctx.Response.WriteAsync($"{viaIndexer is null}|{viaGet is null}");
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal("True|True", (await raw.ReadResponseAsync()).BodyText);
+    }
 }
