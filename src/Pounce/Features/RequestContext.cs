@@ -45,6 +45,7 @@ public abstract partial class RequestContext :
     private ResponseBodyStream? _responseBodyStream;
     private ResponseBodyPipeWriter? _responseBodyWriter;
     private CancellationTokenSource _abortedCts = new();
+    private CancellationToken? _requestAbortedOverride;
     private readonly object _abortLock = new();
     private bool _aborted;
     private Stack<KeyValuePair<Func<object, Task>, object>>? _onStarting;
@@ -81,6 +82,7 @@ public abstract partial class RequestContext :
         _requestTrailers?.Clear();
         RequestTrailersAvailable = false;
         _traceIdentifier = null;
+        _requestAbortedOverride = null;
         _requestBody = null;
         _requestBodyPipe = null;
         _responseBody = null;
@@ -363,8 +365,9 @@ public abstract partial class RequestContext :
 
     CancellationToken IHttpRequestLifetimeFeature.RequestAborted
     {
-        get => _abortedCts.Token;
-        set => throw new NotSupportedException("Pounce owns RequestAborted.");
+        get => _requestAbortedOverride ?? _abortedCts.Token;
+        // Middleware may substitute a linked token (e.g. request timeouts); the server still signals its own source.
+        set => _requestAbortedOverride = value;
     }
 
     void IHttpRequestLifetimeFeature.Abort()

@@ -1,4 +1,7 @@
 using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http.Timeouts;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Http;
 using Pounce.Tests.Infrastructure;
 
@@ -255,5 +258,23 @@ public sealed class ReviewRegressionTests
         await using var raw = await server.ConnectAsync();
         await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         Assert.Equal("True|True", (await raw.ReadResponseAsync()).BodyText);
+    }
+
+    [Fact]
+    public async Task RequestTimeoutsMiddleware_CanReplaceRequestAborted()
+    {
+        // ASP.NET Core's request timeouts middleware links a token and assigns HttpContext.RequestAborted.
+        await using var server = await TestServer.StartAppAsync(app =>
+        {
+            app.UseRequestTimeouts();
+            app.MapGet("/slow", async (HttpContext ctx) =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(30), ctx.RequestAborted);
+                return "not timed out";
+            }).WithRequestTimeout(TimeSpan.FromMilliseconds(200));
+        }, services: s => s.AddRequestTimeouts());
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync("/slow");
+        Assert.Equal(System.Net.HttpStatusCode.GatewayTimeout, response.StatusCode);
     }
 }
