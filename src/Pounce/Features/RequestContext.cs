@@ -83,6 +83,8 @@ public abstract partial class RequestContext :
         RequestTrailersAvailable = false;
         _traceIdentifier = null;
         _requestAbortedOverride = null;
+        _remoteIp = _localIp = default;
+        _remotePort = _localPort = null;
         _requestBody = null;
         _requestBodyPipe = null;
         _responseBody = null;
@@ -329,28 +331,32 @@ public abstract partial class RequestContext :
         set => _connectionIdText = value;
     }
 
+    // Middleware (e.g. forwarded headers) may override the addresses for the current request.
+    private (bool Set, IPAddress? Value) _remoteIp, _localIp;
+    private int? _remotePort, _localPort;
+
     IPAddress? IHttpConnectionFeature.RemoteIpAddress
     {
-        get => Connection.RemoteEndPoint?.Address;
-        set { }
+        get => _remoteIp.Set ? _remoteIp.Value : Connection.RemoteEndPoint?.Address;
+        set => _remoteIp = (true, value);
     }
 
     IPAddress? IHttpConnectionFeature.LocalIpAddress
     {
-        get => Connection.LocalEndPoint?.Address;
-        set { }
+        get => _localIp.Set ? _localIp.Value : Connection.LocalEndPoint?.Address;
+        set => _localIp = (true, value);
     }
 
     int IHttpConnectionFeature.RemotePort
     {
-        get => Connection.RemoteEndPoint?.Port ?? 0;
-        set { }
+        get => _remotePort ?? Connection.RemoteEndPoint?.Port ?? 0;
+        set => _remotePort = value;
     }
 
     int IHttpConnectionFeature.LocalPort
     {
-        get => Connection.LocalEndPoint?.Port ?? 0;
-        set { }
+        get => _localPort ?? Connection.LocalEndPoint?.Port ?? 0;
+        set => _localPort = value;
     }
 
     // ---------------- IHttpRequestIdentifierFeature ----------------

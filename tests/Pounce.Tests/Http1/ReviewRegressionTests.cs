@@ -277,4 +277,21 @@ public sealed class ReviewRegressionTests
         using var response = await client.GetAsync("/slow");
         Assert.Equal(System.Net.HttpStatusCode.GatewayTimeout, response.StatusCode);
     }
+
+    [Fact]
+    public async Task ForwardedHeadersMiddleware_CanSetTheRemoteAddress_ForOneRequest()
+    {
+        await using var server = await TestServer.StartAppAsync(app =>
+        {
+            app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor });
+            app.Run(ctx => ctx.Response.WriteAsync($"{ctx.Connection.RemoteIpAddress}:{ctx.Connection.RemotePort}"));
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7:4711\r\n\r\n");
+        Assert.Equal("203.0.113.7:4711", (await raw.ReadResponseAsync()).BodyText);
+        // The next request on the same connection sees the real peer again.
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        var local = (System.Net.IPEndPoint)raw.Socket.LocalEndPoint!;
+        Assert.Equal($"{local.Address}:{local.Port}", (await raw.ReadResponseAsync()).BodyText);
+    }
 }
