@@ -537,11 +537,11 @@ public abstract partial class RequestContext :
     Task IHttpResponseBodyFeature.SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
         => SendFileFallback.SendFileAsync(ResponseStream, path, offset, count, cancellationToken);
 
-    Task IHttpResponseBodyFeature.CompleteAsync()
+    async Task IHttpResponseBodyFeature.CompleteAsync()
     {
+        await CompleteResponseByApplicationAsync();
         // Later writes must fail rather than land on the wire after the end of this response.
         MarkBodyCompletedByApplication();
-        return CompleteResponseByApplicationAsync().AsTask();
     }
 
     /// <summary>Marks the current response started (OnStarting done, headers frozen).</summary>
