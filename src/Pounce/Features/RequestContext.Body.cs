@@ -104,6 +104,8 @@ public abstract partial class RequestContext
     /// </summary>
     internal async ValueTask WriteBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        if (ResponseCompletedByApplication)
+            throw new InvalidOperationException("The response body was already completed.");
         if (!HasStarted)
             await StartResponseAsync(cancellationToken);
         CommitBufferedBody();
@@ -250,8 +252,20 @@ public abstract partial class RequestContext
 
     private void ValidateResponseHeaders()
     {
+        // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4): a CR or LF would split the response.
+        if (ReasonPhrase is { } reason)
+        {
+            foreach (var c in reason)
+            {
+                if (c > 0xff || (c < 0x20 && c != '\t') || c == 0x7f)
+                    throw new InvalidOperationException($"Invalid character 0x{(int)c:x2} in the response reason phrase.");
+            }
+        }
         foreach (var header in ResponseHeaders)
             ValidateHeader(header.Key, header.Value);
+        // A Content-Length that does not parse would be sent beside the framing the server picks (RFC 9110 8.6).
+        if (ResponseHeaders.ContentLength is null && ResponseHeaders.ContainsKey("Content-Length"))
+            throw new InvalidOperationException("Invalid response Content-Length: it must be one non-negative integer.");
     }
 
     /// <summary>Rejects header names and values that would break the message (CR, LF, other controls).</summary>

@@ -45,6 +45,7 @@ public abstract partial class RequestContext :
     private ResponseBodyStream? _responseBodyStream;
     private ResponseBodyPipeWriter? _responseBodyWriter;
     private CancellationTokenSource _abortedCts = new();
+    private CancellationToken? _requestAbortedOverride;
     private readonly object _abortLock = new();
     private bool _aborted;
     private Stack<KeyValuePair<Func<object, Task>, object>>? _onStarting;
@@ -81,6 +82,9 @@ public abstract partial class RequestContext :
         _requestTrailers?.Clear();
         RequestTrailersAvailable = false;
         _traceIdentifier = null;
+        _requestAbortedOverride = null;
+        _remoteIp = _localIp = default;
+        _remotePort = _localPort = null;
         _requestBody = null;
         _requestBodyPipe = null;
         _responseBody = null;
@@ -124,7 +128,10 @@ public abstract partial class RequestContext :
         {
             var slot = FeatureSlots.IndexOf(key);
             if (slot >= 0)
-                return _slots[slot] ?? DefaultFeature(slot);
+            {
+                var value = _slots[slot] ?? DefaultFeature(slot);
+                return value is Removed ? null : value;
+            }
             if (_extra is not null)
             {
                 foreach (var pair in _extra)
@@ -324,28 +331,32 @@ public abstract partial class RequestContext :
         set => _connectionIdText = value;
     }
 
+    // Middleware (e.g. forwarded headers) may override the addresses for the current request.
+    private (bool Set, IPAddress? Value) _remoteIp, _localIp;
+    private int? _remotePort, _localPort;
+
     IPAddress? IHttpConnectionFeature.RemoteIpAddress
     {
-        get => Connection.RemoteEndPoint?.Address;
-        set { }
+        get => _remoteIp.Set ? _remoteIp.Value : Connection.RemoteEndPoint?.Address;
+        set => _remoteIp = (true, value);
     }
 
     IPAddress? IHttpConnectionFeature.LocalIpAddress
     {
-        get => Connection.LocalEndPoint?.Address;
-        set { }
+        get => _localIp.Set ? _localIp.Value : Connection.LocalEndPoint?.Address;
+        set => _localIp = (true, value);
     }
 
     int IHttpConnectionFeature.RemotePort
     {
-        get => Connection.RemoteEndPoint?.Port ?? 0;
-        set { }
+        get => _remotePort ?? Connection.RemoteEndPoint?.Port ?? 0;
+        set => _remotePort = value;
     }
 
     int IHttpConnectionFeature.LocalPort
     {
-        get => Connection.LocalEndPoint?.Port ?? 0;
-        set { }
+        get => _localPort ?? Connection.LocalEndPoint?.Port ?? 0;
+        set => _localPort = value;
     }
 
     // ---------------- IHttpRequestIdentifierFeature ----------------
@@ -360,8 +371,9 @@ public abstract partial class RequestContext :
 
     CancellationToken IHttpRequestLifetimeFeature.RequestAborted
     {
-        get => _abortedCts.Token;
-        set => throw new NotSupportedException("Pounce owns RequestAborted.");
+        get => _requestAbortedOverride ?? _abortedCts.Token;
+        // Middleware may substitute a linked token (e.g. request timeouts); the server still signals its own source.
+        set => _requestAbortedOverride = value;
     }
 
     void IHttpRequestLifetimeFeature.Abort()
@@ -525,7 +537,12 @@ public abstract partial class RequestContext :
     Task IHttpResponseBodyFeature.SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
         => SendFileFallback.SendFileAsync(ResponseStream, path, offset, count, cancellationToken);
 
-    Task IHttpResponseBodyFeature.CompleteAsync() => CompleteResponseByApplicationAsync().AsTask();
+    async Task IHttpResponseBodyFeature.CompleteAsync()
+    {
+        await CompleteResponseByApplicationAsync();
+        // Later writes must fail rather than land on the wire after the end of this response.
+        MarkBodyCompletedByApplication();
+    }
 
     /// <summary>Marks the current response started (OnStarting done, headers frozen).</summary>
     protected void MarkStarted(int status)

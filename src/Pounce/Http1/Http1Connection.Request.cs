@@ -169,7 +169,17 @@ internal sealed partial class Http1Connection
 
         if (!_responseEnded)
         {
-            WriteResponseEnd();
+            try
+            {
+                WriteResponseEnd();
+            }
+            catch (InvalidOperationException ex)
+            {
+                // An invalid response trailer: the started response cannot be ended, so the connection is aborted.
+                ReportApplicationError(ex, "Unhandled exception while processing the request");
+                _connection.Abort(ConnectionEnd.AppError);
+                return !PeerGone;
+            }
             // A client that read the whole response and hung up at once has not disconnected early.
             if (PeerGone && !_completeResponseSent)
                 return false;
@@ -198,6 +208,12 @@ internal sealed partial class Http1Connection
 
     private void WriteResponseEnd()
     {
+        if (_chunkedResponse)
+        {
+            // Before anything is marked or written: an invalid trailer must not leave a half-ended response.
+            foreach (var trailer in ResponseTrailers)
+                ValidateHeader(trailer.Key, trailer.Value);
+        }
         _responseEnded = true;
         if (!_chunkedResponse)
             return;
@@ -205,7 +221,6 @@ internal sealed partial class Http1Connection
         w.Write("0\r\n"u8);
         foreach (var trailer in ResponseTrailers)
         {
-            ValidateHeader(trailer.Key, trailer.Value);
             foreach (var value in trailer.Value)
                 w.WriteHeader(trailer.Key, value ?? "");
         }
@@ -270,21 +285,29 @@ internal sealed partial class Http1Connection
         var writeChunked = false;
 
         var declared = headers.ContentLength;
+        var hasTransferEncoding = headers.TryGetValue(HeaderNames.TransferEncoding, out var te);
+        var omitContentLength = false;
         if (!bodyAllowed)
         {
             DeclaredResponseLength = null;
+            // 205 is not bodiless by framing (RFC 9112 6.3): say so, or the client reads until close (RFC 9110 15.3.6).
+            if (status == StatusCodes.Status205ResetContent && !declared.HasValue)
+                writeLength = 0;
+        }
+        else if (hasTransferEncoding && (!declared.HasValue || _version == HttpVersionKind.Http11))
+        {
+            // Transfer-Encoding frames the body; a Content-Length beside it is not sent (RFC 9112 6.2).
+            DeclaredResponseLength = null;
+            omitContentLength = declared.HasValue;
+            var last = te[te.Count - 1] ?? "";
+            if (last.TrimEnd().EndsWith("chunked", StringComparison.OrdinalIgnoreCase) && _version == HttpVersionKind.Http11)
+                _chunkedResponse = !_isHead; // a HEAD answer carries no body, not even the last chunk
+            else if (!_isHead)
+                SetClose(ConnectionEnd.CloseDelimitedResponse);
         }
         else if (declared.HasValue)
         {
             DeclaredResponseLength = declared;
-        }
-        else if (headers.TryGetValue(HeaderNames.TransferEncoding, out var te))
-        {
-            var last = te[te.Count - 1] ?? "";
-            if (last.TrimEnd().EndsWith("chunked", StringComparison.OrdinalIgnoreCase) && _version == HttpVersionKind.Http11)
-                _chunkedResponse = true;
-            else
-                SetClose(ConnectionEnd.CloseDelimitedResponse);
         }
         else if (autoContentLength.HasValue && (!_isHead || autoContentLength.Value > 0))
         {
@@ -324,7 +347,11 @@ internal sealed partial class Http1Connection
         foreach (var header in headers)
         {
             var name = header.Key;
-            if (!mayCarryLength && name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+            if ((!mayCarryLength || omitContentLength) && name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+                continue;
+            // RFC 9112 6.1: no Transfer-Encoding to an HTTP/1.0 client (its body is delimited by length or close),
+            // nor in a 1xx or 204 response; a 205 is framed by Content-Length: 0 instead (see above).
+            if ((_version == HttpVersionKind.Http10 || !mayCarryLength || status == StatusCodes.Status205ResetContent) && name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase))
                 continue;
             foreach (var value in header.Value)
                 w.WriteHeader(name, value ?? "");

@@ -10,8 +10,8 @@ internal static class RequestTarget
 
     /// <summary>
     /// Percent-decodes <paramref name="raw"/> as UTF-8 (keeping <c>%2F</c> encoded, so it cannot become a path
-    /// separator), then removes dot segments (RFC 3986 5.2.4). Falls back to the raw text when the decoded bytes
-    /// are not UTF-8.
+    /// separator), then removes dot segments (RFC 3986 5.2.4). Falls back to the raw text (dot segments removed)
+    /// when the decoded bytes are not UTF-8.
     /// </summary>
     public static string DecodePath(ReadOnlySpan<byte> raw)
     {
@@ -32,7 +32,10 @@ internal static class RequestTarget
             }
             catch (DecoderFallbackException)
             {
-                return Encoding.Latin1.GetString(raw);
+                // Not UTF-8 once decoded: keep the raw (still encoded) text, but never with dot segments in it.
+                raw.CopyTo(buffer);
+                n = RemoveDotSegments(buffer[..raw.Length]);
+                return Encoding.Latin1.GetString(buffer[..n]);
             }
         }
         finally
