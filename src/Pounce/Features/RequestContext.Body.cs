@@ -168,6 +168,13 @@ public abstract partial class RequestContext
             await FireOnStartingAsync();
             if (!HasStarted)
             {
+                // A declared length the buffered body cannot meet is still fixable: answer 500 instead.
+                if (ResponseHeaders.ContentLength is { } declaredLength && !ResponseBodySuppressed && BodyAllowed(StatusCode)
+                    && declaredLength > _bodyBuffered)
+                {
+                    throw new InvalidOperationException(
+                        $"Response Content-Length mismatch: too few bytes written ({_bodyBuffered} of {declaredLength}).");
+                }
                 long? auto = null;
                 if (ResponseHeaders.ContentLength is null
                     && ResponseTrailers.Count == 0

@@ -125,6 +125,9 @@ internal sealed partial class Http1Connection
 
         if (appError is not null)
         {
+            // A complete response held back for one send goes out now: the failure came after it was finished.
+            if (_ownResponseDeferred && HasStarted && ResponseBodyDone && !PeerGone)
+                await FlushOutputAsync(default);
             if (_completeResponseSent)
             {
                 // The whole response was already delivered; the failure came after it.

@@ -295,3 +295,36 @@ public sealed class ReviewRegressionTests
         Assert.Equal($"{local.Address}:{local.Port}", (await raw.ReadResponseAsync()).BodyText);
     }
 }
+
+/// <summary>Application failures around a finished response.</summary>
+public sealed class AppFailureAroundResponseTests
+{
+    [Fact]
+    public async Task AppThrowingRightAfterWritingItsWholeBody_StillDeliversTheResponse()
+    {
+        await using var server = await Pounce.Tests.Infrastructure.TestServer.StartAsync(async ctx =>
+        {
+            ctx.Response.ContentLength = 4;
+            await ctx.Response.Body.WriteAsync("done"u8.ToArray());
+            throw new InvalidOperationException("after the body");
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        var response = await raw.ReadResponseAsync();
+        Assert.Equal(200, response.Status);
+        Assert.Equal("done", response.BodyText);
+    }
+
+    [Fact]
+    public async Task DeclaredLengthNeverWritten_Is500_NotAnAbort()
+    {
+        await using var server = await Pounce.Tests.Infrastructure.TestServer.StartAsync(ctx =>
+        {
+            ctx.Response.ContentLength = 10;
+            return Task.CompletedTask;
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal(500, (await raw.ReadResponseAsync()).Status);
+    }
+}
