@@ -37,6 +37,13 @@ public sealed class ServerConfig
     /// <summary>Concurrent connections over all workers; a connection over it gets 503 with Retry-After. Default 10000.</summary>
     public int MaxConnections { get; set; } = 10_000;
 
+    /// <summary>
+    /// Concurrent upgraded (WebSocket) connections over all workers. At the limit a new upgrade request is not
+    /// upgradable (<c>IHttpUpgradeFeature.IsUpgradableRequest</c> is false and <c>UpgradeAsync</c> throws), so the
+    /// application answers it as an ordinary request. 0 refuses every upgrade. Default 10000.
+    /// </summary>
+    public int MaxConcurrentUpgradedConnections { get; set; } = 10_000;
+
     /// <summary>Longest request line (method, target, version) in bytes; over it: 414 (or 400 for a long method). Default 8192.</summary>
     public int MaxRequestLineSize { get; set; } = 8 * 1024;
 
@@ -123,6 +130,8 @@ public sealed class ServerConfig
             throw Bad(nameof(Backlog), Backlog, "at least 1");
         if (MaxConnections < 1)
             throw Bad(nameof(MaxConnections), MaxConnections, "at least 1");
+        if (MaxConcurrentUpgradedConnections < 0)
+            throw Bad(nameof(MaxConcurrentUpgradedConnections), MaxConcurrentUpgradedConnections, "0 (no upgrades) or a positive count");
         if (MaxRequestLineSize < 64)
             throw Bad(nameof(MaxRequestLineSize), MaxRequestLineSize, "at least 64 bytes");
         if (MaxHeaderSize < 256)

@@ -56,6 +56,25 @@ internal sealed class ServerContext
 
     public void Release() => Interlocked.Decrement(ref _active);
 
+    private int _upgraded;
+
+    /// <summary>Upgraded connections currently counted against <c>MaxConcurrentUpgradedConnections</c>.</summary>
+    public int UpgradedConnections => Volatile.Read(ref _upgraded);
+
+    /// <summary>Whether an upgrade would be admitted now (a hint: <see cref="TryAdmitUpgrade"/> decides).</summary>
+    public bool CanAdmitUpgrade => Volatile.Read(ref _upgraded) < Config.MaxConcurrentUpgradedConnections;
+
+    /// <summary>Takes a slot under <c>MaxConcurrentUpgradedConnections</c>; false when at the limit.</summary>
+    public bool TryAdmitUpgrade()
+    {
+        if (Interlocked.Increment(ref _upgraded) <= Config.MaxConcurrentUpgradedConnections)
+            return true;
+        Interlocked.Decrement(ref _upgraded);
+        return false;
+    }
+
+    public void ReleaseUpgrade() => Interlocked.Decrement(ref _upgraded);
+
     private void OnHeartbeat(long nowTicks)
     {
         foreach (var pair in Connections)

@@ -52,6 +52,9 @@ internal sealed partial class Http1Connection
             appError = ex;
         }
 
+        if (_upgraded)
+            return await FinishUpgradedAsync(context, appError);
+
         var handedOver = await CompleteResponseAsync(appError);
         info.EndTimestamp = Stopwatch.GetTimestamp();
         Volatile.Write(ref _requestInFlight, false);

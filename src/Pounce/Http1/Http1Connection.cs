@@ -47,6 +47,7 @@ internal sealed partial class Http1Connection : RequestContext
     private string? _transferEncoding;
     private bool _connectionClose;
     private bool _connectionKeepAlive;
+    private bool _connectionUpgrade;
     private bool _expectContinue;
     private int _errorStatus;
 
@@ -160,6 +161,7 @@ internal sealed partial class Http1Connection : RequestContext
         _transferEncoding = null;
         _connectionClose = false;
         _connectionKeepAlive = false;
+        _connectionUpgrade = false;
         _expectContinue = false;
         _errorStatus = 0;
         _absoluteHost = null;
@@ -560,6 +562,8 @@ internal sealed partial class Http1Connection : RequestContext
                         _connectionClose = true;
                     else if (Ascii.EqualsIgnoreCase(token, "keep-alive"u8))
                         _connectionKeepAlive = true;
+                    else if (Ascii.EqualsIgnoreCase(token, "upgrade"u8))
+                        _connectionUpgrade = true;
                 }
                 break;
             case KnownHeaders.Expect:

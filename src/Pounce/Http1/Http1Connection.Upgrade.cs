@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+using Pounce.Connections;
+using Pounce.WebSockets;
+
+namespace Pounce.Http1;
+
+/// <summary>
+/// Protocol upgrades (RFC 9110 7.8), as <c>UseWebSockets()</c> uses them: <c>101 Switching Protocols</c>, then the
+/// connection is the application's duplex stream until the application returns, and then it closes.
+/// </summary>
+internal sealed partial class Http1Connection : IHttpUpgradeFeature
+{
+    private bool _upgraded;
+    private UpgradedStream? _upgradedStream;
+
+    protected override object? UpgradeFeature => this;
+
+    /// <summary>
+    /// HTTP/1.1 with a <c>Connection: upgrade</c> token and an <c>Upgrade</c> header, without a body (as Kestrel: an
+    /// upgrade request carries no payload), while the server is not stopping and is under
+    /// <see cref="ServerConfig.MaxConcurrentUpgradedConnections"/>.
+    /// </summary>
+    bool IHttpUpgradeFeature.IsUpgradableRequest => IsUpgradable;
+
+    private bool IsUpgradable =>
+        _version == HttpVersionKind.Http11
+        && _connectionUpgrade
+        && RequestHeaders.ContainsKey(HeaderNames.Upgrade)
+        && _bodyKind == BodyKind.None
+        && !_upgraded
+        && !_connection.ShutdownRequested
+        && _server.CanAdmitUpgrade;
+
+    async Task<Stream> IHttpUpgradeFeature.UpgradeAsync()
+    {
+        if (!IsUpgradable)
+            throw new InvalidOperationException("This request cannot be upgraded (not an HTTP/1.1 upgrade request without a body, the server is stopping, or MaxConcurrentUpgradedConnections is reached).");
+        if (HasStarted)
+            throw new InvalidOperationException("This request cannot be upgraded: the response has already started.");
+        if (!_server.TryAdmitUpgrade())
+            throw new InvalidOperationException("This request cannot be upgraded: MaxConcurrentUpgradedConnections is reached.");
+
+        var info = RequestInfo;
+        try
+        {
+            StatusCode = StatusCodes.Status101SwitchingProtocols;
+            ReasonPhrase = "Switching Protocols";
+            ResponseHeaders[HeaderNames.Connection] = HeaderNames.Upgrade;
+            await StartResponseAsync(default);
+            _upgraded = true;
+        }
+        catch
+        {
+            _server.ReleaseUpgrade();
+            throw;
+        }
+        info.IsStreaming = true;
+        _responseEnded = true;
+        await FlushOutputAsync(default);
+
+        var isWebSocket = RequestHeaders.TryGetValue(HeaderNames.Upgrade, out var upgrade)
+            && upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
+        _upgradedStream = new UpgradedStream(_input, _output, isWebSocket);
+        Connection.Protocol = ConnectionProtocol.WebSocket;
+        info.EndTimestamp = Stopwatch.GetTimestamp();
+        Connection.TotalBytesSent += info.BytesSent;
+        Connection.RequestsServed++;
+        _server.Emitter.ResponseCompleted(Connection, info);
+        _server.Emitter.ConnectionUpgraded(Connection, info);
+        // Server shutdown: RequestAborted ends the application's loop (a WebSocket it owns is aborted with it).
+        _connection.SetUpgraded(SignalRequestAborted);
+        return _upgradedStream;
+    }
+
+    /// <summary>
+    /// The application returned from an upgraded request: decides how the connection ended (a close handshake or an
+    /// application that finished is <c>complete</c>; a peer that vanished first is <c>client_disconnect</c>), and
+    /// closes it.
+    /// </summary>
+    private async ValueTask<bool> FinishUpgradedAsync(object? context, Exception? appError)
+    {
+        var stream = _upgradedStream!;
+        var info = RequestInfo;
+        Volatile.Write(ref _requestInFlight, false);
+        Connection.TotalBytesSent += stream.BytesWritten;
+        var peer = _connection.Transport.PeerClose;
+        var peerGone = peer is Transport.PeerClose.Fin or Transport.PeerClose.Reset;
+        if (stream.CloseHandshakeDone)
+        {
+            Connection.ReportEnd(ConnectionEnd.UpgradeCompleted);
+        }
+        else if (peerGone && (stream.PeerEnded || appError is not null || RequestAborted))
+        {
+            info.EndTimestamp = Stopwatch.GetTimestamp();
+            if (Connection.ReportEnd(peer == Transport.PeerClose.Fin ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.PeerReset))
+                _server.Emitter.ClientDisconnected(Connection, info);
+        }
+        else if (appError is not null && !(appError is OperationCanceledException && RequestAborted))
+        {
+            ReportApplicationError(appError, "Unhandled exception on an upgraded connection");
+            _connection.Abort(ConnectionEnd.AppError);
+        }
+        else if (_connection.ShutdownRequested)
+        {
+            Connection.ReportEnd(ConnectionEnd.ShutdownDrained);
+        }
+        else
+        {
+            Connection.ReportEnd(ConnectionEnd.UpgradeCompleted);
+        }
+
+        await FireOnCompletedAsync();
+        try
+        {
+            _server.Application.DisposeContext(context, appError);
+        }
+        catch (Exception ex)
+        {
+            ReportApplicationError(ex, "Disposing the request context failed");
+        }
+        _server.ReleaseUpgrade();
+        return false;
+    }
+}
