@@ -70,9 +70,35 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         Connection.RequestsServed++;
         _server.Emitter.ResponseCompleted(Connection, info);
         _server.Emitter.ConnectionUpgraded(Connection, info);
-        // Server shutdown: RequestAborted ends the application's loop (a WebSocket it owns is aborted with it).
-        _connection.SetUpgraded(SignalRequestAborted);
+        _connection.SetUpgraded(OnShutdownWhileUpgraded);
         return _upgradedStream;
+    }
+
+    /// <summary>
+    /// Server shutdown: a WebSocket gets Close 1001 (Going Away) and the application's WebSocket sees the client's
+    /// answering Close; RequestAborted follows after half the <see cref="ServerConfig.ShutdownTimeout"/> (at most 5 s), or at once
+    /// when the Close could not be sent (a write in progress, not a WebSocket), to end an application loop that does
+    /// not read. <c>ShutdownTimeout</c> still aborts the connection.
+    /// </summary>
+    private void OnShutdownWhileUpgraded()
+    {
+        _ = SendGoingAwayAsync();
+
+        async Task SendGoingAwayAsync()
+        {
+            if (await _upgradedStream!.TrySendGoingAwayAsync())
+            {
+                try
+                {
+                    await Task.Delay(TimeSpan.FromTicks(Math.Min(_config.ShutdownTimeout.Ticks / 2, TimeSpan.TicksPerSecond * 5)), _connection.Transport.ConnectionClosed);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The connection closed first.
+                }
+            }
+            SignalRequestAborted();
+        }
     }
 
     /// <summary>
@@ -88,7 +114,11 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         Connection.TotalBytesSent += stream.BytesWritten;
         var peer = _connection.Transport.PeerClose;
         var peerGone = peer is Transport.PeerClose.Fin or Transport.PeerClose.Reset;
-        if (stream.CloseHandshakeDone)
+        if (stream.ClosedForShutdown || (_connection.ShutdownRequested && !(peerGone && stream.PeerEnded)))
+        {
+            Connection.ReportEnd(ConnectionEnd.ShutdownDrained);
+        }
+        else if (stream.CloseHandshakeDone)
         {
             Connection.ReportEnd(ConnectionEnd.UpgradeCompleted);
         }
@@ -102,10 +132,6 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         {
             ReportApplicationError(appError, "Unhandled exception on an upgraded connection");
             _connection.Abort(ConnectionEnd.AppError);
-        }
-        else if (_connection.ShutdownRequested)
-        {
-            Connection.ReportEnd(ConnectionEnd.ShutdownDrained);
         }
         else
         {

@@ -135,7 +135,12 @@ internal sealed partial class Http1Connection : RequestContext
 
     protected override void AbortByApplication()
     {
-        _connection.Abort(ConnectionEnd.AppAbort);
+        // An upgraded connection's WebSocket aborts the context when it fails because the peer vanished or the server
+        // signalled RequestAborted (shutdown): a consequence, not the cause, of the end.
+        if (_upgraded && (RequestAborted || PeerGone))
+            _connection.Transport.Abort();
+        else
+            _connection.Abort(ConnectionEnd.AppAbort);
         SignalRequestAborted();
     }
 

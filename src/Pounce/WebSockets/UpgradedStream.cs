@@ -17,6 +17,23 @@ internal sealed class UpgradedStream : Stream
     private WebSocketFrameScanner _sent;
     private long _bytesWritten;
     private volatile bool _peerEnded;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private volatile bool _closedForShutdown;
+
+    /// <summary>Close frame <c>1001 Going Away</c> (RFC 6455 7.4.1), unmasked as a server sends it.</summary>
+    private static readonly byte[] GoingAwayFrame = CreateGoingAwayFrame();
+
+    private static byte[] CreateGoingAwayFrame()
+    {
+        var reason = "server shutting down"u8;
+        var frame = new byte[4 + reason.Length];
+        frame[0] = 0x88;
+        frame[1] = (byte)(2 + reason.Length);
+        frame[2] = 1001 >> 8;
+        frame[3] = 1001 & 0xFF;
+        reason.CopyTo(frame.AsSpan(4));
+        return frame;
+    }
 
     public UpgradedStream(PipeReader input, PipeWriter output, bool scanWebSocketFrames)
     {
@@ -30,6 +47,41 @@ internal sealed class UpgradedStream : Stream
 
     /// <summary>A read met the end of the input, or a read or write failed because the connection was gone.</summary>
     public bool PeerEnded => _peerEnded;
+
+    /// <summary>The server sent Close 1001 because it is stopping; later application writes are discarded.</summary>
+    public bool ClosedForShutdown => _closedForShutdown;
+
+    /// <summary>
+    /// Server shutdown: sends Close 1001 on behalf of the application, when this is a WebSocket, no write of the
+    /// application is in progress, the last frame sent is complete and no Close was sent yet. The application's
+    /// WebSocket then sees the client's answering Close as usual; what it writes afterwards (its own Close) is
+    /// discarded. Returns false when the frame could not be sent.
+    /// </summary>
+    public async ValueTask<bool> TrySendGoingAwayAsync()
+    {
+        if (!_scanFrames || !_writeGate.Wait(0))
+            return false;
+        try
+        {
+            if (!_sent.AtFrameStart || _sent.SawClose || _peerEnded)
+                return false;
+            _sent.Scan(GoingAwayFrame);
+            _closedForShutdown = true;
+            _output.Write(GoingAwayFrame);
+            var result = await _output.FlushAsync();
+            if (!result.IsCompleted)
+                Interlocked.Add(ref _bytesWritten, GoingAwayFrame.Length);
+            return !result.IsCompleted;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
 
     /// <summary>Both sides sent a WebSocket Close frame: the close handshake happened.</summary>
     public bool CloseHandshakeDone => _scanFrames && _received.SawClose && _sent.SawClose;
@@ -114,29 +166,40 @@ internal sealed class UpgradedStream : Stream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_scanFrames)
-            _sent.Scan(buffer.Span);
-        FlushResult result;
+        await _writeGate.WaitAsync(cancellationToken);
         try
         {
-            if (!buffer.IsEmpty)
-                _output.Write(buffer.Span);
-            result = await _output.FlushAsync(cancellationToken);
+            // After the server's Close 1001 nothing more may be sent (RFC 6455 5.5.1).
+            if (_closedForShutdown)
+                return;
+            if (_scanFrames)
+                _sent.Scan(buffer.Span);
+            FlushResult result;
+            try
+            {
+                if (!buffer.IsEmpty)
+                    _output.Write(buffer.Span);
+                result = await _output.FlushAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                throw;
+            }
+            catch (Exception ex)
+            {
+                _peerEnded = true;
+                throw new IOException("The connection was closed.", ex);
+            }
+            if (result.IsCompleted)
+            {
+                _peerEnded = true;
+                throw new IOException("The connection was closed.");
+            }
+            Interlocked.Add(ref _bytesWritten, buffer.Length);
         }
-        catch (OperationCanceledException)
+        finally
         {
-            throw;
+            _writeGate.Release();
         }
-        catch (Exception ex)
-        {
-            _peerEnded = true;
-            throw new IOException("The connection was closed.", ex);
-        }
-        if (result.IsCompleted)
-        {
-            _peerEnded = true;
-            throw new IOException("The connection was closed.");
-        }
-        Interlocked.Add(ref _bytesWritten, buffer.Length);
     }
 }

@@ -19,6 +19,9 @@ internal struct WebSocketFrameScanner
     /// <summary>A Close frame (opcode 8) started in this direction.</summary>
     public bool SawClose { get; private set; }
 
+    /// <summary>Between frames: nothing of a frame has been seen without its end.</summary>
+    public readonly bool AtFrameStart => _state == State.First && !Invalid;
+
     /// <summary>Something that is not a WebSocket frame went by; scanning stopped.</summary>
     public bool Invalid { get; private set; }
 
