@@ -1,0 +1,102 @@
+using System.Diagnostics;
+
+namespace Pounce.Tests.WebSockets;
+
+/// <summary>Debian's <c>python3-websockets</c> client (run with <c>/usr/bin/python3</c>) against Pounce's echo.</summary>
+public sealed class PythonWebSocketsClientTests
+{
+    private const string Python = "/usr/bin/python3";
+
+    private const string Script = """
+        import asyncio, sys
+        import websockets
+
+        async def main(uri):
+            async with websockets.connect(uri, compression="deflate", max_size=None, close_timeout=10) as ws:
+                extensions = ws.response_headers.get("Sec-WebSocket-Extensions", "")
+                assert "permessage-deflate" in extensions, "no permessage-deflate: " + repr(extensions)
+                await ws.send("hello " * 1000)
+                assert await ws.recv() == "hello " * 1000
+                payload = bytes(range(256)) * 4096
+                await ws.send(payload)
+                assert await ws.recv() == payload
+                # One message in three fragments.
+                await ws.send(["frag-", "ment-", "ed"])
+                assert await ws.recv() == "frag-ment-ed"
+                pong = await ws.ping(b"are you there")
+                await asyncio.wait_for(pong, 10)
+                await ws.close(code=1000, reason="done")
+                assert ws.close_code == 1000, ws.close_code
+            print("OK", extensions)
+
+        asyncio.run(main(sys.argv[1]))
+        """;
+
+    /// <summary>Skipped, with the reason, when /usr/bin/python3 lacks the websockets module.</summary>
+    private sealed class PythonWebSocketsFactAttribute : FactAttribute
+    {
+        public PythonWebSocketsFactAttribute()
+        {
+            if (!HasWebSocketsModule())
+                Skip = $"{Python} lacks the websockets module (install Debian's python3-websockets)";
+        }
+    }
+
+    private static bool HasWebSocketsModule()
+    {
+        if (!File.Exists(Python))
+            return false;
+        using var probe = Process.Start(new ProcessStartInfo(Python, ["-c", "import websockets"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        if (!probe.WaitForExit(30_000))
+        {
+            probe.Kill(entireProcessTree: true);
+            return false;
+        }
+        return probe.ExitCode == 0;
+    }
+
+    [PythonWebSocketsFact]
+    public async Task Python_websockets_echo_with_permessage_deflate_fragments_and_ping()
+    {
+        var (server, events) = await WebSocketTests.StartEchoAsync();
+        await using (server)
+        {
+            var scriptPath = Path.Combine(Path.GetTempPath(), "pounce-ws-client-" + Guid.NewGuid().ToString("N") + ".py");
+            await File.WriteAllTextAsync(scriptPath, Script);
+            try
+            {
+                using var process = Process.Start(new ProcessStartInfo(Python, [scriptPath, $"ws://127.0.0.1:{server.Port}/ws"])
+                {
+                    RedirectStandardError = true,
+                    RedirectStandardOutput = true,
+                })!;
+                var stdout = process.StandardOutput.ReadToEndAsync();
+                var stderr = process.StandardError.ReadToEndAsync();
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                try
+                {
+                    await process.WaitForExitAsync(cts.Token);
+                }
+                finally
+                {
+                    if (!process.HasExited)
+                        process.Kill(entireProcessTree: true);
+                }
+                var output = await stdout;
+                Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{output}\n{await stderr}");
+                Assert.StartsWith("OK permessage-deflate", output, StringComparison.Ordinal);
+            }
+            finally
+            {
+                File.Delete(scriptPath);
+            }
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("websocket", conn[^1].Str("protocol"));
+            Assert.Equal("complete", conn[^1].Str("reason"));
+        }
+    }
+}
