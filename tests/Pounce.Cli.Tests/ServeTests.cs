@@ -111,7 +111,7 @@ public sealed class ServeTests : IDisposable
         Assert.Equal(0, await pounce.WaitForExitAsync(ExitTimeout));
     }
 
-    [Fact(Skip = "WebSocket upgrades land with the TLS and WebSockets issue; today the demo's /ws answers 400.")]
+    [Fact]
     public async Task Demo_websocket_echo_is_an_upgraded_connection()
     {
         await using var pounce = PounceProcess.Start(JsonDebugLogging, _dir);
