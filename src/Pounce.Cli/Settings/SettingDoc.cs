@@ -34,6 +34,7 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["Backlog"] = new(Binding, "N", "listen backlog of each listening socket"),
 
         ["MaxConnections"] = new(Limits, "N", "concurrent connections; over it a client gets 503 + Retry-After"),
+        ["MaxConcurrentUpgradedConnections"] = new(Limits, "N", "concurrent WebSocket (upgraded) connections; over it an upgrade request is answered by the app as a plain request, 0 = no upgrades"),
         ["MaxRequestLineSize"] = new(Limits, "BYTES", "longest request line (over it: 414)"),
         ["MaxHeaderSize"] = new(Limits, "BYTES", "largest request head, all header lines together (over it: 431)"),
         ["MaxHeaders"] = new(Limits, "N", "most header fields in one request (over it: 431)"),
