@@ -374,4 +374,74 @@ public sealed class WebSocketTests
             Assert.Equal("websocket", conn[^1].Str("protocol"));
         }
     }
+
+    [Fact]
+    public async Task Keep_alive_header_and_body_timeouts_do_not_fire_on_an_upgraded_connection()
+    {
+        var (server, events) = await StartEchoAsync(c =>
+        {
+            c.KeepAliveTimeout = TimeSpan.FromMilliseconds(200);
+            c.HeaderTimeout = TimeSpan.FromMilliseconds(200);
+            c.BodyReadTimeout = TimeSpan.FromMilliseconds(200);
+        });
+        await using (server)
+        {
+            using var cts = new CancellationTokenSource(Timeout);
+            using (var socket = new ClientWebSocket())
+            {
+                await socket.ConnectAsync(WsUri(server), cts.Token);
+                // Quiet for several times every HTTP timeout (time has to pass here; nothing is awaited but the clock).
+                await Task.Delay(TimeSpan.FromSeconds(1), cts.Token);
+                await socket.SendAsync("still here"u8.ToArray(), WebSocketMessageType.Text, true, cts.Token);
+                Assert.Equal("still here", Encoding.UTF8.GetString((await ReceiveMessageAsync(socket, cts.Token)).Data));
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, cts.Token);
+            }
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("complete", conn[^1].Str("reason"));
+        }
+    }
+
+    [Fact]
+    public async Task Write_timeout_still_applies_to_an_upgraded_connection()
+    {
+        var server = await TestServer.StartAppAsync(app =>
+        {
+            app.UseWebSockets();
+            app.Map("/flood", async (HttpContext context) =>
+            {
+                using var socket = await context.WebSockets.AcceptWebSocketAsync();
+                var chunk = new byte[256 * 1024];
+                try
+                {
+                    while (true)
+                        await socket.SendAsync(chunk, WebSocketMessageType.Binary, true, context.RequestAborted);
+                }
+                catch (Exception)
+                {
+                    // The server gave up on the client that does not read.
+                }
+            });
+        }, c =>
+        {
+            c.LifecycleLogging = true;
+            c.LogLevel = LogLevel.Debug;
+            c.LogFile = Path.Combine(Path.GetTempPath(), "pounce-test-" + Guid.NewGuid().ToString("N") + ".log");
+            c.ResponseWriteTimeout = TimeSpan.FromSeconds(1);
+        });
+        var events = new EventRecorder();
+        server.Services.GetRequiredService<LifecycleEmitter>().AddObserver(events);
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            raw.Socket.ReceiveBufferSize = 4096;
+            await raw.SendAsync(HandshakeRequest("/flood"));
+            Assert.Equal(101, (await raw.ReadResponseAsync()).Status);
+            // The client reads nothing more.
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("timeout", conn[^1].Str("reason"));
+            Assert.Equal("write_timeout", conn[^1].Str("detail"));
+            Assert.Equal("websocket", conn[^1].Str("protocol"));
+            Assert.True(conn[^1].Num("total_bytes_sent") > 0);
+        }
+    }
 }
