@@ -444,4 +444,30 @@ public sealed class WebSocketTests
             Assert.True(conn[^1].Num("total_bytes_sent") > 0);
         }
     }
+
+    [Fact]
+    public async Task Server_shutdown_sends_1001_on_the_wire_and_aborts_a_client_that_does_not_answer()
+    {
+        var (server, events) = await StartEchoAsync(c => c.ShutdownTimeout = TimeSpan.FromSeconds(1));
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            await raw.SendAsync(HandshakeRequest());
+            Assert.Equal(101, (await raw.ReadResponseAsync()).Status);
+            await events.WaitUntilAsync(e => e.Any(x => x.Name == "ConnectionUpgraded"), "ConnectionUpgraded");
+
+            var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+            using var cts = new CancellationTokenSource(Timeout);
+            await server.StopAsync(cts.Token);
+            // The client never answered the Close: RequestAborted after half the ShutdownTimeout ended the app.
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"stopping took {stopwatch.Elapsed}");
+            var reason = "server shutting down"u8.ToArray();
+            byte[] expected = [0x88, (byte)(2 + reason.Length), 0x03, 0xE9, .. reason];
+            Assert.Equal(expected, await raw.ReadToEndAsync());
+
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("shutdown", conn[^1].Str("reason"));
+            Assert.Equal(expected.Length, conn[^1].Num("total_bytes_sent"));
+        }
+    }
 }
