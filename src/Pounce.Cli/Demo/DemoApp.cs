@@ -149,7 +149,8 @@ internal static class DemoApp
             var received = await socket.ReceiveAsync(buffer, aborted);
             if (received.MessageType == WebSocketMessageType.Close)
             {
-                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", aborted);
+                // Answer with the client's status code, as RFC 6455 5.5.1 suggests (1000 when it sent none).
+                await socket.CloseAsync(received.CloseStatus ?? WebSocketCloseStatus.NormalClosure, received.CloseStatusDescription, aborted);
                 return;
             }
             await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, aborted);
