@@ -223,20 +223,20 @@ internal sealed class Connection : IThreadPoolWorkItem
 
     /// <summary>
     /// The connection was upgraded: <paramref name="onShutdown"/> runs when the server stops (at once if it is already
-    /// stopping), so the application's loop over the upgraded stream can end before <c>ShutdownTimeout</c>.
+    /// stopping), once, so the application's loop over the upgraded stream can end before <c>ShutdownTimeout</c>.
     /// </summary>
     public void SetUpgraded(Action onShutdown)
     {
         Volatile.Write(ref _upgradedShutdown, onShutdown);
         if (ShutdownRequested)
-            onShutdown();
+            Interlocked.Exchange(ref _upgradedShutdown, null)?.Invoke();
     }
 
     /// <summary>The server is stopping: close now if idle, else after the request in flight.</summary>
     public void RequestShutdown()
     {
         Interlocked.Exchange(ref _shutdownRequested, 1);
-        Volatile.Read(ref _upgradedShutdown)?.Invoke();
+        Interlocked.Exchange(ref _upgradedShutdown, null)?.Invoke();
         if (Volatile.Read(ref _idle) != 0)
         {
             Info.ReportEnd(ConnectionEnd.ShutdownIdle);

@@ -58,9 +58,6 @@ internal sealed class ServerContext
 
     private int _upgraded;
 
-    /// <summary>Upgraded connections currently counted against <c>MaxConcurrentUpgradedConnections</c>.</summary>
-    public int UpgradedConnections => Volatile.Read(ref _upgraded);
-
     /// <summary>Whether an upgrade would be admitted now (a hint: <see cref="TryAdmitUpgrade"/> decides).</summary>
     public bool CanAdmitUpgrade => Volatile.Read(ref _upgraded) < Config.MaxConcurrentUpgradedConnections;
 

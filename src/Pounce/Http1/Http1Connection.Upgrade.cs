@@ -59,11 +59,18 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         }
         info.IsStreaming = true;
         _responseEnded = true;
-        await FlushOutputAsync(default);
-
         var isWebSocket = RequestHeaders.TryGetValue(HeaderNames.Upgrade, out var upgrade)
             && upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
         _upgradedStream = new UpgradedStream(_input, _output, isWebSocket);
+        try
+        {
+            await FlushOutputAsync(default);
+        }
+        catch (Exception)
+        {
+            // The peer is gone: the stream's first read or write says so to the application.
+        }
+
         Connection.Protocol = ConnectionProtocol.WebSocket;
         info.EndTimestamp = Stopwatch.GetTimestamp();
         Connection.TotalBytesSent += info.BytesSent;
