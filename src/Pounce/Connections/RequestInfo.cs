@@ -67,6 +67,16 @@ public sealed class RequestInfo
     /// <summary>Whether <see cref="TraceId"/> is set.</summary>
     public bool HasTrace { get; internal set; }
 
+    /// <summary>Takes the trace and span ids of the request's activity, when there is one.</summary>
+    internal void CaptureTrace(Activity? activity)
+    {
+        if (activity is null || activity.IdFormat != ActivityIdFormat.W3C)
+            return;
+        TraceId = activity.TraceId;
+        SpanId = activity.SpanId;
+        HasTrace = true;
+    }
+
     /// <summary>Set by the lifecycle emitter: the request matched <c>HealthCheckPath</c>.</summary>
     internal bool IsHealthCheck;
 

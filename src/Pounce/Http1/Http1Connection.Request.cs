@@ -25,14 +25,25 @@ internal sealed partial class Http1Connection
         Volatile.Write(ref _requestInFlight, true);
         if (_connection.Transport.PeerClose != Transport.PeerClose.None)
             SignalRequestAborted();
-        _server.Emitter.RequestStarted(Connection, info);
-
         var application = _server.Application;
         object? context = null;
         Exception? appError = null;
         try
         {
+            // Hosting starts the request's Activity here (W3C traceparent honoured); its ids join the lifecycle events.
             context = application.CreateContext(this);
+        }
+        catch (Exception ex)
+        {
+            appError = ex;
+        }
+        info.CaptureTrace(Activity.Current);
+        _server.Emitter.RequestStarted(Connection, info);
+
+        try
+        {
+            if (appError is not null)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(appError);
             _applicationYielded = false;
             _ownResponseDeferred = false;
             var running = application.ProcessRequestAsync(context);

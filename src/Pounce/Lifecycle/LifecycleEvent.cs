@@ -61,6 +61,14 @@ public readonly struct LifecycleEvent
     /// <summary>The contract's name of a kind.</summary>
     public static string NameOf(LifecycleEventKind kind) => Names[(int)kind];
 
+    private static void AddTrace(List<KeyValuePair<string, object?>> list, RequestInfo r)
+    {
+        if (!r.HasTrace)
+            return;
+        list.Add(new("trace_id", r.TraceId.ToHexString()));
+        list.Add(new("span_id", r.SpanId.ToHexString()));
+    }
+
     /// <summary>
     /// The event's fields, in the contract's order, as a snapshot (values copied now: strings, numbers, booleans).
     /// Allocates; meant for observers that keep events, the ILogger bridge and tests, not for the hot path.
@@ -94,6 +102,7 @@ public readonly struct LifecycleEvent
                 list.Add(new("request_id", r.RequestId));
                 if (r.StreamId != 0)
                     list.Add(new("stream_id", r.StreamId));
+                AddTrace(list, r);
                 break;
             case LifecycleEventKind.ResponseCompleted when r is not null:
                 list.Add(new("status", r.Status));
@@ -106,11 +115,7 @@ public readonly struct LifecycleEvent
                 list.Add(new("request_id", r.RequestId));
                 if (r.StreamId != 0)
                     list.Add(new("stream_id", r.StreamId));
-                if (r.HasTrace)
-                {
-                    list.Add(new("trace_id", r.TraceId.ToHexString()));
-                    list.Add(new("span_id", r.SpanId.ToHexString()));
-                }
+                AddTrace(list, r);
                 break;
             case LifecycleEventKind.ClientDisconnected when r is not null:
                 list.Add(new("during_streaming", r.ResponseStarted));
@@ -119,6 +124,7 @@ public readonly struct LifecycleEvent
                 list.Add(new("method", r.Method));
                 list.Add(new("path", r.Path));
                 list.Add(new("bytes_sent", r.BytesSent));
+                AddTrace(list, r);
                 break;
             case LifecycleEventKind.ConnectionUpgraded:
                 list.Add(new("protocol", "websocket"));

@@ -122,6 +122,7 @@ internal static class JsonLineFormatter
                 WriteRequestId(w, r);
                 if (r.StreamId != 0)
                     w.WriteNumber(StreamId, r.StreamId);
+                WriteTrace(w, r);
                 break;
             case LifecycleEventKind.ResponseCompleted when r is not null:
                 w.WriteNumber(Status, r.Status);
@@ -134,14 +135,7 @@ internal static class JsonLineFormatter
                 WriteRequestId(w, r);
                 if (r.StreamId != 0)
                     w.WriteNumber(StreamId, r.StreamId);
-                if (r.HasTrace)
-                {
-                    Span<byte> hex = stackalloc byte[32];
-                    var n = LogTimestamp.WriteHex(r.TraceId, hex);
-                    w.WriteString(TraceId, hex[..n]);
-                    n = LogTimestamp.WriteHex(r.SpanId, hex);
-                    w.WriteString(SpanId, hex[..n]);
-                }
+                WriteTrace(w, r);
                 break;
             case LifecycleEventKind.ClientDisconnected when r is not null:
                 w.WriteBoolean(DuringStreaming, r.ResponseStarted);
@@ -150,6 +144,7 @@ internal static class JsonLineFormatter
                 WriteSafe(w, Method, r.Method);
                 WriteSafe(w, Path, r.Path);
                 w.WriteNumber(BytesSent, r.BytesSent);
+                WriteTrace(w, r);
                 break;
             case LifecycleEventKind.ConnectionUpgraded:
                 w.WriteString(Protocol, Websocket);
@@ -170,6 +165,18 @@ internal static class JsonLineFormatter
                 break;
         }
         End(w, output);
+    }
+
+    /// <summary>The request's W3C trace and span ids, when it has an activity (extra to the contract's fields, last).</summary>
+    private static void WriteTrace(Utf8JsonWriter w, RequestInfo r)
+    {
+        if (!r.HasTrace)
+            return;
+        Span<byte> hex = stackalloc byte[32];
+        var n = LogTimestamp.WriteHex(r.TraceId, hex);
+        w.WriteString(TraceId, hex[..n]);
+        n = LogTimestamp.WriteHex(r.SpanId, hex);
+        w.WriteString(SpanId, hex[..n]);
     }
 
     /// <summary>

@@ -45,6 +45,7 @@ internal static class TextLineFormatter
                 RequestId(output, r);
                 if (r.StreamId != 0)
                     Number(output, " stream_id="u8, r.StreamId);
+                Trace(output, r);
                 break;
             case LifecycleEventKind.ResponseCompleted when r is not null:
                 Number(output, " status="u8, r.Status);
@@ -57,14 +58,7 @@ internal static class TextLineFormatter
                 RequestId(output, r);
                 if (r.StreamId != 0)
                     Number(output, " stream_id="u8, r.StreamId);
-                if (r.HasTrace)
-                {
-                    Span<byte> hex = stackalloc byte[32];
-                    Put(output, " trace_id="u8);
-                    Put(output, hex[..LogTimestamp.WriteHex(r.TraceId, hex)]);
-                    Put(output, " span_id="u8);
-                    Put(output, hex[..LogTimestamp.WriteHex(r.SpanId, hex)]);
-                }
+                Trace(output, r);
                 break;
             case LifecycleEventKind.ClientDisconnected when r is not null:
                 Bool(output, " during_streaming="u8, r.ResponseStarted);
@@ -73,6 +67,7 @@ internal static class TextLineFormatter
                 Value(output, " method="u8, r.Method);
                 Value(output, " path="u8, r.Path);
                 Number(output, " bytes_sent="u8, r.BytesSent);
+                Trace(output, r);
                 break;
             case LifecycleEventKind.ConnectionUpgraded:
                 Put(output, " protocol=websocket"u8);
@@ -91,6 +86,18 @@ internal static class TextLineFormatter
                 break;
         }
         Put(output, "\n"u8);
+    }
+
+    /// <summary>The request's W3C trace and span ids, when it has an activity.</summary>
+    private static void Trace(IBufferWriter<byte> output, RequestInfo r)
+    {
+        if (!r.HasTrace)
+            return;
+        Span<byte> hex = stackalloc byte[32];
+        Put(output, " trace_id="u8);
+        Put(output, hex[..LogTimestamp.WriteHex(r.TraceId, hex)]);
+        Put(output, " span_id="u8);
+        Put(output, hex[..LogTimestamp.WriteHex(r.SpanId, hex)]);
     }
 
     /// <summary>

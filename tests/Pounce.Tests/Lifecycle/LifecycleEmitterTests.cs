@@ -303,7 +303,7 @@ public class LifecycleEmitterTests
         Assert.Equal(UpgradedKeys, e[2].Keys);
         Assert.Equal(DisconnectedKeys, e[3].Keys);
         Assert.Equal(CompletedKeys, e[4].Keys);
-        Assert.Equal([.. StartedKeys, "stream_id"], e[6].Keys);
+        Assert.Equal([.. StartedKeys, "stream_id", "trace_id", "span_id"], e[6].Keys);
         Assert.Equal(["event", "connection_id", "worker_id", "timestamp", "level", "status", "bytes_sent", "duration_ms", "slow",
             "method", "path", "request_id", "stream_id", "trace_id", "span_id"], e[7].Keys);
         Assert.Equal(h2.TraceId.ToHexString(), e[7]["trace_id"]);

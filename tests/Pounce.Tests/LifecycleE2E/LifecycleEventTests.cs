@@ -398,3 +398,38 @@ public sealed class CompleteThenHangUpTests
         }
     }
 }
+
+/// <summary>Lifecycle events of a request carry its trace ids when it has an activity.</summary>
+public sealed class TraceIdTests
+{
+    [Fact]
+    public async Task RequestEvents_CarryTheW3CTraceIdOfTheRequest()
+    {
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        string? seenByApp = null;
+        var (server, events) = await LifecycleEventTests.StartAsync(ctx =>
+        {
+            seenByApp = System.Diagnostics.Activity.Current?.TraceId.ToString();
+            return ctx.Response.WriteAsync("traced");
+        });
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nConnection: close\r\n\r\n");
+            await raw.ReadResponseAsync();
+            var conn = await events.CompletedConnectionAsync();
+            var started = conn.Single(e => e.Name == "RequestStarted");
+            var completed = conn.Single(e => e.Name == "ResponseCompleted");
+            Assert.Equal("0af7651916cd43dd8448eb211c80319c", seenByApp);
+            Assert.Equal("0af7651916cd43dd8448eb211c80319c", completed.Str("trace_id"));
+            Assert.Equal(completed.Str("trace_id"), started.Str("trace_id"));
+            Assert.Matches("^[0-9a-f]{16}$", completed.Str("span_id"));
+            Assert.Null(conn.Single(e => e.Name == "ConnectionCompleted")["trace_id"]);
+        }
+    }
+}

@@ -98,7 +98,7 @@ public class JsonLineFormatterTests
         Assert.Equal("b7ad6b7169203331", slow.GetProperty("span_id").GetString());
 
         var started = Parse(Line(new LifecycleEvent(LifecycleEventKind.RequestStarted, LogLevel.Debug, Time, c, r)));
-        Assert.Equal([.. StartedKeys, "stream_id"], Keys(started));
+        Assert.Equal([.. StartedKeys, "stream_id", "trace_id", "span_id"], Keys(started));
         Assert.Equal("2.0", started.GetProperty("http_version").GetString());
     }
 
