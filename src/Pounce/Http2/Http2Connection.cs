@@ -35,6 +35,7 @@ internal sealed partial class Http2Connection
     private readonly object _sync = new();
     private readonly Dictionary<int, Http2Stream> _streams = new();
     private readonly HashSet<int> _resetByUs = new();
+    private readonly HashSet<int> _closedStreams = new();
     private readonly HpackDecoder _decoder;
     private readonly HpackEncoder _encoder = new();
     private readonly Http2Settings _peerSettings = new();
@@ -427,7 +428,11 @@ internal sealed partial class Http2Connection
             if (existing is null)
             {
                 if (!_resetByUs.Contains(id))
-                    throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream.");
+                {
+                    throw WasOpened(id)
+                        ? Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream.")
+                        : Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "HEADERS with a stream id lower than an earlier one.");
+                }
             }
             else if (existing.IsReset)
             {
@@ -696,6 +701,12 @@ internal sealed partial class Http2Connection
         stream.FailBody(new IOException("The request stream was reset: " + code + "."));
     }
 
+    private bool WasOpened(int streamId)
+    {
+        lock (_sync)
+            return _closedStreams.Contains(streamId);
+    }
+
     private void RememberResetByUs(int streamId)
     {
         lock (_sync)
@@ -851,6 +862,9 @@ internal sealed partial class Http2Connection
         lock (_sync)
         {
             _streams.Remove(id);
+            if (_closedStreams.Count >= ResetByUsMemory)
+                _closedStreams.Clear();
+            _closedStreams.Add(id);
             credit = stream.UnreadBodyBytes;
             stream.UnreadBodyBytes = 0;
             if (!stream.RequestEnded && !stream.IsReset && !_closed)
