@@ -33,6 +33,7 @@ internal sealed class Http2RawClient : IAsyncDisposable
     private readonly HpackEncoder _encoder = new();
     private readonly HpackDecoder _decoder = new(4096, 1 << 20);
     private readonly byte[] _buffer = new byte[1 << 20];
+    private readonly Dictionary<int, CollectingHeaderHandler> _headers = new();
     private int _start;
     private int _end;
 
@@ -95,7 +96,24 @@ internal sealed class Http2RawClient : IAsyncDisposable
         await FillAsync(9 + header.Length);
         var payload = _buffer.AsSpan(_start + 9, header.Length).ToArray();
         _start += 9 + header.Length;
-        return new RawFrame(header.Type, header.Flags, header.StreamId, payload);
+        var frame = new RawFrame(header.Type, header.Flags, header.StreamId, payload);
+        if (frame.Type is Http2FrameType.Headers or Http2FrameType.Continuation)
+        {
+            // Every header block is decoded in order, whoever waits for it, to keep HPACK in step.
+            if (!_headers.TryGetValue(frame.StreamId, out var handler))
+                _headers[frame.StreamId] = handler = new CollectingHeaderHandler();
+            var fragment = payload.AsSpan();
+            if (frame.Type == Http2FrameType.Headers)
+            {
+                var pad = frame.Has(Http2FrameFlags.Padded) ? fragment[0] : 0;
+                fragment = fragment[(frame.Has(Http2FrameFlags.Padded) ? 1 : 0)..];
+                if (frame.Has(Http2FrameFlags.Priority))
+                    fragment = fragment[5..];
+                fragment = fragment[..^pad];
+            }
+            _decoder.Decode(fragment, frame.Has(Http2FrameFlags.EndHeaders), handler);
+        }
+        return frame;
     }
 
     /// <summary>Reads frames until one matches; returns it. Fails on timeout or EOF.</summary>
@@ -138,21 +156,18 @@ internal sealed class Http2RawClient : IAsyncDisposable
     /// <summary>Reads the response of one stream: decoded header fields and body, until END_STREAM.</summary>
     public async Task<(List<(string Name, string Value)> Headers, byte[] Body)> ReadResponseAsync(int streamId)
     {
-        var handler = new CollectingHeaderHandler();
         var body = new MemoryStream();
         while (true)
         {
             var frame = await ExpectAsync(f => f.StreamId == streamId || f.Type == Http2FrameType.GoAway, $"a frame of stream {streamId}");
             if (frame.Type == Http2FrameType.GoAway)
                 throw new Xunit.Sdk.XunitException("GOAWAY " + frame.GoAwayCode);
-            if (frame.Type is Http2FrameType.Headers or Http2FrameType.Continuation)
-                _decoder.Decode(frame.Payload, frame.Has(Http2FrameFlags.EndHeaders), handler);
-            else if (frame.Type == Http2FrameType.Data)
+            if (frame.Type == Http2FrameType.Data)
                 body.Write(frame.Payload);
             else if (frame.Type == Http2FrameType.RstStream)
                 throw new Xunit.Sdk.XunitException("RST_STREAM " + frame.RstCode);
             if (frame.Has(Http2FrameFlags.EndStream))
-                return (handler.Headers, body.ToArray());
+                return (_headers.TryGetValue(streamId, out var handler) ? handler.Headers : [], body.ToArray());
         }
     }
 

@@ -1,0 +1,350 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Microsoft.AspNetCore.Http;
+using Pounce.Http2;
+using Pounce.Tests.Infrastructure;
+using Pounce.Tests.LifecycleE2E;
+
+namespace Pounce.Tests.Http2;
+
+/// <summary>Raw frames against RFC 9113: each malformed input gets the connection or stream error the RFC names.</summary>
+public sealed class Http2ProtocolErrorTests
+{
+    private static Task<TestServer> StartAsync(RequestDelegate? handler = null, Action<ServerConfig>? configure = null)
+        => TestServer.StartAsync(handler ?? (ctx => ctx.Response.WriteAsync("ok")), configure);
+
+    private static async Task AssertStillServesAsync(Http2RawClient raw, int streamId)
+    {
+        await raw.SendHeadersAsync(streamId, true, Http2RawClient.Get("/after"));
+        var (headers, _) = await raw.ReadResponseAsync(streamId);
+        Assert.Contains((":status", "200"), headers);
+    }
+
+    [Fact]
+    public async Task Settings_AreExchanged_AndPingIsAcknowledged()
+    {
+        await using var server = await StartAsync(configure: c =>
+        {
+            c.Http2MaxConcurrentStreams = 7;
+            c.Http2InitialWindowSize = 100_000;
+            c.Http2MaxHeaderListSize = 9000;
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port, handshake: false);
+        await raw.SendAsync(Http2Connection.ClientPreface.ToArray());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteSettings(w, []));
+        var settings = await raw.ReadFrameAsync();
+        Assert.Equal(Http2FrameType.Settings, settings.Type);
+        var values = new Dictionary<int, uint>();
+        for (var i = 0; i < settings.Payload.Length; i += 6)
+            values[BinaryPrimitives.ReadUInt16BigEndian(settings.Payload.AsSpan(i))] = BinaryPrimitives.ReadUInt32BigEndian(settings.Payload.AsSpan(i + 2));
+        Assert.Equal(7u, values[(int)Http2SettingId.MaxConcurrentStreams]);
+        Assert.Equal(100_000u, values[(int)Http2SettingId.InitialWindowSize]);
+        Assert.Equal(9000u, values[(int)Http2SettingId.MaxHeaderListSize]);
+        await raw.ExpectAsync(f => f.Type == Http2FrameType.Settings && f.Has(Http2FrameFlags.Ack), "SETTINGS ACK");
+        await raw.SendFrameAsync(w => Http2FrameWriter.WritePing(w, 0x0102030405060708, ack: false));
+        var ping = await raw.ExpectAsync(f => f.Type == Http2FrameType.Ping, "PING ACK");
+        Assert.True(ping.Has(Http2FrameFlags.Ack));
+        Assert.Equal(0x0102030405060708ul, BinaryPrimitives.ReadUInt64BigEndian(ping.Payload));
+    }
+
+    [Fact]
+    public async Task FirstFrameNotSettings_IsProtocolError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port, handshake: false);
+        await raw.SendAsync(Http2Connection.ClientPreface.ToArray());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WritePing(w, 1, ack: false));
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+        Assert.True(await raw.WaitForCloseAsync());
+    }
+
+    [Fact]
+    public async Task HeadersOnEvenStream_IsProtocolError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(2, true, Http2RawClient.Get());
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+    }
+
+    [Fact]
+    public async Task DecreasingStreamId_IsProtocolError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(5, true, Http2RawClient.Get());
+        await raw.ReadResponseAsync(5);
+        await raw.SendHeadersAsync(3, true, Http2RawClient.Get());
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+    }
+
+    [Fact]
+    public async Task HeadersOnClosedStream_IsStreamClosed()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+        await raw.ReadResponseAsync(1);
+        await Task.Delay(100);
+        await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.StreamClosed);
+    }
+
+    [Fact]
+    public async Task DataOnIdleStream_IsProtocolError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendDataAsync(1, [1, 2, 3], endStream: true);
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+    }
+
+    [Fact]
+    public async Task DataAfterEndStream_IsStreamClosed()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartAsync(async ctx =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+            await ctx.Response.WriteAsync("x");
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+        await raw.SendDataAsync(1, [1], endStream: false);
+        await raw.ExpectResetAsync(1, Http2ErrorCode.StreamClosed);
+        release.TrySetResult();
+        await AssertStillServesAsync(raw, 3);
+    }
+
+    [Fact]
+    public async Task InterleavedFrameInHeaderBlock_IsProtocolError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        var block = raw.Encode(Http2RawClient.Get());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteHeaders(w, 1, block, endStream: true, endHeaders: false));
+        await raw.SendFrameAsync(w => Http2FrameWriter.WritePing(w, 1, ack: false));
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+    }
+
+    [Fact]
+    public async Task ContinuationOnAnotherStream_IsProtocolError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        var block = raw.Encode(Http2RawClient.Get());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteHeaders(w, 1, block.AsSpan(0, 2), endStream: true, endHeaders: false));
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteContinuation(w, 3, block.AsSpan(2), endHeaders: true));
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+    }
+
+    [Fact]
+    public async Task HeaderBlockSplitOverContinuations_IsServed()
+    {
+        await using var server = await StartAsync(ctx => ctx.Response.WriteAsync(ctx.Request.Headers["x-long"].ToString().Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        var block = raw.Encode([.. Http2RawClient.Get(), ("x-long", new string('a', 5000))]);
+        await raw.SendFrameAsync(w =>
+        {
+            Http2FrameWriter.WriteHeaders(w, 1, block.AsSpan(0, 10), endStream: true, endHeaders: false);
+            Http2FrameWriter.WriteContinuation(w, 1, block.AsSpan(10, 100), endHeaders: false);
+            Http2FrameWriter.WriteContinuation(w, 1, block.AsSpan(110), endHeaders: true);
+        });
+        var (_, body) = await raw.ReadResponseAsync(1);
+        Assert.Equal("5000", System.Text.Encoding.ASCII.GetString(body));
+    }
+
+    [Fact]
+    public async Task FrameLargerThanMaxFrameSize_IsFrameSizeError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, false, Http2RawClient.Post());
+        await raw.SendDataAsync(1, new byte[16_385], endStream: true);
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.FrameSizeError);
+    }
+
+    [Fact]
+    public async Task WindowUpdateZeroOnConnection_IsProtocolError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendAsync([0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+    }
+
+    [Fact]
+    public async Task WindowUpdateOverflowOnConnection_IsFlowControlError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteWindowUpdate(w, 0, int.MaxValue));
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.FlowControlError);
+    }
+
+    [Fact]
+    public async Task DataBeyondStreamWindow_IsFlowControlError()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartAsync(async ctx =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+        }, c => c.Http2InitialWindowSize = 65_535);
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, false, Http2RawClient.Post());
+        for (var i = 0; i < 4; i++)
+            await raw.SendDataAsync(1, new byte[16_384], endStream: false);
+        await raw.SendDataAsync(1, new byte[100], endStream: false);
+        await raw.ExpectResetAsync(1, Http2ErrorCode.FlowControlError);
+        release.TrySetResult();
+    }
+
+    [Fact]
+    public async Task UnknownFrameAndPriority_AreIgnored()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendAsync([0, 0, 3, 0xEE, 0xFF, 0, 0, 0, 1, 1, 2, 3]);
+        await raw.SendFrameAsync(w => Http2FrameWriter.WritePriority(w, 9, new Http2Priority(false, 0, 16)));
+        await AssertStillServesAsync(raw, 1);
+    }
+
+    [Fact]
+    public async Task PushPromiseFromClient_IsProtocolError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendFrameAsync(w => Http2FrameWriter.WritePushPromise(w, 1, 2, raw.Encode(Http2RawClient.Get()), endHeaders: true));
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+    }
+
+    public static TheoryData<string> MalformedRequests => new()
+    {
+        "missing-path", "uppercase-name", "connection-header", "te-gzip", "pseudo-after-regular", "unknown-pseudo",
+        "status-pseudo", "repeated-method", "empty-path", "transfer-encoding", "trailer-with-pseudo", "content-length-mismatch",
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedRequests))]
+    public async Task MalformedRequest_IsStreamProtocolError(string kind)
+    {
+        await using var server = await StartAsync(async ctx =>
+        {
+            await new StreamReader(ctx.Request.Body).ReadToEndAsync();
+            await ctx.Response.WriteAsync("ok");
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        (string, string)[] get = Http2RawClient.Get();
+        switch (kind)
+        {
+            case "missing-path":
+                await raw.SendHeadersAsync(1, true, (":method", "GET"), (":scheme", "http"), (":authority", "x"));
+                break;
+            case "uppercase-name":
+                await raw.SendHeadersAsync(1, true, [.. get, ("X-Upper", "1")]);
+                break;
+            case "connection-header":
+                await raw.SendHeadersAsync(1, true, [.. get, ("connection", "keep-alive")]);
+                break;
+            case "te-gzip":
+                await raw.SendHeadersAsync(1, true, [.. get, ("te", "gzip")]);
+                break;
+            case "pseudo-after-regular":
+                await raw.SendHeadersAsync(1, true, (":method", "GET"), (":scheme", "http"), ("x-a", "1"), (":path", "/"));
+                break;
+            case "unknown-pseudo":
+                await raw.SendHeadersAsync(1, true, [.. get, (":foo", "1")]);
+                break;
+            case "status-pseudo":
+                await raw.SendHeadersAsync(1, true, [(":status", "200"), .. get]);
+                break;
+            case "repeated-method":
+                await raw.SendHeadersAsync(1, true, [.. get.Take(1), .. get]);
+                break;
+            case "empty-path":
+                await raw.SendHeadersAsync(1, true, (":method", "GET"), (":scheme", "http"), (":path", ""));
+                break;
+            case "transfer-encoding":
+                await raw.SendHeadersAsync(1, true, [.. get, ("transfer-encoding", "chunked")]);
+                break;
+            case "trailer-with-pseudo":
+                await raw.SendHeadersAsync(1, false, Http2RawClient.Post());
+                await raw.SendHeadersAsync(1, true, (":path", "/x"));
+                break;
+            case "content-length-mismatch":
+                await raw.SendHeadersAsync(1, false, [.. Http2RawClient.Post(), ("content-length", "10")]);
+                await raw.SendDataAsync(1, new byte[3], endStream: true);
+                break;
+        }
+        await raw.ExpectResetAsync(1, Http2ErrorCode.ProtocolError);
+        await AssertStillServesAsync(raw, 3);
+    }
+
+    [Fact]
+    public async Task StreamsOverMaxConcurrentStreams_AreRefused()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartAsync(async ctx =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+            await ctx.Response.WriteAsync("ok");
+        }, c => c.Http2MaxConcurrentStreams = 2);
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+        await raw.SendHeadersAsync(3, true, Http2RawClient.Get());
+        await raw.SendHeadersAsync(5, true, Http2RawClient.Get());
+        await raw.ExpectResetAsync(5, Http2ErrorCode.RefusedStream);
+        release.TrySetResult();
+        await raw.ReadResponseAsync(1);
+    }
+
+    [Fact]
+    public async Task ProtocolError_IsReportedWithSpecificDetail_AndServerStaysUp()
+    {
+        var (server, events) = await LifecycleEventTests.StartAsync(ctx => ctx.Response.WriteAsync("ok"));
+        await using (server)
+        {
+            await using (var raw = await Http2RawClient.ConnectAsync(server.Port))
+            {
+                await raw.SendHeadersAsync(2, true, Http2RawClient.Get());
+                await raw.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+            }
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("error", conn[^1].Str("reason"));
+            Assert.Equal("protocol_error", conn[^1].Str("detail"));
+            Assert.Equal("h2", conn[^1].Str("protocol"));
+            using var client = Http2ConnectionTests.CreateH2Client(server);
+            Assert.Equal("ok", await client.GetStringAsync("/"));
+        }
+    }
+
+    [Fact]
+    public async Task ServerWritesWaitForWindow_AndResumeOnWindowUpdate()
+    {
+        await using var server = await StartAsync(ctx => ctx.Response.Body.WriteAsync(new byte[100_000]).AsTask());
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port, handshake: false);
+        await raw.SendAsync(Http2Connection.ClientPreface.ToArray());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteSettings(w, [new Http2Setting(Http2SettingId.InitialWindowSize, 1000)]));
+        await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+        var received = 0;
+        while (received < 1000)
+        {
+            var frame = await raw.ExpectAsync(f => f.Type == Http2FrameType.Data, "DATA");
+            received += frame.Payload.Length;
+        }
+        Assert.Equal(1000, received);
+        await raw.SendFrameAsync(w =>
+        {
+            Http2FrameWriter.WriteWindowUpdate(w, 0, 100_000);
+            Http2FrameWriter.WriteWindowUpdate(w, 1, 99_000);
+        });
+        while (true)
+        {
+            var frame = await raw.ExpectAsync(f => f.Type == Http2FrameType.Data, "DATA");
+            received += frame.Payload.Length;
+            if (frame.Has(Http2FrameFlags.EndStream))
+                break;
+        }
+        Assert.Equal(100_000, received);
+    }
+}
