@@ -373,7 +373,7 @@ internal sealed partial class Http2Connection
         if (stream is null || stream.IsReset)
         {
             CreditConnection(length);
-            if (stream is not null || _resetByUs.Contains(id))
+            if (stream is not null || IsResetByUs(id))
                 return; // frames in flight after our RST_STREAM are ignored
             throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "DATA on a closed stream.");
         }
@@ -427,7 +427,7 @@ internal sealed partial class Http2Connection
             var existing = FindStream(id);
             if (existing is null)
             {
-                if (!_resetByUs.Contains(id))
+                if (!IsResetByUs(id))
                 {
                     throw WasOpened(id)
                         ? Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream.")
@@ -568,10 +568,12 @@ internal sealed partial class Http2Connection
         if (IsIdle(id))
             throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "RST_STREAM on an idle stream.");
         var stream = FindStream(id);
+        // Rapid reset (CVE-2023-44487): count the client's cancellations of streams it just opened, whether they
+        // were running or refused; a reset of a stream whose response already ended costs nothing and is not counted.
+        if ((stream is not null || IsResetByUs(id)) && _resetFlood.Hit(_rapidResetLimit))
+            Flood(ConnectionEnd.RapidReset, "Too many streams reset by the client.");
         if (stream is null)
             return;
-        if (_resetFlood.Hit(_rapidResetLimit))
-            Flood(ConnectionEnd.RapidReset, "Too many streams reset by the client.");
         lock (_sync)
         {
             stream.MarkReset(byPeer: true);
@@ -699,6 +701,12 @@ internal sealed partial class Http2Connection
             stream.WakeWindowWaiter();
         }
         stream.FailBody(new IOException("The request stream was reset: " + code + "."));
+    }
+
+    private bool IsResetByUs(int streamId)
+    {
+        lock (_sync)
+            return _resetByUs.Contains(streamId);
     }
 
     private bool WasOpened(int streamId)
