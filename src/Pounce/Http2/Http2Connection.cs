@@ -251,7 +251,9 @@ internal sealed partial class Http2Connection
             await SendGoAwayAsync(Http2ErrorCode.NoError);
             if (StreamCount == 0)
             {
-                Info.ReportEnd(ConnectionEnd.ShutdownIdle);
+                // An idle connection already has ShutdownIdle (Connection.RequestShutdown); otherwise the last
+                // stream finished just now.
+                Info.ReportEnd(ConnectionEnd.ShutdownDrained);
                 return true;
             }
             return false;
@@ -373,6 +375,8 @@ internal sealed partial class Http2Connection
         if (stream is null || stream.IsReset)
         {
             CreditConnection(length);
+            if (stream is not null && stream.ResetByClient)
+                throw Http2ProtocolException.Stream(id, Http2ErrorCode.StreamClosed, "DATA after RST_STREAM.");
             if (stream is not null || IsResetByUs(id))
                 return; // frames in flight after our RST_STREAM are ignored
             throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "DATA on a closed stream.");
@@ -434,9 +438,13 @@ internal sealed partial class Http2Connection
                         : Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "HEADERS with a stream id lower than an earlier one.");
                 }
             }
+            else if (existing.ResetByClient)
+            {
+                streamError = Http2ErrorCode.StreamClosed;
+            }
             else if (existing.IsReset)
             {
-                // Ignored, but decoded to keep HPACK in step.
+                // Reset by us: ignored, but decoded to keep HPACK in step.
             }
             else if (existing.RequestEnded)
             {
@@ -574,6 +582,7 @@ internal sealed partial class Http2Connection
             Flood(ConnectionEnd.RapidReset, "Too many streams reset by the client.");
         if (stream is null)
             return;
+        stream.ResetByClient = true;
         lock (_sync)
         {
             stream.MarkReset(byPeer: true);
@@ -898,7 +907,7 @@ internal sealed partial class Http2Connection
         }
         if (last)
         {
-            if (_draining || _goAwayReceived || _closed)
+            if (_draining || _goAwayReceived || _closed || _connection.ShutdownRequested)
                 _input.CancelPendingRead();
             else
                 EnterIdleIfNoStreams();

@@ -99,6 +99,9 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     /// <summary>Whether the client reset the stream (RST_STREAM) or the connection failed under it.</summary>
     public bool ResetByPeer { get; private set; }
 
+    /// <summary>The client sent RST_STREAM for this stream (read loop only).</summary>
+    public bool ResetByClient { get; set; }
+
     /// <summary>Whether END_STREAM was sent.</summary>
     public bool EndStreamSent => _endStreamSent;
 

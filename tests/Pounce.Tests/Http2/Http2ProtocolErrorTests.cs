@@ -347,4 +347,43 @@ public sealed class Http2ProtocolErrorTests
         }
         Assert.Equal(100_000, received);
     }
+
+    [Fact]
+    public async Task DataAfterClientReset_IsStreamClosed()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartAsync(async ctx =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+            await ctx.Response.WriteAsync("ok");
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, false, Http2RawClient.Post());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteRstStream(w, 1, Http2ErrorCode.Cancel));
+        await raw.SendDataAsync(1, [1, 2], endStream: false);
+        var frame = await raw.ExpectAsync(f => f.Type is Http2FrameType.RstStream or Http2FrameType.GoAway, "STREAM_CLOSED");
+        Assert.Equal(Http2ErrorCode.StreamClosed, frame.Type == Http2FrameType.GoAway ? frame.GoAwayCode : frame.RstCode);
+        release.TrySetResult();
+    }
+
+    [Fact]
+    public async Task HeadRequest_GetsHeadersWithoutBody()
+    {
+        await using var server = await StartAsync(ctx => ctx.Response.WriteAsync("hello"));
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, (":method", "HEAD"), (":scheme", "http"), (":path", "/"), (":authority", "x"));
+        var (headers, body) = await raw.ReadResponseAsync(1);
+        Assert.Contains((":status", "200"), headers);
+        Assert.Empty(body);
+    }
+
+    [Fact]
+    public async Task Cookies_AreJoined_AndAuthorityBecomesHost()
+    {
+        await using var server = await StartAsync(ctx => ctx.Response.WriteAsync(ctx.Request.Headers.Cookie + "|" + ctx.Request.Host));
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, [.. Http2RawClient.Get(), ("cookie", "a=1"), ("cookie", "b=2")]);
+        var (_, body) = await raw.ReadResponseAsync(1);
+        Assert.Equal("a=1; b=2|localhost", System.Text.Encoding.ASCII.GetString(body));
+    }
 }
