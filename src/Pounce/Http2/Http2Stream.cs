@@ -111,7 +111,8 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     /// <summary>The request trailer collection, for the HPACK handler.</summary>
     public HeaderDictionary TrailerHeaders => RequestTrailerHeaders;
 
-    public bool HasValidTarget => _validTarget;
+    /// <summary>Whether <c>:path</c> is origin-form, or <c>*</c> on OPTIONS (RFC 9113 8.3.1).</summary>
+    public bool HasValidTarget => _validTarget && (RawTarget != "*" || ReferenceEquals(Method, HttpMethods.Options));
 
     protected override long DefaultMaxRequestBodySize => _server.Config.MaxRequestBodySize;
 
@@ -150,9 +151,10 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
         }
         else if (target.Length == 1 && target[0] == (byte)'*')
         {
+            // Valid for OPTIONS only; :method may come after :path, so HasValidTarget checks the method.
             Path = "";
             QueryString = "";
-            _validTarget = ReferenceEquals(Method, HttpMethods.Options) || Method.Length == 0;
+            _validTarget = true;
         }
     }
 
@@ -167,8 +169,6 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     /// <summary>Called by the connection once the request head is complete.</summary>
     public void OnHeadComplete(bool endStream)
     {
-        if (ReferenceEquals(Method, HttpMethods.Options) && RawTarget == "*")
-            _validTarget = true;
         CanHaveBody = !endStream;
         RequestInfo.Method = Method;
         RequestInfo.Path = Path;
@@ -339,7 +339,9 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
             _responseEnded = true;
             await FlushOutputAsync(default);
         }
-        return _endStreamSent && !ResetByPeer;
+        // Answered when END_STREAM went out, or when the application itself reset the stream (as an HTTP/1.1
+        // application abort counts); not when the client reset it or the connection went away.
+        return (_endStreamSent || IsReset) && !ResetByPeer;
     }
 
     protected override async ValueTask CompleteResponseByApplicationAsync()

@@ -386,4 +386,31 @@ public sealed class Http2ProtocolErrorTests
         var (_, body) = await raw.ReadResponseAsync(1);
         Assert.Equal("a=1; b=2|localhost", System.Text.Encoding.ASCII.GetString(body));
     }
+
+    [Fact]
+    public async Task OptionsAsterisk_IsServed_AndAsteriskOnGet_IsMalformed()
+    {
+        await using var server = await StartAsync(ctx => ctx.Response.WriteAsync(ctx.Request.Method));
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, (":path", "*"), (":method", "OPTIONS"), (":scheme", "http"), (":authority", "x"));
+        var (_, body) = await raw.ReadResponseAsync(1);
+        Assert.Equal("OPTIONS", System.Text.Encoding.ASCII.GetString(body));
+        await raw.SendHeadersAsync(3, true, (":path", "*"), (":method", "GET"), (":scheme", "http"), (":authority", "x"));
+        await raw.ExpectResetAsync(3, Http2ErrorCode.ProtocolError);
+    }
+
+    [Fact]
+    public async Task AppReset_SendsRstStreamWithItsCode()
+    {
+        await using var server = await StartAsync(ctx =>
+        {
+            ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResetFeature>()!.Reset((int)Http2ErrorCode.Cancel);
+            return Task.CompletedTask;
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+        await raw.ExpectResetAsync(1, Http2ErrorCode.Cancel);
+        await raw.SendHeadersAsync(3, true, Http2RawClient.Get());
+        await raw.ExpectResetAsync(3, Http2ErrorCode.Cancel);
+    }
 }
