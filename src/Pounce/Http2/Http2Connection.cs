@@ -48,6 +48,8 @@ internal sealed partial class Http2Connection
 
     // Read-loop state.
     private bool _settingsReceived;
+    private bool _ourSettingsAcknowledged;
+    private int _receiveInitialWindow = ProtocolInitialWindow;
     private int _lastClientStreamId;
     private int _sequence;
     private int _headerBlockStreamId;
@@ -479,7 +481,7 @@ internal sealed partial class Http2Connection
             {
                 lock (_sync)
                 {
-                    target = new Http2Stream(this, _server, id, ++_sequence, _peerInitialWindow, _config.Http2InitialWindowSize);
+                    target = new Http2Stream(this, _server, id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
                 }
                 kind = HeaderBlockKind.Request;
             }
@@ -595,7 +597,28 @@ internal sealed partial class Http2Connection
     {
         var settings = Http2SettingsFrame.Parse(frame);
         if (settings.IsAck)
+        {
+            if (!_ourSettingsAcknowledged)
+            {
+                // RFC 9113 6.9.2: the client used the default stream window (65535) until it applied our SETTINGS.
+                // Streams opened before the ACK move up to a larger window of ours; a smaller one is not applied
+                // to them (clients differ in how they shrink the windows of open streams; 65535 bounds them).
+                _ourSettingsAcknowledged = true;
+                var delta = (long)_config.Http2InitialWindowSize - ProtocolInitialWindow;
+                lock (_sync)
+                {
+                    if (delta > 0)
+                    {
+                        foreach (var stream in _streams.Values)
+                            stream.ReceiveWindow += delta;
+                        if (_headerBlockStream is { } opening)
+                            opening.ReceiveWindow += delta;
+                    }
+                    _receiveInitialWindow = _config.Http2InitialWindowSize;
+                }
+            }
             return;
+        }
         if (_settingsReceived && _settingsFlood.Hit(SettingsFloodLimit))
             Flood(ConnectionEnd.SettingsFlood, "Too many SETTINGS frames.");
         _settingsReceived = true;
