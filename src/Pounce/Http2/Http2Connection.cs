@@ -25,6 +25,7 @@ internal sealed partial class Http2Connection
     private const int EmptyDataFloodLimit = 500;
     private const int MaxContinuationFrames = 64;
     private const int ResetByUsMemory = 1024;
+    private const int FlushInlineThreshold = 32 * 1024;
 
     private readonly Connection _connection;
     private readonly ServerContext _server;
@@ -75,6 +76,8 @@ internal sealed partial class Http2Connection
     private volatile int _peerMaxFrameSize = Http2FrameReader.DefaultMaxFrameSize;
     private int _pendingPeerTableSize = -1;
     private volatile bool _closed;
+    private bool _flushScheduled;
+    private bool _outputDone;
     private int _goAwaySent;
     private ConnectionEnd _failure;
     private Http2ErrorCode _failureCode;
@@ -853,13 +856,27 @@ internal sealed partial class Http2Connection
             }
         }
         _closed = true;
+        await _outputLock.WaitAsync();
         try
         {
-            await FlushControlAsync();
+            // Last words (queued control frames, a coalesced flush still pending); then the output is the
+            // connection's to complete.
+            _outputDone = true;
+            if (_control.WrittenCount > 0)
+            {
+                _output.Write(_control.WrittenSpan);
+                _control.ResetWrittenCount();
+            }
+            if (_output.UnflushedBytes > 0)
+                await _output.FlushAsync();
         }
         catch (Exception)
         {
             // The transport is gone.
+        }
+        finally
+        {
+            _outputLock.Release();
         }
     }
 
@@ -1081,6 +1098,12 @@ internal sealed partial class Http2Connection
                     Http2FrameWriter.WriteData(output, id, [], endStream: true);
                 }
             }
+            if (output.UnflushedBytes < FlushInlineThreshold)
+            {
+                // Coalesce: the responses of other streams written before the flush runs go out in the same send.
+                ScheduleFlush();
+                return true;
+            }
             var result = await output.FlushAsync();
             return !result.IsCompleted && !result.IsCanceled;
         }
@@ -1165,6 +1188,34 @@ internal sealed partial class Http2Connection
     // Output
     // =====================================================================================
 
+    /// <summary>Under the output lock: makes sure a flush runs soon (once for everything written until then).</summary>
+    private void ScheduleFlush()
+    {
+        if (_flushScheduled)
+            return;
+        _flushScheduled = true;
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = ((Http2Connection)s!).RunScheduledFlushAsync(), this, preferLocal: false);
+    }
+
+    private async Task RunScheduledFlushAsync()
+    {
+        await _outputLock.WaitAsync();
+        try
+        {
+            _flushScheduled = false;
+            if (!_outputDone && _output.UnflushedBytes > 0)
+                await _output.FlushAsync();
+        }
+        catch (Exception)
+        {
+            _closed = true;
+        }
+        finally
+        {
+            _outputLock.Release();
+        }
+    }
+
     /// <summary>Read loop: sends the queued control frames.</summary>
     private async ValueTask FlushControlAsync()
     {
@@ -1173,6 +1224,8 @@ internal sealed partial class Http2Connection
         await _outputLock.WaitAsync();
         try
         {
+            if (_outputDone)
+                return;
             _output.Write(_control.WrittenSpan);
             _control.ResetWrittenCount();
             await _output.FlushAsync();
@@ -1193,6 +1246,8 @@ internal sealed partial class Http2Connection
         await _outputLock.WaitAsync();
         try
         {
+            if (_outputDone)
+                return;
             write(_output);
             await _output.FlushAsync();
         }
