@@ -62,6 +62,7 @@ internal sealed partial class Http2Connection
     private long _headerBlockBytes;
     private bool _goAwayReceived;
     private bool _draining;
+    private ConnectionEnd _drainFact = ConnectionEnd.ShutdownDrained;
     private ConnectionEnd _floodFact;
     private FloodCounter _settingsFlood;
     private FloodCounter _pingFlood;
@@ -228,7 +229,7 @@ internal sealed partial class Http2Connection
                 return;
             if ((_goAwayReceived || _draining) && StreamCount == 0)
             {
-                Info.ReportEnd(_goAwayReceived ? ConnectionEnd.GoAwayReceived : ConnectionEnd.ShutdownDrained);
+                Info.ReportEnd(_goAwayReceived ? ConnectionEnd.GoAwayReceived : _drainFact);
                 await SendGoAwayAsync(Http2ErrorCode.NoError);
                 return;
             }
@@ -265,7 +266,7 @@ internal sealed partial class Http2Connection
         }
         if ((_goAwayReceived || _draining) && StreamCount == 0)
         {
-            Info.ReportEnd(_goAwayReceived ? ConnectionEnd.GoAwayReceived : ConnectionEnd.ShutdownDrained);
+            Info.ReportEnd(_goAwayReceived ? ConnectionEnd.GoAwayReceived : _drainFact);
             await SendGoAwayAsync(Http2ErrorCode.NoError);
             return true;
         }
@@ -564,6 +565,14 @@ internal sealed partial class Http2Connection
             }
         }
         stream.Running = stream.RunAsync();
+        if (_config.MaxRequestsPerConnection > 0 && _sequence >= _config.MaxRequestsPerConnection && !_draining)
+        {
+            // Like HTTP/1.1's last request: GOAWAY with this stream as the last one, then drain.
+            _draining = true;
+            _drainFact = ConnectionEnd.MaxRequestsReached;
+            if (Interlocked.Exchange(ref _goAwaySent, 1) == 0)
+                Http2FrameWriter.WriteGoAway(_control, _lastClientStreamId, Http2ErrorCode.NoError);
+        }
     }
 
     private void OnPriority(in Http2Frame frame)
@@ -830,7 +839,7 @@ internal sealed partial class Http2Connection
         Http2Stream[] remaining;
         lock (_sync)
             remaining = _streams.Values.ToArray();
-        if (remaining.Length > 0 && (_closed || Info.End is not (ConnectionEnd.GoAwayReceived or ConnectionEnd.ShutdownDrained)))
+        if (remaining.Length > 0 && (_closed || Info.End is not (ConnectionEnd.GoAwayReceived or ConnectionEnd.ShutdownDrained or ConnectionEnd.MaxRequestsReached)))
         {
             _closed = true;
             foreach (var stream in remaining)

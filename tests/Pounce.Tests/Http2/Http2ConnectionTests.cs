@@ -286,6 +286,36 @@ public sealed class Http2ConnectionTests
     }
 
     [Fact]
+    public async Task MaxRequestsPerConnection_SendsGoAway_ThenCloses()
+    {
+        var (server, events) = await LifecycleEventTests.StartAsync(ctx => ctx.Response.WriteAsync("x"), c => c.MaxRequestsPerConnection = 2);
+        await using (server)
+        {
+            await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+            await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+            await raw.ReadResponseAsync(1);
+            await raw.SendHeadersAsync(3, true, Http2RawClient.Get());
+            RawFrame? goAway = null;
+            var ended = false;
+            while (goAway is null || !ended)
+            {
+                var frame = await raw.ExpectAsync(f => f.Type == Pounce.Http2.Http2FrameType.GoAway || f.StreamId == 3, "GOAWAY and stream 3");
+                if (frame.Type == Pounce.Http2.Http2FrameType.GoAway)
+                    goAway = frame;
+                else if (frame.Has(Pounce.Http2.Http2FrameFlags.EndStream))
+                    ended = true;
+            }
+            Assert.Equal(Pounce.Http2.Http2ErrorCode.NoError, goAway.GoAwayCode);
+            Assert.Equal(3, goAway.GoAwayLastStreamId);
+            Assert.True(await raw.WaitForCloseAsync());
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("complete", conn[^1].Str("reason"));
+            Assert.Equal("max_requests", conn[^1].Str("detail"));
+            Assert.Equal(2, conn[^1].Num("requests_served"));
+        }
+    }
+
+    [Fact]
     public async Task Nghttp_PriorKnowledge_GetsTheResponse()
     {
         if (!File.Exists("/usr/bin/nghttp"))
