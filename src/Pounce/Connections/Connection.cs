@@ -25,6 +25,7 @@ internal sealed class Connection : IThreadPoolWorkItem
     private int _idle;
     private int _shutdownRequested;
     private Action? _shutdownCallback;
+    private Action<long>? _heartbeatCallback;
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Connection(ServerContext server, Socket socket, int workerId, bool admitted)
@@ -248,6 +249,7 @@ internal sealed class Connection : IThreadPoolWorkItem
             Info.ReportEnd(ConnectionEnd.BodyReadTimeout);
             Transport.Input.CancelPendingRead();
         }
+        Volatile.Read(ref _heartbeatCallback)?.Invoke(now);
         var sendStarted = Transport.SendStartedTicks;
         if (sendStarted != 0 && now - sendStarted >= (long)Config.ResponseWriteTimeout.TotalMilliseconds)
             Abort(ConnectionEnd.WriteTimeout);
@@ -272,6 +274,9 @@ internal sealed class Connection : IThreadPoolWorkItem
     /// <see cref="ShutdownRequested"/> after registering: a shutdown may have come before.
     /// </summary>
     public void OnShutdownRequested(Action callback) => Volatile.Write(ref _shutdownCallback, callback);
+
+    /// <summary>Registers a protocol check run on every heartbeat (HTTP/2: per-stream request body deadlines).</summary>
+    public void OnHeartbeatTick(Action<long> callback) => Volatile.Write(ref _heartbeatCallback, callback);
 
     /// <summary>Records <paramref name="end"/> (if first) and tears the socket down.</summary>
     public void Abort(ConnectionEnd end)

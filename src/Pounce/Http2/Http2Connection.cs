@@ -129,6 +129,7 @@ internal sealed partial class Http2Connection
         using var registration = _connection.Transport.ConnectionClosed.UnsafeRegister(
             static s => ((Http2Connection)s!).OnTransportClosed(), this);
         _connection.OnShutdownRequested(() => _input.CancelPendingRead());
+        _connection.OnHeartbeatTick(OnHeartbeat);
         try
         {
             if (!await ReadPrefaceAsync())
@@ -289,6 +290,16 @@ internal sealed partial class Http2Connection
                 stream.MarkReset(byPeer: true);
                 stream.WakeWindowWaiter();
             }
+        }
+    }
+
+    private void OnHeartbeat(long now)
+    {
+        var timeout = (long)_config.BodyReadTimeout.TotalMilliseconds;
+        lock (_sync)
+        {
+            foreach (var stream in _streams.Values)
+                stream.CheckBodyDeadline(now, timeout);
         }
     }
 

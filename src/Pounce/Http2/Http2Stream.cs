@@ -44,6 +44,8 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     private volatile bool _endStreamSent;
     private TaskCompletionSource? _windowWaiter;
     private long _requestBodyRead;
+    private long _bodyWaitStarted;
+    private volatile bool _bodyTimedOut;
     private int _reset;
 
     public Http2Stream(Http2Connection connection, ServerContext server, int streamId, int sequence, int initialSendWindow, int initialReceiveWindow)
@@ -215,7 +217,19 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
         ReadResult result;
         try
         {
-            result = await reader.ReadAsync(cancellationToken);
+            if (!reader.TryRead(out result))
+            {
+                // Waiting for the client: the heartbeat enforces BodyReadTimeout (see CheckBodyDeadline).
+                Volatile.Write(ref _bodyWaitStarted, Environment.TickCount64);
+                try
+                {
+                    result = await reader.ReadAsync(cancellationToken);
+                }
+                finally
+                {
+                    Volatile.Write(ref _bodyWaitStarted, 0);
+                }
+            }
         }
         catch (InvalidOperationException)
         {
@@ -223,6 +237,11 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
             return 0;
         }
         var data = result.Buffer;
+        if (_bodyTimedOut)
+        {
+            reader.AdvanceTo(data.Start);
+            throw new BadHttpRequestException("The request body did not arrive in time.", StatusCodes.Status408RequestTimeout);
+        }
         if (result.IsCanceled || IsReset)
         {
             reader.AdvanceTo(data.Start);
@@ -246,6 +265,16 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
             throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
         await _connection.OnBodyConsumedAsync(this, n);
         return n;
+    }
+
+    /// <summary>Heartbeat: fails a body read that waited longer than <c>BodyReadTimeout</c> (408 when possible).</summary>
+    public void CheckBodyDeadline(long now, long timeoutMs)
+    {
+        var started = Volatile.Read(ref _bodyWaitStarted);
+        if (started == 0 || now - started < timeoutMs || _bodyTimedOut)
+            return;
+        _bodyTimedOut = true;
+        _body.Reader.CancelPendingRead();
     }
 
     // =====================================================================================

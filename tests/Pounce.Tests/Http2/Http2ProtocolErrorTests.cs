@@ -413,4 +413,21 @@ public sealed class Http2ProtocolErrorTests
         await raw.SendHeadersAsync(3, true, Http2RawClient.Get());
         await raw.ExpectResetAsync(3, Http2ErrorCode.Cancel);
     }
+
+    [Fact]
+    public async Task StalledRequestBody_Gets408_AfterBodyReadTimeout()
+    {
+        await using var server = await StartAsync(async ctx =>
+        {
+            await new StreamReader(ctx.Request.Body).ReadToEndAsync();
+            await ctx.Response.WriteAsync("read");
+        }, c => c.BodyReadTimeout = TimeSpan.FromMilliseconds(500));
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, false, Http2RawClient.Post());
+        await raw.SendDataAsync(1, [1, 2, 3], endStream: false);
+        var (headers, _) = await raw.ReadResponseAsync(1);
+        Assert.Contains((":status", "408"), headers);
+        await raw.ExpectResetAsync(1, Http2ErrorCode.NoError);
+        await AssertStillServesAsync(raw, 3);
+    }
 }
