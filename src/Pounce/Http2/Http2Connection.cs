@@ -130,6 +130,8 @@ internal sealed partial class Http2Connection
             static s => ((Http2Connection)s!).OnTransportClosed(), this);
         _connection.OnShutdownRequested(() => _input.CancelPendingRead());
         _connection.OnHeartbeatTick(OnHeartbeat);
+        if (_connection.ShutdownRequested)
+            _input.CancelPendingRead();
         try
         {
             if (!await ReadPrefaceAsync())
@@ -904,8 +906,11 @@ internal sealed partial class Http2Connection
     {
         lock (_sync)
         {
-            if (_streams.Count == 0 && !_draining && !_goAwayReceived)
-                _connection.EnterIdle(_config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout);
+            if (_streams.Count == 0 && !_draining && !_goAwayReceived
+                && !_connection.EnterIdle(_config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout))
+            {
+                _input.CancelPendingRead(); // stopping: the read loop sends GOAWAY and closes
+            }
         }
     }
 

@@ -270,6 +270,27 @@ public sealed class Http2ConnectionTests
     }
 
     [Fact]
+    public async Task Shutdown_IdleConnection_GetsGoAway_AndShutdownIdle()
+    {
+        var (server, events) = await LifecycleEventTests.StartAsync(ctx => ctx.Response.WriteAsync("x"));
+        await using (server)
+        {
+            await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+            await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+            await raw.ReadResponseAsync(1);
+            await Task.Delay(100);
+            var stopping = server.StopAsync();
+            var goAway = await raw.ExpectGoAwayAsync();
+            Assert.Equal(Pounce.Http2.Http2ErrorCode.NoError, goAway.GoAwayCode);
+            Assert.True(await raw.WaitForCloseAsync());
+            await stopping.WaitAsync(TimeSpan.FromSeconds(15));
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("shutdown", conn[^1].Str("reason"));
+            Assert.Equal("shutdown_idle", conn[^1].Str("detail"));
+        }
+    }
+
+    [Fact]
     public async Task IdleConnection_ClosesWithGoAway_AfterKeepAliveTimeout()
     {
         var (server, events) = await LifecycleEventTests.StartAsync(ctx => ctx.Response.WriteAsync("x"), c => c.KeepAliveTimeout = TimeSpan.FromMilliseconds(500));
