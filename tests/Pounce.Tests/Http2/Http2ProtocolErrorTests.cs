@@ -430,4 +430,123 @@ public sealed class Http2ProtocolErrorTests
         await raw.ExpectResetAsync(1, Http2ErrorCode.NoError);
         await AssertStillServesAsync(raw, 3);
     }
+
+    /// <summary>Raw frame: 9-byte header then payload.</summary>
+    private static byte[] Frame(byte type, byte flags, int streamId, params byte[] payload)
+    {
+        var frame = new byte[9 + payload.Length];
+        frame[0] = (byte)(payload.Length >> 16);
+        frame[1] = (byte)(payload.Length >> 8);
+        frame[2] = (byte)payload.Length;
+        frame[3] = type;
+        frame[4] = flags;
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), streamId);
+        payload.CopyTo(frame, 9);
+        return frame;
+    }
+
+    public static TheoryData<string, byte[], uint> ConnectionErrors => new()
+    {
+        { "SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1", Frame(4, 0, 0, 0, 4, 0x80, 0, 0, 0), (uint)Http2ErrorCode.FlowControlError },
+        { "SETTINGS_ENABLE_PUSH 2", Frame(4, 0, 0, 0, 2, 0, 0, 0, 2), (uint)Http2ErrorCode.ProtocolError },
+        { "SETTINGS_MAX_FRAME_SIZE too small", Frame(4, 0, 0, 0, 5, 0, 0, 0x3F, 0xFF), (uint)Http2ErrorCode.ProtocolError },
+        { "SETTINGS ACK with a payload", Frame(4, 1, 0, 0, 1, 0, 0, 0x10, 0), (uint)Http2ErrorCode.FrameSizeError },
+        { "SETTINGS length not a multiple of 6", Frame(4, 0, 0, 0, 1, 0, 0, 0x10), (uint)Http2ErrorCode.FrameSizeError },
+        { "SETTINGS on a stream", Frame(4, 0, 1), (uint)Http2ErrorCode.ProtocolError },
+        { "PING of 7 bytes", Frame(6, 0, 0, 1, 2, 3, 4, 5, 6, 7), (uint)Http2ErrorCode.FrameSizeError },
+        { "PING on a stream", Frame(6, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8), (uint)Http2ErrorCode.ProtocolError },
+        { "GOAWAY on a stream", Frame(7, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0), (uint)Http2ErrorCode.ProtocolError },
+        { "RST_STREAM on an idle stream", Frame(3, 0, 1, 0, 0, 0, 8), (uint)Http2ErrorCode.ProtocolError },
+        { "RST_STREAM on stream 0", Frame(3, 0, 0, 0, 0, 0, 8), (uint)Http2ErrorCode.ProtocolError },
+        { "WINDOW_UPDATE on an idle stream", Frame(8, 0, 1, 0, 0, 0, 1), (uint)Http2ErrorCode.ProtocolError },
+        { "CONTINUATION without HEADERS", Frame(9, 4, 1, 0x82), (uint)Http2ErrorCode.ProtocolError },
+        { "DATA on stream 0", Frame(0, 0, 0, 1), (uint)Http2ErrorCode.ProtocolError },
+        { "HEADERS on stream 0", Frame(1, 4, 0, 0x82), (uint)Http2ErrorCode.ProtocolError },
+        { "HPACK index 0", Frame(1, 5, 1, 0x80), (uint)Http2ErrorCode.CompressionError },
+        { "HPACK index past the tables", Frame(1, 5, 1, 0xFF, 0x00), (uint)Http2ErrorCode.CompressionError },
+        { "DATA padding longer than the payload", Frame(0, 8, 1, 5, 0), (uint)Http2ErrorCode.ProtocolError },
+    };
+
+    [Theory]
+    [MemberData(nameof(ConnectionErrors))]
+    public async Task ConnectionError_GetsGoAwayWithItsCode(string what, byte[] frame, uint code)
+    {
+        Assert.NotEmpty(what);
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendAsync(frame);
+        await raw.ExpectGoAwayAsync((Http2ErrorCode)code);
+        Assert.True(await raw.WaitForCloseAsync());
+    }
+
+    [Fact]
+    public async Task HeadersDependingOnItself_IsStreamProtocolError()
+    {
+        await using var server = await StartAsync();
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        var block = raw.Encode(Http2RawClient.Get());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteHeaders(w, 1, block, endStream: true, endHeaders: true, priority: new Http2Priority(false, 1, 16)));
+        await raw.ExpectResetAsync(1, Http2ErrorCode.ProtocolError);
+        await AssertStillServesAsync(raw, 3);
+    }
+
+    [Fact]
+    public async Task StreamWindowOverflow_IsStreamFlowControlError()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartAsync(async ctx =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+            await ctx.Response.WriteAsync("ok");
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteWindowUpdate(w, 1, int.MaxValue));
+        await raw.ExpectResetAsync(1, Http2ErrorCode.FlowControlError);
+        release.TrySetResult();
+    }
+
+    [Fact]
+    public async Task StreamWindowUpdateOfZero_IsStreamProtocolError()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartAsync(async ctx =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+            await ctx.Response.WriteAsync("ok");
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+        await raw.SendAsync(Frame(8, 0, 1, 0, 0, 0, 0));
+        await raw.ExpectResetAsync(1, Http2ErrorCode.ProtocolError);
+        release.TrySetResult();
+    }
+
+    [Fact]
+    public async Task InitialWindowSizeChange_OverflowingAStream_IsFlowControlError()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartAsync(async ctx =>
+        {
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
+            await ctx.Response.WriteAsync("ok");
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteWindowUpdate(w, 1, int.MaxValue - 65_535));
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteSettings(w, [new Http2Setting(Http2SettingId.InitialWindowSize, 65_536)]));
+        await raw.ExpectGoAwayAsync(Http2ErrorCode.FlowControlError);
+        release.TrySetResult();
+    }
+
+    [Fact]
+    public async Task PaddedData_IsDeliveredWithoutPadding()
+    {
+        await using var server = await StartAsync(async ctx => await ctx.Response.WriteAsync(await new StreamReader(ctx.Request.Body).ReadToEndAsync()));
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, false, Http2RawClient.Post());
+        await raw.SendFrameAsync(w => Http2FrameWriter.WriteData(w, 1, "padded"u8, endStream: true, padLength: 20));
+        var (_, body) = await raw.ReadResponseAsync(1);
+        Assert.Equal("padded", System.Text.Encoding.ASCII.GetString(body));
+    }
 }
