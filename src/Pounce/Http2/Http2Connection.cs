@@ -747,6 +747,10 @@ internal sealed partial class Http2Connection
     /// <summary>Read loop: RST_STREAM for <paramref name="streamId"/> (queued with the control frames).</summary>
     private void ResetStreamFromReadLoop(int streamId, Http2ErrorCode code)
     {
+        // Streams we have to reset (malformed, refused) count with the client's resets: a client opening
+        // streams only to have them reset costs us as much (CVE-2019-9514).
+        if (_resetFlood.Hit(_rapidResetLimit))
+            Flood(ConnectionEnd.RapidReset, "Too many streams reset.");
         RememberResetByUs(streamId);
         Http2FrameWriter.WriteRstStream(_control, streamId, code);
         var stream = FindStream(streamId);

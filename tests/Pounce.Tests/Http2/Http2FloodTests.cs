@@ -83,6 +83,26 @@ public sealed class Http2FloodTests
     }
 
     [Fact]
+    public async Task MalformedStreamFlood_EndsWithEnhanceYourCalm()
+    {
+        await RunFloodAsync(async raw =>
+        {
+            for (var batch = 0; batch < 10; batch++)
+            {
+                var bytes = Frames(w =>
+                {
+                    for (var i = 0; i < 100; i++)
+                    {
+                        var id = 1 + 2 * (batch * 100 + i);
+                        Http2FrameWriter.WriteHeaders(w, id, raw.Encode((":method", "GET"), (":path", "/")), endStream: true, endHeaders: true);
+                    }
+                });
+                await raw.SendAsync(bytes);
+            }
+        }, Http2ErrorCode.EnhanceYourCalm, "rapid_reset");
+    }
+
+    [Fact]
     public async Task ContinuationFlood_EndsWithEnhanceYourCalm()
     {
         await RunFloodAsync(async raw =>
