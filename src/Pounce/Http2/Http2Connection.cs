@@ -242,7 +242,7 @@ internal sealed partial class Http2Connection
                 if (peer == Transport.PeerClose.Reset)
                     Info.ReportEnd(ConnectionEnd.PeerReset);
                 else
-                    Info.ReportEnd(StreamCount > 0 ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.ClientClosedIdle);
+                    Info.ReportEnd(HasResponsesInFlight ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.ClientClosedIdle);
                 return;
             }
         }
@@ -302,6 +302,23 @@ internal sealed partial class Http2Connection
         {
             foreach (var stream in _streams.Values)
                 stream.CheckBodyDeadline(now, timeout);
+        }
+    }
+
+    /// <summary>Whether a stream still owes its client the end of its response.</summary>
+    private bool HasResponsesInFlight
+    {
+        get
+        {
+            lock (_sync)
+            {
+                foreach (var stream in _streams.Values)
+                {
+                    if (!stream.EndStreamSent)
+                        return true;
+                }
+                return false;
+            }
         }
     }
 
@@ -405,15 +422,29 @@ internal sealed partial class Http2Connection
             CreditConnection(length);
             throw Http2ProtocolException.Stream(id, Http2ErrorCode.StreamClosed, "DATA after END_STREAM.");
         }
+        var closedMeanwhile = false;
         lock (_sync)
         {
-            if (length > stream.ReceiveWindow)
+            if (!_streams.TryGetValue(id, out var current) || current != stream)
             {
-                _connectionReceiveUnacknowledged += length;
-                throw Http2ProtocolException.Stream(id, Http2ErrorCode.FlowControlError, "DATA beyond the stream window.");
+                // The application finished (and the stream closed) since the lookup.
+                closedMeanwhile = true;
             }
-            stream.ReceiveWindow -= length;
-            stream.UnreadBodyBytes += data.Data.Length;
+            else
+            {
+                if (length > stream.ReceiveWindow)
+                {
+                    _connectionReceiveUnacknowledged += length;
+                    throw Http2ProtocolException.Stream(id, Http2ErrorCode.FlowControlError, "DATA beyond the stream window.");
+                }
+                stream.ReceiveWindow -= length;
+                stream.UnreadBodyBytes += data.Data.Length;
+            }
+        }
+        if (closedMeanwhile)
+        {
+            CreditConnection(length);
+            return;
         }
         if (data.Data.Length == 0 && !data.EndStream && _emptyDataFlood.Hit(EmptyDataFloodLimit))
             Flood(ConnectionEnd.EmptyDataFlood, "Too many empty DATA frames.");
@@ -1127,6 +1158,8 @@ internal sealed partial class Http2Connection
                     Http2FrameWriter.WriteData(output, id, [], endStream: true);
                 }
             }
+            if (end)
+                stream.OnEndStreamWritten(); // before any flush: a client that read it may close at once
             if (output.UnflushedBytes < FlushInlineThreshold)
             {
                 // Coalesce: the responses of other streams written before the flush runs go out in the same send.

@@ -104,6 +104,9 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     /// <summary>The client sent RST_STREAM for this stream (read loop only).</summary>
     public bool ResetByClient { get; set; }
 
+    /// <summary>Under the output lock: the frame carrying END_STREAM was written.</summary>
+    public void OnEndStreamWritten() => _endStreamSent = true;
+
     /// <summary>Whether END_STREAM was sent.</summary>
     public bool EndStreamSent => _endStreamSent;
 
@@ -408,7 +411,9 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     /// </summary>
     public void MarkReset(bool byPeer)
     {
-        if (byPeer)
+        // A response whose END_STREAM was already written is complete: the client going away afterwards (even
+        // before the stream's task finished its bookkeeping) does not undo it.
+        if (byPeer && !_endStreamSent)
             ResetByPeer = true;
         if (Interlocked.Exchange(ref _reset, 1) != 0)
             return;
@@ -497,8 +502,6 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
                     DiscardPending();
                     return;
                 }
-                if (end)
-                    _endStreamSent = true;
             }
             if (allowed == pending)
                 continue;
