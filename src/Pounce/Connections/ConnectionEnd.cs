@@ -35,6 +35,8 @@ public enum ConnectionEnd
     BodyReadTimeout,
     /// <summary>The client did not accept response bytes in time.</summary>
     WriteTimeout,
+    /// <summary>HTTP/2: the client did not acknowledge our SETTINGS within <c>HeaderTimeout</c> (GOAWAY SETTINGS_TIMEOUT).</summary>
+    Http2SettingsTimeout,
 
     // client_disconnect
     /// <summary>The client closed its side (FIN) while a request was in flight.</summary>
@@ -141,6 +143,7 @@ public static class ConnectionEnds
         ConnectionEnd.HeaderTimeout => (CloseReason.Timeout, "header_timeout"),
         ConnectionEnd.BodyReadTimeout => (CloseReason.Timeout, "body_read_timeout"),
         ConnectionEnd.WriteTimeout => (CloseReason.Timeout, "write_timeout"),
+        ConnectionEnd.Http2SettingsTimeout => (CloseReason.Timeout, "settings_timeout"),
         ConnectionEnd.ClientClosedInFlight => (CloseReason.ClientDisconnect, "client_closed"),
         ConnectionEnd.PeerReset => (CloseReason.ClientDisconnect, "peer_reset"),
         ConnectionEnd.ClientClosedMidRequest => (CloseReason.ClientDisconnect, "incomplete_request"),

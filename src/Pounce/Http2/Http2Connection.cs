@@ -49,7 +49,8 @@ internal sealed partial class Http2Connection
 
     // Read-loop state.
     private bool _settingsReceived;
-    private bool _ourSettingsAcknowledged;
+    private volatile bool _ourSettingsAcknowledged;
+    private long _settingsSentAt;
     private int _receiveInitialWindow = ProtocolInitialWindow;
     private int _lastClientStreamId;
     private int _sequence;
@@ -138,6 +139,7 @@ internal sealed partial class Http2Connection
                 return;
             WriteInitialSettings();
             await FlushControlAsync();
+            Volatile.Write(ref _settingsSentAt, Environment.TickCount64);
             EnterIdleIfNoStreams();
             await ReadFramesAsync();
         }
@@ -297,6 +299,10 @@ internal sealed partial class Http2Connection
 
     private void OnHeartbeat(long now)
     {
+        // RFC 9113 6.5.3: our SETTINGS unacknowledged past HeaderTimeout: SETTINGS_TIMEOUT.
+        var sentAt = Volatile.Read(ref _settingsSentAt);
+        if (!_ourSettingsAcknowledged && sentAt != 0 && now - sentAt >= (long)_config.HeaderTimeout.TotalMilliseconds)
+            FailFromOutside(ConnectionEnd.Http2SettingsTimeout, Http2ErrorCode.SettingsTimeout);
         var timeout = (long)_config.BodyReadTimeout.TotalMilliseconds;
         lock (_sync)
         {
@@ -846,16 +852,19 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>Any thread: a stream sat at a zero window past <c>ResponseWriteTimeout</c>.</summary>
-    public void OnFlowControlStall(Http2Stream stream)
+    public void OnFlowControlStall(Http2Stream stream) => FailFromOutside(ConnectionEnd.FlowControlStall, Http2ErrorCode.EnhanceYourCalm);
+
+    /// <summary>Any thread (not the read loop): ends the connection with GOAWAY <paramref name="code"/>.</summary>
+    private void FailFromOutside(ConnectionEnd fact, Http2ErrorCode code)
     {
         lock (_sync)
         {
             if (_failure != ConnectionEnd.None)
                 return;
-            _failure = ConnectionEnd.FlowControlStall;
-            _failureCode = Http2ErrorCode.EnhanceYourCalm;
+            _failure = fact;
+            _failureCode = code;
         }
-        Info.ReportEnd(ConnectionEnd.FlowControlStall);
+        Info.ReportEnd(fact);
         _ = FailFromStreamAsync();
     }
 

@@ -218,4 +218,24 @@ public sealed class Http2FloodTests
             Assert.Equal(10_000, (await client.GetByteArrayAsync("/")).Length);
         }
     }
+
+    [Fact]
+    public async Task UnacknowledgedSettings_EndWithSettingsTimeout()
+    {
+        var (server, events) = await LifecycleEventTests.StartAsync(ctx => ctx.Response.WriteAsync("ok"),
+            c => c.HeaderTimeout = TimeSpan.FromMilliseconds(500));
+        await using (server)
+        {
+            await using (var raw = await Http2RawClient.ConnectAsync(server.Port, handshake: false))
+            {
+                await raw.SendAsync(Http2Connection.ClientPreface.ToArray());
+                await raw.SendFrameAsync(w => Http2FrameWriter.WriteSettings(w, []));
+                // Never ACK the server's SETTINGS.
+                await raw.ExpectGoAwayAsync(Http2ErrorCode.SettingsTimeout);
+            }
+            var conn = await events.CompletedConnectionAsync();
+            Assert.Equal("timeout", conn[^1].Str("reason"));
+            Assert.Equal("settings_timeout", conn[^1].Str("detail"));
+        }
+    }
 }
