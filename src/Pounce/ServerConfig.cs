@@ -63,6 +63,32 @@ public sealed class ServerConfig
     /// <summary>Longest chunk extension accepted in a chunked request body, in bytes. Default 1024.</summary>
     public int MaxChunkExtensionSize { get; set; } = 1024;
 
+    // ---- HTTP/2 ----
+
+    /// <summary>
+    /// Serve HTTP/2 over cleartext with prior knowledge: a connection that starts with the HTTP/2 client preface
+    /// (<c>PRI * HTTP/2.0</c>...) is served as HTTP/2 on the same port as HTTP/1.1. The <c>Upgrade: h2c</c>
+    /// mechanism is not supported. When false the preface is handled as an HTTP/1.x request (and rejected).
+    /// Default true.
+    /// </summary>
+    public bool Http2Enabled { get; set; } = true;
+
+    /// <summary>SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may have open at once on one HTTP/2 connection; a
+    /// stream over it is refused (RST_STREAM REFUSED_STREAM). 1 or more. Default 100.</summary>
+    public int Http2MaxConcurrentStreams { get; set; } = 100;
+
+    /// <summary>SETTINGS_INITIAL_WINDOW_SIZE: request body bytes a client may send on one stream before the
+    /// application reads them (the flow-control window we grant). 1 to 2147483647. Default 786432 (768 KiB).</summary>
+    public int Http2InitialWindowSize { get; set; } = 768 * 1024;
+
+    /// <summary>SETTINGS_MAX_FRAME_SIZE: the largest frame payload we accept. 16384 to 16777215. Default 16384.</summary>
+    public int Http2MaxFrameSize { get; set; } = 16 * 1024;
+
+    /// <summary>SETTINGS_MAX_HEADER_LIST_SIZE: largest decoded request header list (name + value + 32 per field),
+    /// enforced while decoding; a block over it is an HPACK bomb and ends the connection (GOAWAY COMPRESSION_ERROR).
+    /// At least 256. Default 32768.</summary>
+    public int Http2MaxHeaderListSize { get; set; } = 32 * 1024;
+
     // ---- Timeouts ----
 
     /// <summary>How long an idle keep-alive connection is kept open waiting for the next request. Default 5 s.</summary>
@@ -144,6 +170,14 @@ public sealed class ServerConfig
             throw Bad(nameof(MaxRequestsPerConnection), MaxRequestsPerConnection, "0 (unlimited) or a positive count");
         if (MaxChunkExtensionSize < 0)
             throw Bad(nameof(MaxChunkExtensionSize), MaxChunkExtensionSize, "0 or more bytes");
+        if (Http2MaxConcurrentStreams < 1)
+            throw Bad(nameof(Http2MaxConcurrentStreams), Http2MaxConcurrentStreams, "at least 1");
+        if (Http2InitialWindowSize < 1)
+            throw Bad(nameof(Http2InitialWindowSize), Http2InitialWindowSize, "1 to 2147483647 bytes");
+        if (Http2MaxFrameSize is < 16_384 or > 16_777_215)
+            throw Bad(nameof(Http2MaxFrameSize), Http2MaxFrameSize, "16384 to 16777215 bytes");
+        if (Http2MaxHeaderListSize < 256)
+            throw Bad(nameof(Http2MaxHeaderListSize), Http2MaxHeaderListSize, "at least 256 bytes");
         CheckTimeout(nameof(KeepAliveTimeout), KeepAliveTimeout);
         CheckTimeout(nameof(HeaderTimeout), HeaderTimeout);
         CheckTimeout(nameof(BodyReadTimeout), BodyReadTimeout);

@@ -16,11 +16,12 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
     public const string Limits = "Limits";
     public const string Timeouts = "Timeouts (seconds, decimals allowed)";
     public const string Headers = "Response headers";
+    public const string Http2 = "HTTP/2";
     public const string Logging = "Logging";
     public const string Other = "Other settings";
 
     /// <summary>Groups in the order <c>--help</c> shows them.</summary>
-    public static readonly string[] GroupOrder = [Binding, Limits, Timeouts, Headers, Logging, Other];
+    public static readonly string[] GroupOrder = [Binding, Limits, Http2, Timeouts, Headers, Logging, Other];
 
     private static readonly Dictionary<string, SettingDoc> Docs = new(StringComparer.Ordinal)
     {
@@ -41,6 +42,12 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["MaxRequestBodySize"] = new(Limits, "BYTES", "largest request body, 0 = unlimited (over it: 413)"),
         ["MaxRequestsPerConnection"] = new(Limits, "N", "requests served on one connection before it closes, 0 = unlimited"),
         ["MaxChunkExtensionSize"] = new(Limits, "BYTES", "longest chunk extension in a chunked request body"),
+
+        ["Http2Enabled"] = new(Http2, null, "serve HTTP/2 with prior knowledge (h2c) on the same port as HTTP/1.1"),
+        ["Http2MaxConcurrentStreams"] = new(Http2, "N", "streams a client may have open at once on one connection (over it: REFUSED_STREAM)"),
+        ["Http2InitialWindowSize"] = new(Http2, "BYTES", "request body bytes a client may send on a stream before the app reads them"),
+        ["Http2MaxFrameSize"] = new(Http2, "BYTES", "largest frame payload accepted (16384-16777215)"),
+        ["Http2MaxHeaderListSize"] = new(Http2, "BYTES", "largest decoded request header list; over it the connection ends (HPACK bomb)"),
 
         ["KeepAliveTimeout"] = new(Timeouts, "SECONDS", "how long an idle keep-alive connection is kept open"),
         ["HeaderTimeout"] = new(Timeouts, "SECONDS", "time to receive a whole request head once it started (slow-loris guard)"),

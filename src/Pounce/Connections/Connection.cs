@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Pounce.Http1;
+using Pounce.Http2;
 using Pounce.Transport;
 
 namespace Pounce.Connections;
@@ -23,6 +24,8 @@ internal sealed class Connection : IThreadPoolWorkItem
     private long _bodyDeadline;
     private int _idle;
     private int _shutdownRequested;
+    private Action? _shutdownCallback;
+    private Action<long>? _heartbeatCallback;
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Connection(ServerContext server, Socket socket, int workerId, bool admitted)
@@ -58,12 +61,22 @@ internal sealed class Connection : IThreadPoolWorkItem
         try
         {
             Transport.Start();
-            if (await WaitForFirstBytesAsync())
+            var protocol = await WaitForFirstBytesAsync();
+            if (protocol == ConnectionProtocol.H1)
             {
                 Info.Protocol = ConnectionProtocol.H1;
                 _server.Emitter.ConnectionOpened(Info);
                 var http1 = new Http1Connection(this);
                 await http1.ProcessRequestsAsync();
+                if (ConnectionEnds.Describe(Info.End).Reason == CloseReason.Error)
+                    linger = TimeSpan.FromSeconds(1);
+            }
+            else if (protocol == ConnectionProtocol.H2)
+            {
+                Info.Protocol = ConnectionProtocol.H2;
+                _server.Emitter.ConnectionOpened(Info);
+                var http2 = new Http2Connection(this, Transport);
+                await http2.ProcessAsync();
                 if (ConnectionEnds.Describe(Info.End).Reason == CloseReason.Error)
                     linger = TimeSpan.FromSeconds(1);
             }
@@ -111,24 +124,48 @@ internal sealed class Connection : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Waits for the first byte; false when the connection ended before sending one.</summary>
-    private async ValueTask<bool> WaitForFirstBytesAsync()
+    /// <summary>
+    /// Waits for the first bytes and tells the protocol: HTTP/2 when they are the client preface (prior knowledge,
+    /// with <c>Http2Enabled</c>), HTTP/1 otherwise; <see cref="ConnectionProtocol.Unknown"/> when the connection
+    /// ended first. While the bytes so far are a prefix of the preface it keeps waiting (under the idle deadline).
+    /// </summary>
+    private async ValueTask<ConnectionProtocol> WaitForFirstBytesAsync()
     {
         if (!EnterIdle(Config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout))
-            return false;
+            return ConnectionProtocol.Unknown;
         var input = Transport.Input;
-        var result = await input.ReadAsync();
-        LeaveIdle();
-        if (result.IsCanceled || result.Buffer.IsEmpty)
+        try
         {
-            input.AdvanceTo(result.Buffer.Start);
-            if (result.Buffer.IsEmpty && result.IsCompleted)
-                Info.ReportEnd(Transport.PeerClose == PeerClose.Reset ? ConnectionEnd.PeerReset : ConnectionEnd.ClientClosedIdle);
-            return false;
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                var buffer = result.Buffer;
+                if (result.IsCanceled || buffer.IsEmpty)
+                {
+                    input.AdvanceTo(buffer.Start);
+                    if (buffer.IsEmpty && result.IsCompleted)
+                        Info.ReportEnd(Transport.PeerClose == PeerClose.Reset ? ConnectionEnd.PeerReset : ConnectionEnd.ClientClosedIdle);
+                    if (result.IsCanceled || result.IsCompleted)
+                        return ConnectionProtocol.Unknown;
+                    continue;
+                }
+                var protocol = Config.Http2Enabled ? Http2Connection.Sniff(buffer) : ConnectionProtocol.H1;
+                if (protocol == ConnectionProtocol.Unknown && result.IsCompleted)
+                    protocol = ConnectionProtocol.H1;
+                if (protocol != ConnectionProtocol.Unknown)
+                {
+                    // Leave the bytes for the protocol to read again.
+                    input.AdvanceTo(buffer.Start, buffer.Start);
+                    return protocol;
+                }
+                // A prefix of the HTTP/2 preface: wait for more.
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
         }
-        // Leave the bytes for the protocol to read again.
-        input.AdvanceTo(result.Buffer.Start, result.Buffer.Start);
-        return true;
+        finally
+        {
+            LeaveIdle();
+        }
     }
 
     /// <summary>Refuses a connection over <c>MaxConnections</c>: 503 with Retry-After, then the close.</summary>
@@ -212,6 +249,7 @@ internal sealed class Connection : IThreadPoolWorkItem
             Info.ReportEnd(ConnectionEnd.BodyReadTimeout);
             Transport.Input.CancelPendingRead();
         }
+        Volatile.Read(ref _heartbeatCallback)?.Invoke(now);
         var sendStarted = Transport.SendStartedTicks;
         if (sendStarted != 0 && now - sendStarted >= (long)Config.ResponseWriteTimeout.TotalMilliseconds)
             Abort(ConnectionEnd.WriteTimeout);
@@ -242,7 +280,17 @@ internal sealed class Connection : IThreadPoolWorkItem
             Info.ReportEnd(ConnectionEnd.ShutdownIdle);
             Transport.Input.CancelPendingRead();
         }
+        Volatile.Read(ref _shutdownCallback)?.Invoke();
     }
+
+    /// <summary>
+    /// Registers the protocol's reaction to <see cref="RequestShutdown"/> (HTTP/2 sends GOAWAY and drains). Check
+    /// <see cref="ShutdownRequested"/> after registering: a shutdown may have come before.
+    /// </summary>
+    public void OnShutdownRequested(Action callback) => Volatile.Write(ref _shutdownCallback, callback);
+
+    /// <summary>Registers a protocol check run on every heartbeat (HTTP/2: per-stream request body deadlines).</summary>
+    public void OnHeartbeatTick(Action<long> callback) => Volatile.Write(ref _heartbeatCallback, callback);
 
     /// <summary>Records <paramref name="end"/> (if first) and tears the socket down.</summary>
     public void Abort(ConnectionEnd end)

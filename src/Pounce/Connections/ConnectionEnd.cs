@@ -23,6 +23,8 @@ public enum ConnectionEnd
     CloseDelimitedResponse,
     /// <summary>An upgraded (WebSocket) connection ended normally.</summary>
     UpgradeCompleted,
+    /// <summary>HTTP/2: the client sent GOAWAY; the streams in flight were finished, then the connection closed.</summary>
+    GoAwayReceived,
 
     // timeout
     /// <summary>Idle keep-alive timeout.</summary>
@@ -33,6 +35,8 @@ public enum ConnectionEnd
     BodyReadTimeout,
     /// <summary>The client did not accept response bytes in time.</summary>
     WriteTimeout,
+    /// <summary>HTTP/2: the client did not acknowledge our SETTINGS within <c>HeaderTimeout</c> (GOAWAY SETTINGS_TIMEOUT).</summary>
+    Http2SettingsTimeout,
 
     // client_disconnect
     /// <summary>The client closed its side (FIN) while a request was in flight.</summary>
@@ -82,6 +86,32 @@ public enum ConnectionEnd
     /// <summary>An unexpected fault in the server itself.</summary>
     InternalError,
 
+    // error: HTTP/2 connection errors (GOAWAY sent with the matching code)
+    /// <summary>HTTP/2 connection error PROTOCOL_ERROR (a frame broke a rule of RFC 9113).</summary>
+    Http2ProtocolError,
+    /// <summary>HTTP/2 connection error FRAME_SIZE_ERROR.</summary>
+    Http2FrameSizeError,
+    /// <summary>HTTP/2 connection error FLOW_CONTROL_ERROR (the peer overran a window or overflowed one).</summary>
+    Http2FlowControlError,
+    /// <summary>HTTP/2 connection error COMPRESSION_ERROR (a malformed HPACK block).</summary>
+    Http2CompressionError,
+    /// <summary>HTTP/2 connection error STREAM_CLOSED (a frame on a closed stream).</summary>
+    Http2StreamClosed,
+    /// <summary>HTTP/2 flood: too many streams opened and reset by the client (CVE-2023-44487). GOAWAY ENHANCE_YOUR_CALM.</summary>
+    RapidReset,
+    /// <summary>HTTP/2 flood: a header block with too many CONTINUATION frames or bytes (CVE-2024-27316). GOAWAY ENHANCE_YOUR_CALM.</summary>
+    ContinuationFlood,
+    /// <summary>HTTP/2 flood: too many SETTINGS frames. GOAWAY ENHANCE_YOUR_CALM.</summary>
+    SettingsFlood,
+    /// <summary>HTTP/2 flood: too many PING frames. GOAWAY ENHANCE_YOUR_CALM.</summary>
+    PingFlood,
+    /// <summary>HTTP/2 flood: too many empty DATA frames without END_STREAM. GOAWAY ENHANCE_YOUR_CALM.</summary>
+    EmptyDataFlood,
+    /// <summary>HTTP/2: a header block decoding past <c>Http2MaxHeaderListSize</c> (HPACK bomb). GOAWAY COMPRESSION_ERROR.</summary>
+    HpackBomb,
+    /// <summary>HTTP/2: a response stuck at a zero flow-control window longer than <c>ResponseWriteTimeout</c>. GOAWAY ENHANCE_YOUR_CALM.</summary>
+    FlowControlStall,
+
     // backpressure
     /// <summary>Refused at <c>MaxConnections</c>.</summary>
     MaxConnections,
@@ -108,10 +138,12 @@ public static class ConnectionEnds
         ConnectionEnd.MaxRequestsReached => (CloseReason.Complete, "max_requests"),
         ConnectionEnd.CloseDelimitedResponse => (CloseReason.Complete, "close_delimited"),
         ConnectionEnd.UpgradeCompleted => (CloseReason.Complete, "upgrade_closed"),
+        ConnectionEnd.GoAwayReceived => (CloseReason.Complete, "goaway_received"),
         ConnectionEnd.KeepAliveTimeout => (CloseReason.Timeout, "keep_alive_timeout"),
         ConnectionEnd.HeaderTimeout => (CloseReason.Timeout, "header_timeout"),
         ConnectionEnd.BodyReadTimeout => (CloseReason.Timeout, "body_read_timeout"),
         ConnectionEnd.WriteTimeout => (CloseReason.Timeout, "write_timeout"),
+        ConnectionEnd.Http2SettingsTimeout => (CloseReason.Timeout, "settings_timeout"),
         ConnectionEnd.ClientClosedInFlight => (CloseReason.ClientDisconnect, "client_closed"),
         ConnectionEnd.PeerReset => (CloseReason.ClientDisconnect, "peer_reset"),
         ConnectionEnd.ClientClosedMidRequest => (CloseReason.ClientDisconnect, "incomplete_request"),
@@ -133,6 +165,18 @@ public static class ConnectionEnds
         ConnectionEnd.AppAbort => (CloseReason.Error, "app_abort"),
         ConnectionEnd.AppError => (CloseReason.Error, "app_error"),
         ConnectionEnd.InternalError => (CloseReason.Error, "internal_error"),
+        ConnectionEnd.Http2ProtocolError => (CloseReason.Error, "protocol_error"),
+        ConnectionEnd.Http2FrameSizeError => (CloseReason.Error, "frame_size_error"),
+        ConnectionEnd.Http2FlowControlError => (CloseReason.Error, "flow_control_error"),
+        ConnectionEnd.Http2CompressionError => (CloseReason.Error, "compression_error"),
+        ConnectionEnd.Http2StreamClosed => (CloseReason.Error, "stream_closed"),
+        ConnectionEnd.RapidReset => (CloseReason.Error, "rapid_reset"),
+        ConnectionEnd.ContinuationFlood => (CloseReason.Error, "continuation_flood"),
+        ConnectionEnd.SettingsFlood => (CloseReason.Error, "settings_flood"),
+        ConnectionEnd.PingFlood => (CloseReason.Error, "ping_flood"),
+        ConnectionEnd.EmptyDataFlood => (CloseReason.Error, "empty_data_flood"),
+        ConnectionEnd.HpackBomb => (CloseReason.Error, "hpack_bomb"),
+        ConnectionEnd.FlowControlStall => (CloseReason.Error, "flow_control_stall"),
         ConnectionEnd.MaxConnections => (CloseReason.Backpressure, "max_connections"),
         ConnectionEnd.ShutdownIdle => (CloseReason.Shutdown, "shutdown_idle"),
         ConnectionEnd.ShutdownDrained => (CloseReason.Shutdown, "shutdown_drained"),

@@ -1,0 +1,585 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Pounce.Connections;
+using Pounce.Features;
+using Pounce.Http1;
+
+namespace Pounce.Http2;
+
+/// <summary>
+/// One HTTP/2 request stream: the request's features (shared <see cref="RequestContext"/> plus
+/// <see cref="IHttp2StreamIdFeature"/> and <see cref="IHttpResetFeature"/>), its request body fed by the
+/// connection's read loop, and its response sent as HEADERS/DATA within the flow-control windows.
+/// Window fields are guarded by the connection's lock.
+/// </summary>
+internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttpResetFeature
+{
+    private static readonly PipeOptions BodyPipeOptions = new(
+        pauseWriterThreshold: 0,
+        resumeWriterThreshold: 0,
+        readerScheduler: PipeScheduler.ThreadPool,
+        writerScheduler: PipeScheduler.Inline,
+        useSynchronizationContext: false);
+
+    private readonly Http2Connection _connection;
+    private readonly ServerContext _server;
+    private readonly Pipe _body = new(BodyPipeOptions);
+    private bool _validTarget;
+    private bool _isHead;
+
+    // Response state (touched by the application's thread; the head and DATA are written under the output lock).
+    private byte[] _pending = [];
+    private int _pendingStart;
+    private int _pendingEnd;
+    private bool _headPending;
+    private long? _headContentLength;
+    private bool _responseEnded;
+    private volatile bool _endStreamSent;
+    private TaskCompletionSource? _windowWaiter;
+    private long _requestBodyRead;
+    private long _bodyWaitStarted;
+    private volatile bool _bodyTimedOut;
+    private int _reset;
+
+    public Http2Stream(Http2Connection connection, ServerContext server, int streamId, int sequence, int initialSendWindow, int initialReceiveWindow)
+        : base(connection.Info)
+    {
+        _connection = connection;
+        _server = server;
+        StreamId = streamId;
+        SendWindow = initialSendWindow;
+        ReceiveWindow = initialReceiveWindow;
+        ResetFeatures(sequence, streamId);
+        Protocol = "HTTP/2";
+        RequestInfo.Version = HttpVersionKind.Http2;
+        var features = (IFeatureCollection)this;
+        features.Set<IHttp2StreamIdFeature>(this);
+        features.Set<IHttpResetFeature>(this);
+    }
+
+    /// <summary>The stream id.</summary>
+    public int StreamId { get; }
+
+    int IHttp2StreamIdFeature.StreamId => StreamId;
+
+    /// <summary>The running application, once started.</summary>
+    public Task Running { get; set; } = Task.CompletedTask;
+
+    // ---- state shared with the connection (under its lock unless noted) ----
+
+    /// <summary>Our send window for this stream (peer's grants minus DATA sent).</summary>
+    public long SendWindow { get; set; }
+
+    /// <summary>What the client may still send on this stream.</summary>
+    public long ReceiveWindow { get; set; }
+
+    /// <summary>Body bytes consumed by the application not yet returned to the client with WINDOW_UPDATE.</summary>
+    public int ReceiveUnacknowledged { get; set; }
+
+    /// <summary>Body bytes received and not yet read by the application.</summary>
+    public long UnreadBodyBytes { get; set; }
+
+    /// <summary>END_STREAM received (read loop only).</summary>
+    public bool RequestEnded { get; set; }
+
+    /// <summary>Request body bytes received (read loop only).</summary>
+    public long RequestBodyReceived { get; set; }
+
+    /// <summary>The request's <c>content-length</c>, if any.</summary>
+    public long? DeclaredRequestLength { get; set; }
+
+    /// <summary>The stream was reset (by either side) or its connection is gone: nothing more is sent.</summary>
+    public bool IsReset => Volatile.Read(ref _reset) != 0;
+
+    /// <summary>Whether the client reset the stream (RST_STREAM) or the connection failed under it.</summary>
+    public bool ResetByPeer { get; private set; }
+
+    /// <summary>The client sent RST_STREAM for this stream (read loop only).</summary>
+    public bool ResetByClient { get; set; }
+
+    /// <summary>Under the output lock: the frame carrying END_STREAM was written.</summary>
+    public void OnEndStreamWritten() => _endStreamSent = true;
+
+    /// <summary>Whether END_STREAM was sent.</summary>
+    public bool EndStreamSent => _endStreamSent;
+
+    /// <summary>The request header collection, for the HPACK handler.</summary>
+    public HeaderDictionary Headers => RequestHeaders;
+
+    /// <summary>The request trailer collection, for the HPACK handler.</summary>
+    public HeaderDictionary TrailerHeaders => RequestTrailerHeaders;
+
+    /// <summary>Whether <c>:path</c> is origin-form, or <c>*</c> on OPTIONS (RFC 9113 8.3.1).</summary>
+    public bool HasValidTarget => _validTarget && (RawTarget != "*" || ReferenceEquals(Method, HttpMethods.Options));
+
+    protected override long DefaultMaxRequestBodySize => _server.Config.MaxRequestBodySize;
+
+    protected override bool ResponseBodySuppressed => _isHead;
+
+    // =====================================================================================
+    // Request head (filled on the read loop)
+    // =====================================================================================
+
+    public void SetMethod(ReadOnlySpan<byte> method)
+    {
+        Method = method switch
+        {
+            _ when method.SequenceEqual("GET"u8) => HttpMethods.Get,
+            _ when method.SequenceEqual("POST"u8) => HttpMethods.Post,
+            _ when method.SequenceEqual("PUT"u8) => HttpMethods.Put,
+            _ when method.SequenceEqual("HEAD"u8) => HttpMethods.Head,
+            _ when method.SequenceEqual("DELETE"u8) => HttpMethods.Delete,
+            _ when method.SequenceEqual("PATCH"u8) => HttpMethods.Patch,
+            _ when method.SequenceEqual("OPTIONS"u8) => HttpMethods.Options,
+            _ when method.SequenceEqual("CONNECT"u8) => HttpMethods.Connect,
+            _ => Encoding.ASCII.GetString(method),
+        };
+        _isHead = ReferenceEquals(Method, HttpMethods.Head);
+    }
+
+    public void SetTarget(ReadOnlySpan<byte> target)
+    {
+        RawTarget = RequestTarget.ToString(target);
+        if (target[0] == (byte)'/')
+        {
+            var q = target.IndexOf((byte)'?');
+            Path = RequestTarget.DecodePath(q < 0 ? target : target[..q]);
+            QueryString = q < 0 ? "" : RequestTarget.ToString(target[q..]);
+            _validTarget = true;
+        }
+        else if (target.Length == 1 && target[0] == (byte)'*')
+        {
+            // Valid for OPTIONS only; :method may come after :path, so HasValidTarget checks the method.
+            Path = "";
+            QueryString = "";
+            _validTarget = true;
+        }
+    }
+
+    public void SetConnectTarget(string authority)
+    {
+        RawTarget = authority;
+        Path = "";
+        QueryString = "";
+        _validTarget = true;
+    }
+
+    /// <summary>Called by the connection once the request head is complete.</summary>
+    public void OnHeadComplete(bool endStream)
+    {
+        CanHaveBody = !endStream;
+        RequestInfo.Method = Method;
+        RequestInfo.Path = Path;
+        RequestInfo.Version = HttpVersionKind.Http2;
+        RequestInfo.UserAgent = RequestHeaders.TryGetValue(HeaderNames.UserAgent, out var ua) ? ua.ToString() : null;
+    }
+
+    // =====================================================================================
+    // Request body (written by the read loop, read by the application)
+    // =====================================================================================
+
+    /// <summary>Read loop: DATA payload for the application.</summary>
+    public void AppendBody(in System.Buffers.ReadOnlySequence<byte> data)
+    {
+        if (data.IsEmpty || IsReset)
+            return;
+        var writer = _body.Writer;
+        foreach (var segment in data)
+            writer.Write(segment.Span);
+        var flush = writer.FlushAsync();
+        if (!flush.IsCompleted)
+            _ = flush.AsTask();
+    }
+
+    /// <summary>Read loop: END_STREAM arrived (after DATA or trailers).</summary>
+    public void CompleteBody()
+    {
+        if (RequestTrailerHeaders.Count > 0)
+            RequestTrailersAvailable = true;
+        _body.Writer.Complete();
+    }
+
+    protected override async ValueTask<int> ReadBodyCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (!CanHaveBody)
+            return 0;
+        if (IsReset)
+            throw new IOException("The HTTP/2 stream was reset.");
+        if (_requestBodyRead == 0 && DeclaredRequestLength is { } declared && MaxRequestBodySize is { } max && declared > max)
+            throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
+        if (buffer.IsEmpty)
+            return 0;
+        var reader = _body.Reader;
+        ReadResult result;
+        try
+        {
+            if (!reader.TryRead(out result))
+            {
+                // Waiting for the client: the heartbeat enforces BodyReadTimeout (see CheckBodyDeadline).
+                Volatile.Write(ref _bodyWaitStarted, Environment.TickCount64);
+                try
+                {
+                    result = await reader.ReadAsync(cancellationToken);
+                }
+                finally
+                {
+                    Volatile.Write(ref _bodyWaitStarted, 0);
+                }
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // The reader was completed when the stream ended.
+            return 0;
+        }
+        var data = result.Buffer;
+        if (_bodyTimedOut)
+        {
+            reader.AdvanceTo(data.Start);
+            throw new BadHttpRequestException("The request body did not arrive in time.", StatusCodes.Status408RequestTimeout);
+        }
+        if (result.IsCanceled || IsReset)
+        {
+            reader.AdvanceTo(data.Start);
+            throw new IOException("The HTTP/2 stream was reset.");
+        }
+        if (data.IsEmpty)
+        {
+            reader.AdvanceTo(data.End);
+            if (result.IsCompleted)
+            {
+                RequestTrailersAvailable = true;
+                return 0;
+            }
+            return 0;
+        }
+        var n = (int)Math.Min(data.Length, buffer.Length);
+        System.Buffers.BuffersExtensions.CopyTo(data.Slice(0, n), buffer.Span);
+        reader.AdvanceTo(data.GetPosition(n));
+        _requestBodyRead += n;
+        if (MaxRequestBodySize is { } limit && _requestBodyRead > limit)
+            throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
+        await _connection.OnBodyConsumedAsync(this, n);
+        return n;
+    }
+
+    /// <summary>Heartbeat: fails a body read that waited longer than <c>BodyReadTimeout</c> (408 when possible).</summary>
+    public void CheckBodyDeadline(long now, long timeoutMs)
+    {
+        var started = Volatile.Read(ref _bodyWaitStarted);
+        if (started == 0 || now - started < timeoutMs || _bodyTimedOut)
+            return;
+        _bodyTimedOut = true;
+        _body.Reader.CancelPendingRead();
+    }
+
+    // =====================================================================================
+    // Running the application
+    // =====================================================================================
+
+    public async Task RunAsync()
+    {
+        await Task.Yield();
+        var info = RequestInfo;
+        info.StartTimestamp = Stopwatch.GetTimestamp();
+        _server.Emitter.RequestStarted(Connection, info);
+        var application = _server.Application;
+        object? context = null;
+        Exception? appError = null;
+        try
+        {
+            context = application.CreateContext(this);
+            await application.ProcessRequestAsync(context);
+        }
+        catch (Exception ex)
+        {
+            appError = ex;
+        }
+
+        var handedOver = await CompleteResponseAsync(appError);
+        info.EndTimestamp = Stopwatch.GetTimestamp();
+        _connection.OnStreamEnding(this, handedOver);
+
+        await FireOnCompletedAsync();
+        try
+        {
+            application.DisposeContext(context, appError);
+        }
+        catch (Exception ex)
+        {
+            ReportApplicationError(ex, "Disposing the request context failed");
+        }
+        DiscardBufferedBody();
+        _body.Reader.Complete();
+        await _connection.OnStreamFinishedAsync(this);
+    }
+
+    private async ValueTask<bool> CompleteResponseAsync(Exception? appError)
+    {
+        if (appError is null && !_responseEnded)
+        {
+            try
+            {
+                await FinishResponseBodyAsync();
+            }
+            catch (Exception ex)
+            {
+                appError = ex;
+            }
+        }
+        if (appError is not null)
+        {
+            if (_endStreamSent)
+            {
+                if (appError is not OperationCanceledException || !RequestAborted)
+                    ReportApplicationError(appError, "Unhandled exception after the response was sent");
+                return !ResetByPeer;
+            }
+            if (ResetByPeer)
+                return false;
+            if (appError is BadHttpRequestException bad)
+                _server.Logger.LogDebug(bad, "Bad request body on connection {ConnectionId} stream {StreamId}", Connection.ConnectionId, StreamId);
+            else if (appError is not OperationCanceledException || !RequestAborted)
+                ReportApplicationError(appError, "Unhandled exception while processing the request");
+            if (HasStarted || IsReset)
+            {
+                // A started response cannot become an error answer: the stream is reset.
+                await _connection.ResetStreamAsync(this, Http2ErrorCode.InternalError);
+                return !ResetByPeer;
+            }
+            ResetResponseForError(appError is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status500InternalServerError);
+            try
+            {
+                await FinishResponseBodyAsync();
+            }
+            catch (Exception ex)
+            {
+                ReportApplicationError(ex, "Writing the error response failed");
+                await _connection.ResetStreamAsync(this, Http2ErrorCode.InternalError);
+                return false;
+            }
+        }
+        if (!_responseEnded)
+        {
+            _responseEnded = true;
+            await FlushOutputAsync(default);
+        }
+        // Answered when END_STREAM went out, or when the application itself reset the stream (as an HTTP/1.1
+        // application abort counts); not when the client reset it or the connection went away.
+        return (_endStreamSent || IsReset) && !ResetByPeer;
+    }
+
+    protected override async ValueTask CompleteResponseByApplicationAsync()
+    {
+        if (_responseEnded)
+            return;
+        await FinishResponseBodyAsync();
+        _responseEnded = true;
+        await FlushOutputAsync(default);
+    }
+
+    protected override void AbortByApplication()
+    {
+        _ = _connection.ResetStreamAsync(this, Http2ErrorCode.InternalError).AsTask();
+        SignalRequestAborted();
+    }
+
+    void IHttpResetFeature.Reset(int errorCode)
+    {
+        if (errorCode < 0)
+            throw new ArgumentOutOfRangeException(nameof(errorCode), "An HTTP/2 error code is not negative.");
+        _ = _connection.ResetStreamAsync(this, (Http2ErrorCode)errorCode).AsTask();
+        SignalRequestAborted();
+    }
+
+    protected override void ReportApplicationError(Exception exception, string what)
+    {
+        _server.Logger.LogError(exception, "{What} (connection {ConnectionId}, request {RequestId}, stream {StreamId}, {Method} {Path})",
+            what, Connection.ConnectionId, RequestInfo.RequestId, StreamId, RequestInfo.Method, RequestInfo.Path);
+    }
+
+    /// <summary>
+    /// Marks the stream reset and wakes whatever waits on it. <paramref name="byPeer"/>: the client reset it or the
+    /// connection failed (its response can no longer be delivered).
+    /// </summary>
+    public void MarkReset(bool byPeer)
+    {
+        // A response whose END_STREAM was already written is complete: the client going away afterwards (even
+        // before the stream's task finished its bookkeeping) does not undo it.
+        if (byPeer && !_endStreamSent)
+            ResetByPeer = true;
+        if (Interlocked.Exchange(ref _reset, 1) != 0)
+            return;
+        _body.Reader.CancelPendingRead();
+        SignalRequestAborted();
+    }
+
+    /// <summary>Read loop only: no more body will come.</summary>
+    public void FailBody(Exception error) => _body.Writer.Complete(error);
+
+    // =====================================================================================
+    // Response
+    // =====================================================================================
+
+    protected override void WriteResponseHead(long? autoContentLength)
+    {
+        var status = StatusCode;
+        long? contentLength = null;
+        if (!BodyAllowed(status))
+        {
+            DeclaredResponseLength = null;
+        }
+        else if (ResponseHeaders.ContentLength is { } declared)
+        {
+            DeclaredResponseLength = declared;
+        }
+        else if (autoContentLength.HasValue && (!_isHead || autoContentLength.Value > 0))
+        {
+            contentLength = autoContentLength;
+            DeclaredResponseLength = autoContentLength;
+        }
+        _headContentLength = contentLength;
+        _headPending = true;
+        // "Started" for the lifecycle means the HEADERS went out; set when they are written.
+        RequestInfo.ResponseStarted = false;
+    }
+
+    protected override void WriteResponseBodyData(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+            return;
+        if (IsReset)
+            return;
+        var free = _pending.Length - _pendingEnd;
+        if (free < data.Length)
+        {
+            var used = _pendingEnd - _pendingStart;
+            if (_pendingStart > 0 && _pending.Length - used >= data.Length)
+            {
+                _pending.AsSpan(_pendingStart, used).CopyTo(_pending);
+            }
+            else
+            {
+                var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(used + data.Length, Math.Max(4096, _pending.Length * 2)));
+                _pending.AsSpan(_pendingStart, used).CopyTo(bigger);
+                if (_pending.Length > 0)
+                    System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
+                _pending = bigger;
+            }
+            _pendingStart = 0;
+            _pendingEnd = used;
+        }
+        data.CopyTo(_pending.AsSpan(_pendingEnd));
+        _pendingEnd += data.Length;
+    }
+
+    /// <summary>Whether a head, body bytes or the end of the stream wait to be sent.</summary>
+    private bool HasPendingOutput => _headPending || _pendingEnd > _pendingStart || (_responseEnded && !_endStreamSent);
+
+    protected override async ValueTask FlushOutputAsync(CancellationToken cancellationToken)
+    {
+        while (HasPendingOutput)
+        {
+            if (IsReset || _connection.IsClosed)
+            {
+                DiscardPending();
+                return;
+            }
+            var pending = _pendingEnd - _pendingStart;
+            var allowed = pending == 0 ? 0 : _connection.ReserveSendWindow(this, pending);
+            var end = _responseEnded && allowed == pending;
+            if (_headPending || allowed > 0 || end)
+            {
+                if (!await _connection.WriteResponseAsync(this, allowed, end))
+                {
+                    DiscardPending();
+                    return;
+                }
+            }
+            if (allowed == pending)
+                continue;
+            if (!await WaitForWindowAsync(cancellationToken))
+            {
+                DiscardPending();
+                return;
+            }
+        }
+        ReturnPendingBuffer();
+    }
+
+    /// <summary>The head's <c>content-length</c> to add, when the server computed it.</summary>
+    public long? HeadContentLength => _headContentLength;
+
+    public bool HeadPending => _headPending;
+
+    public void OnHeadWritten()
+    {
+        _headPending = false;
+        RequestInfo.ResponseStarted = true;
+    }
+
+    public ReadOnlySpan<byte> PendingData(int count) => _pending.AsSpan(_pendingStart, count);
+
+    public void OnDataWritten(int count) => _pendingStart += count;
+
+    public HeaderDictionary Trailers => ResponseTrailers;
+
+    public HeaderDictionary ResponseHeaderFields => ResponseHeaders;
+
+    public bool IsHeadRequest => _isHead;
+
+    /// <summary>Under the connection lock: arms the waiter that a WINDOW_UPDATE or reset completes.</summary>
+    public void ArmWindowWaiter() => _windowWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Under the connection lock: wakes a writer waiting for window.</summary>
+    public void WakeWindowWaiter()
+    {
+        var waiter = _windowWaiter;
+        _windowWaiter = null;
+        waiter?.TrySetResult();
+    }
+
+    private async ValueTask<bool> WaitForWindowAsync(CancellationToken cancellationToken)
+    {
+        var waiter = _connection.GetWindowWaiter(this);
+        if (waiter is null)
+            return true;
+        try
+        {
+            await waiter.WaitAsync(_server.Config.ResponseWriteTimeout, cancellationToken);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            // Stuck at a zero window: the client does not read (or withholds WINDOW_UPDATE on purpose).
+            _connection.OnFlowControlStall(this);
+            return false;
+        }
+    }
+
+    public TaskCompletionSource? WindowWaiter => _windowWaiter;
+
+    private void DiscardPending()
+    {
+        _pendingStart = _pendingEnd = 0;
+        _headPending = false;
+        ReturnPendingBuffer();
+    }
+
+    private void ReturnPendingBuffer()
+    {
+        if (_pendingStart == _pendingEnd && _pending.Length > 0)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
+            _pending = [];
+            _pendingStart = _pendingEnd = 0;
+        }
+    }
+}
