@@ -289,13 +289,24 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
         await Task.Yield();
         var info = RequestInfo;
         info.StartTimestamp = Stopwatch.GetTimestamp();
-        _server.Emitter.RequestStarted(Connection, info);
         var application = _server.Application;
         object? context = null;
         Exception? appError = null;
         try
         {
+            // Hosting starts the request's Activity here; its ids join the lifecycle events (as on HTTP/1.1).
             context = application.CreateContext(this);
+        }
+        catch (Exception ex)
+        {
+            appError = ex;
+        }
+        info.CaptureTrace(Activity.Current);
+        _server.Emitter.RequestStarted(Connection, info);
+        try
+        {
+            if (appError is not null)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(appError);
             await application.ProcessRequestAsync(context);
         }
         catch (Exception ex)

@@ -433,3 +433,37 @@ public sealed class TraceIdTests
         }
     }
 }
+
+/// <summary>The same trace ids on an HTTP/2 stream.</summary>
+public sealed class Http2TraceIdTests
+{
+    [Fact]
+    public async Task Http2StreamEvents_CarryTheW3CTraceId()
+    {
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var (server, events) = await LifecycleEventTests.StartAsync(ctx => ctx.Response.WriteAsync("traced"));
+        await using (server)
+        {
+            using var client = new HttpClient { BaseAddress = server.BaseAddress };
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/h2")
+            {
+                Version = System.Net.HttpVersion.Version20,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            };
+            request.Headers.TryAddWithoutValidation("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+            using var response = await client.SendAsync(request);
+            Assert.Equal(System.Net.HttpVersion.Version20, response.Version);
+            await events.WaitUntilAsync(e => e.Any(x => x.Name == "ResponseCompleted"), "the HTTP/2 ResponseCompleted");
+            var completed = events.Snapshot().Single(e => e.Name == "ResponseCompleted");
+            var started = events.Snapshot().Single(e => e.Name == "RequestStarted");
+            Assert.Equal("4bf92f3577b34da6a3ce929d0e0e4736", completed.Str("trace_id"));
+            Assert.Equal("4bf92f3577b34da6a3ce929d0e0e4736", started.Str("trace_id"));
+            Assert.Equal("2.0", started.Str("http_version"));
+        }
+    }
+}
