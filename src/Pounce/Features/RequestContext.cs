@@ -475,6 +475,29 @@ public abstract partial class RequestContext :
     /// <summary>Per-connection state an application adapter may keep (e.g. hosting's reusable context).</summary>
     internal object? ApplicationState { get; set; }
 
+    /// <summary>
+    /// Creates the application's context for the current request (hosting starts the request's Activity here, W3C
+    /// traceparent honoured) and records the activity's trace ids for the lifecycle events. Returns what hosting
+    /// threw, if anything, for the protocol to answer once it has reported the request as started.
+    /// </summary>
+    protected Exception? CreateApplicationContext(RequestApplication application, out object? context)
+    {
+        context = null;
+        try
+        {
+            context = application.CreateContext(this);
+            return null;
+        }
+        catch (Exception ex)
+        {
+            return ex;
+        }
+        finally
+        {
+            RequestInfo.CaptureTrace(System.Diagnostics.Activity.Current);
+        }
+    }
+
     /// <summary>Runs the OnStarting callbacks (last registered first), once.</summary>
     protected async ValueTask FireOnStartingAsync()
     {

@@ -26,18 +26,7 @@ internal sealed partial class Http1Connection
         if (_connection.Transport.PeerClose != Transport.PeerClose.None)
             SignalRequestAborted();
         var application = _server.Application;
-        object? context = null;
-        Exception? appError = null;
-        try
-        {
-            // Hosting starts the request's Activity here (W3C traceparent honoured); its ids join the lifecycle events.
-            context = application.CreateContext(this);
-        }
-        catch (Exception ex)
-        {
-            appError = ex;
-        }
-        info.CaptureTrace(Activity.Current);
+        var appError = CreateApplicationContext(application, out var context);
         _server.Emitter.RequestStarted(Connection, info);
 
         try

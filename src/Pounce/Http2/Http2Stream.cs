@@ -290,18 +290,7 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
         var info = RequestInfo;
         info.StartTimestamp = Stopwatch.GetTimestamp();
         var application = _server.Application;
-        object? context = null;
-        Exception? appError = null;
-        try
-        {
-            // Hosting starts the request's Activity here; its ids join the lifecycle events (as on HTTP/1.1).
-            context = application.CreateContext(this);
-        }
-        catch (Exception ex)
-        {
-            appError = ex;
-        }
-        info.CaptureTrace(Activity.Current);
+        var appError = CreateApplicationContext(application, out var context);
         _server.Emitter.RequestStarted(Connection, info);
         try
         {
