@@ -85,7 +85,6 @@ public sealed class Http2ProtocolErrorTests
         await using var raw = await Http2RawClient.ConnectAsync(server.Port);
         await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
         await raw.ReadResponseAsync(1);
-        await Task.Delay(100);
         await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
         await raw.ExpectGoAwayAsync(Http2ErrorCode.StreamClosed);
     }
