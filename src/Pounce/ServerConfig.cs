@@ -67,11 +67,22 @@ public sealed class ServerConfig
 
     /// <summary>
     /// Serve HTTP/2 over cleartext with prior knowledge: a connection that starts with the HTTP/2 client preface
-    /// (<c>PRI * HTTP/2.0</c>...) is served as HTTP/2 on the same port as HTTP/1.1. The <c>Upgrade: h2c</c>
-    /// mechanism is not supported. When false the preface is handled as an HTTP/1.x request (and rejected).
-    /// Default true.
+    /// (<c>PRI * HTTP/2.0</c>...) is served as HTTP/2 on the same port as HTTP/1.1 (the <c>Upgrade: h2c</c> mechanism
+    /// is separate: <see cref="Http2CleartextUpgrade"/>). When false the preface is handled as an HTTP/1.x request
+    /// (and rejected), and no upgrade to HTTP/2 happens either. Default true.
     /// </summary>
     public bool Http2Enabled { get; set; } = true;
+
+    /// <summary>
+    /// Accept the HTTP/1.1 <c>Upgrade: h2c</c> mechanism (RFC 7540 3.2): a request with <c>Upgrade: h2c</c>,
+    /// <c>Connection: Upgrade, HTTP2-Settings</c> and one valid <c>HTTP2-Settings</c> header, without a body, gets
+    /// <c>101 Switching Protocols</c> and is answered on HTTP/2 stream 1. Off by default: behind a reverse proxy that
+    /// forwards <c>Upgrade</c> headers, it lets a client turn its connection into an HTTP/2 tunnel past the proxy's
+    /// per-request rules (h2c smuggling), and RFC 9113 (3.1) deprecates it. When false, <c>Upgrade: h2c</c> is
+    /// ignored and the request is served as HTTP/1.1 (and <c>IHttpUpgradeFeature.IsUpgradableRequest</c> is false
+    /// for it). Requires <see cref="Http2Enabled"/>. Default false.
+    /// </summary>
+    public bool Http2CleartextUpgrade { get; set; }
 
     /// <summary>SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may have open at once on one HTTP/2 connection; a
     /// stream over it is refused (RST_STREAM REFUSED_STREAM). 1 or more. Default 100.</summary>

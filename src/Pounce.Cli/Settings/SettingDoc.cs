@@ -44,6 +44,7 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["MaxChunkExtensionSize"] = new(Limits, "BYTES", "longest chunk extension in a chunked request body"),
 
         ["Http2Enabled"] = new(Http2, null, "serve HTTP/2 with prior knowledge (h2c) on the same port as HTTP/1.1"),
+        ["Http2CleartextUpgrade"] = new(Http2, null, "accept Upgrade: h2c from HTTP/1.1 (off: behind a proxy that forwards Upgrade it allows h2c smuggling; deprecated by RFC 9113)"),
         ["Http2MaxConcurrentStreams"] = new(Http2, "N", "streams a client may have open at once on one connection (over it: REFUSED_STREAM)"),
         ["Http2InitialWindowSize"] = new(Http2, "BYTES", "request body bytes a client may send on a stream before the app reads them"),
         ["Http2MaxFrameSize"] = new(Http2, "BYTES", "largest frame payload accepted (16384-16777215)"),

@@ -68,6 +68,13 @@ internal sealed class Connection : IThreadPoolWorkItem
                 _server.Emitter.ConnectionOpened(Info);
                 var http1 = new Http1Connection(this);
                 await http1.ProcessRequestsAsync();
+                if (http1.H2cUpgrade is { } upgrade && Info.End == ConnectionEnd.None)
+                {
+                    // 101 sent (Upgrade: h2c): the same transport now carries HTTP/2, the request is stream 1.
+                    Info.Protocol = ConnectionProtocol.H2;
+                    var upgraded = new Http2Connection(this, Transport, upgrade);
+                    await upgraded.ProcessAsync();
+                }
                 if (ConnectionEnds.Describe(Info.End).Reason == CloseReason.Error)
                     linger = TimeSpan.FromSeconds(1);
             }

@@ -21,14 +21,16 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
     /// <summary>
     /// HTTP/1.1 with a <c>Connection: upgrade</c> token and an <c>Upgrade</c> header, without a body (as Kestrel: an
     /// upgrade request carries no payload), while the server is not stopping and is under
-    /// <see cref="ServerConfig.MaxConcurrentUpgradedConnections"/>.
+    /// <see cref="ServerConfig.MaxConcurrentUpgradedConnections"/>. An <c>Upgrade</c> header that lists only
+    /// <c>h2c</c> does not count: that upgrade belongs to the server (<see cref="ServerConfig.Http2CleartextUpgrade"/>),
+    /// never to the application, whether the setting is on or off.
     /// </summary>
     bool IHttpUpgradeFeature.IsUpgradableRequest => IsUpgradable;
 
     private bool IsUpgradable =>
         _version == HttpVersionKind.Http11
         && _connectionUpgrade
-        && RequestHeaders.ContainsKey(HeaderNames.Upgrade)
+        && UpgradeListsOtherThanH2c
         && _bodyKind == BodyKind.None
         && !_upgraded
         && !_connection.ShutdownRequested

@@ -112,6 +112,11 @@ internal sealed partial class Http1Connection : RequestContext
                     await RejectRequestAsync(end);
                     return;
                 }
+                if (await TryUpgradeToH2cAsync())
+                {
+                    await FlushPendingAsync();
+                    return;
+                }
                 if (!await RunRequestAsync())
                 {
                     await FlushPendingAsync();

@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Pounce.Connections;
+using Pounce.Http1;
 
 namespace Pounce.Http2;
 
@@ -86,6 +87,14 @@ internal sealed partial class Http2Connection
 
     private enum HeaderBlockKind : byte { Request, Trailers, Discard }
 
+    private readonly H2cUpgradeRequest? _upgrade;
+
+    public Http2Connection(Connection connection, IDuplexPipe transport, H2cUpgradeRequest? upgrade = null)
+        : this(connection, transport)
+    {
+        _upgrade = upgrade;
+    }
+
     public Http2Connection(Connection connection, IDuplexPipe transport)
     {
         _connection = connection;
@@ -135,9 +144,13 @@ internal sealed partial class Http2Connection
             _input.CancelPendingRead();
         try
         {
+            if (_upgrade is not null)
+                _connection.SetHeaderDeadline(); // after the 101 the client preface must come within HeaderTimeout
             if (!await ReadPrefaceAsync())
                 return;
             WriteInitialSettings();
+            if (_upgrade is not null)
+                StartUpgradedStream(_upgrade);
             await FlushControlAsync();
             Volatile.Write(ref _settingsSentAt, Environment.TickCount64);
             EnterIdleIfNoStreams();
@@ -171,6 +184,12 @@ internal sealed partial class Http2Connection
             var buffer = result.Buffer;
             if (buffer.Length >= ClientPreface.Length)
             {
+                if (_upgrade is not null && Sniff(buffer) != ConnectionProtocol.H2)
+                {
+                    // Not sniffed before (the connection started as HTTP/1.1): check it here.
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                    throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "The client preface did not follow the 101 (Upgrade: h2c).");
+                }
                 _input.AdvanceTo(buffer.GetPosition(ClientPreface.Length));
                 return true;
             }
@@ -655,6 +674,63 @@ internal sealed partial class Http2Connection
         stream.FailBody(new IOException("The client reset the request stream."));
     }
 
+    /// <summary>
+    /// h2c Upgrade: the <c>HTTP2-Settings</c> payload (checked before the 101) is applied as the client's first
+    /// SETTINGS, without an ACK (RFC 7540 3.2.1: the 101 acknowledges it implicitly; nghttp2 treats an ACK here as
+    /// unsolicited), then the upgrading request becomes stream 1, half-closed (remote), and its application starts.
+    /// </summary>
+    private void StartUpgradedStream(H2cUpgradeRequest upgrade)
+    {
+        var payload = upgrade.Settings;
+        var frame = new Http2Frame(new Http2FrameHeader(payload.Length, Http2FrameType.Settings, Http2FrameFlags.None, 0), new ReadOnlySequence<byte>(payload));
+        ApplyPeerSettings(Http2SettingsFrame.Parse(frame));
+
+        const int id = 1;
+        _lastClientStreamId = id;
+        Http2Stream stream;
+        lock (_sync)
+        {
+            stream = new Http2Stream(this, _server, id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
+        }
+        _headerHandler.Begin(stream, trailers: false);
+        Field(":method", upgrade.Method);
+        Field(":scheme", "http");
+        Field(":path", upgrade.Target);
+        var host = upgrade.Headers.FirstOrDefault(h => h.Key.Equals(HeaderNames.Host, StringComparison.OrdinalIgnoreCase)).Value;
+        if (!string.IsNullOrEmpty(host))
+            Field(":authority", host);
+        foreach (var (name, value) in upgrade.Headers)
+        {
+            var lower = name.ToLowerInvariant();
+            // Connection-specific fields of the HTTP/1.1 request (RFC 9113 8.2.2) and Host (now :authority).
+            if (lower is "host" or "connection" or "upgrade" or "http2-settings" or "keep-alive" or "proxy-connection" or "transfer-encoding"
+                || (lower == "te" && !value.Equals("trailers", StringComparison.OrdinalIgnoreCase)))
+                continue;
+            Field(lower, value);
+        }
+        if (!_headerHandler.Complete())
+        {
+            ResetStreamFromReadLoop(id, Http2ErrorCode.ProtocolError);
+            return;
+        }
+        stream.OnHeadComplete(endStream: true);
+        stream.RequestEnded = true;
+        stream.CompleteBody();
+        lock (_sync)
+        {
+            _streams[id] = stream;
+            if (_streams.Count == 1)
+            {
+                _connection.LeaveIdle();
+                _connection.ClearIdleDeadline();
+            }
+        }
+        stream.Running = stream.RunAsync();
+
+        void Field(string name, string value) =>
+            _headerHandler.OnHeader(Encoding.Latin1.GetBytes(name), Encoding.Latin1.GetBytes(value));
+    }
+
     private void OnSettings(in Http2Frame frame)
     {
         var settings = Http2SettingsFrame.Parse(frame);
@@ -684,6 +760,12 @@ internal sealed partial class Http2Connection
         if (_settingsReceived && _settingsFlood.Hit(SettingsFloodLimit))
             Flood(ConnectionEnd.SettingsFlood, "Too many SETTINGS frames.");
         _settingsReceived = true;
+        ApplyPeerSettings(settings);
+        Http2FrameWriter.WriteSettingsAck(_control);
+    }
+
+    private void ApplyPeerSettings(in Http2SettingsFrame settings)
+    {
         foreach (var setting in settings)
         {
             switch (setting.Id)
@@ -712,7 +794,6 @@ internal sealed partial class Http2Connection
             }
             _peerSettings.Apply(setting);
         }
-        Http2FrameWriter.WriteSettingsAck(_control);
     }
 
     private void OnPing(in Http2Frame frame)

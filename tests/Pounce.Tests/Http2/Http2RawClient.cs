@@ -57,6 +57,9 @@ internal sealed class Http2RawClient : IAsyncDisposable
         return client;
     }
 
+    /// <summary>Takes over a socket already past an HTTP/1.1 exchange (h2c Upgrade), without the handshake.</summary>
+    public static Http2RawClient FromSocket(Socket socket) => new(socket);
+
     public Task SendAsync(byte[] bytes) => _socket.SendAsync(bytes, SocketFlags.None).WaitAsync(Timeout);
 
     public async Task SendFrameAsync(Action<IBufferWriter<byte>> write)
