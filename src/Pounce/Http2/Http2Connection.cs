@@ -624,16 +624,7 @@ internal sealed partial class Http2Connection
             stream.RequestEnded = true;
             stream.CompleteBody();
         }
-        lock (_sync)
-        {
-            _streams[id] = stream;
-            if (_streams.Count == 1)
-            {
-                _connection.LeaveIdle();
-                _connection.ClearIdleDeadline();
-            }
-        }
-        stream.Running = stream.RunAsync();
+        StartStream(id, stream);
         if (_config.MaxRequestsPerConnection > 0 && _sequence >= _config.MaxRequestsPerConnection && !_draining)
         {
             // Like HTTP/1.1's last request: GOAWAY with this stream as the last one, then drain.
@@ -716,6 +707,15 @@ internal sealed partial class Http2Connection
         stream.OnHeadComplete(endStream: true);
         stream.RequestEnded = true;
         stream.CompleteBody();
+        StartStream(id, stream);
+
+        void Field(string name, string value) =>
+            _headerHandler.OnHeader(Encoding.Latin1.GetBytes(name), Encoding.Latin1.GetBytes(value));
+    }
+
+    /// <summary>Registers an open stream (the first one ends the connection's idle wait) and runs the app on it.</summary>
+    private void StartStream(int id, Http2Stream stream)
+    {
         lock (_sync)
         {
             _streams[id] = stream;
@@ -726,9 +726,6 @@ internal sealed partial class Http2Connection
             }
         }
         stream.Running = stream.RunAsync();
-
-        void Field(string name, string value) =>
-            _headerHandler.OnHeader(Encoding.Latin1.GetBytes(name), Encoding.Latin1.GetBytes(value));
     }
 
     private void OnSettings(in Http2Frame frame)

@@ -343,10 +343,10 @@ public sealed class Http2ConnectionTests
         if (!File.Exists("/usr/bin/nghttp"))
             throw new Xunit.Sdk.XunitException("/usr/bin/nghttp is needed (apt-get install nghttp2-client; .ci/run installs it).");
         await using var server = await TestServer.StartAsync(ctx => ctx.Response.WriteAsync("from pounce"));
-        var (exit, output) = await RunAsync("/usr/bin/nghttp", $"-nv http://127.0.0.1:{server.Port}/x");
+        var (exit, output) = await ExternalTool.RunAsync("/usr/bin/nghttp", $"-nv http://127.0.0.1:{server.Port}/x");
         Assert.Equal(0, exit);
         Assert.Contains(":status: 200", output);
-        var (exit2, body) = await RunAsync("/usr/bin/nghttp", $"http://127.0.0.1:{server.Port}/x");
+        var (exit2, body) = await ExternalTool.RunAsync("/usr/bin/nghttp", $"http://127.0.0.1:{server.Port}/x");
         Assert.Equal(0, exit2);
         Assert.Equal("from pounce", body.Trim());
     }
@@ -357,27 +357,8 @@ public sealed class Http2ConnectionTests
         if (!File.Exists("/usr/bin/h2load"))
             throw new Xunit.Sdk.XunitException("/usr/bin/h2load is needed (apt-get install nghttp2-client; .ci/run installs it).");
         await using var server = await TestServer.StartAsync(ctx => ctx.Response.WriteAsync("ok"));
-        var (exit, output) = await RunAsync("/usr/bin/h2load", $"-n 1000 -c 4 -m 10 http://127.0.0.1:{server.Port}/");
+        var (exit, output) = await ExternalTool.RunAsync("/usr/bin/h2load", $"-n 1000 -c 4 -m 10 http://127.0.0.1:{server.Port}/");
         Assert.Equal(0, exit);
         Assert.Contains("1000 succeeded, 0 failed, 0 errored", output);
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(string file, string arguments)
-    {
-        var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (process.ExitCode, await stdout + await stderr);
     }
 }

@@ -151,10 +151,10 @@ public sealed class Http2UpgradeTests
         if (!File.Exists("/usr/bin/nghttp"))
             throw new Xunit.Sdk.XunitException("/usr/bin/nghttp is needed for this test (apt-get install nghttp2-client; .ci/run installs it).");
         await using var server = await TestServer.StartAsync(Describe, c => c.Http2CleartextUpgrade = true);
-        var (exit, output) = await RunAsync("/usr/bin/nghttp", $"-u http://127.0.0.1:{server.Port}/path");
+        var (exit, output) = await ExternalTool.RunAsync("/usr/bin/nghttp", $"-u http://127.0.0.1:{server.Port}/path");
         Assert.True(exit == 0, "nghttp -u failed: " + output);
         Assert.StartsWith($"HTTP/2 GET /path 127.0.0.1:{server.Port} stream=1 upgradable=False ua=nghttp2/", output.Trim());
-        var (exitV, verbose) = await RunAsync("/usr/bin/nghttp", $"-uv http://127.0.0.1:{server.Port}/path");
+        var (exitV, verbose) = await ExternalTool.RunAsync("/usr/bin/nghttp", $"-uv http://127.0.0.1:{server.Port}/path");
         Assert.True(exitV == 0, "nghttp -uv failed: " + verbose);
         Assert.Contains("HTTP Upgrade response", verbose);
         Assert.Contains(":status: 200", verbose);
@@ -209,24 +209,5 @@ public sealed class Http2UpgradeTests
             head.Add(one[0]);
         }
         return Encoding.ASCII.GetString(head.ToArray());
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(string file, string arguments)
-    {
-        var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (process.ExitCode, await stdout + await stderr);
     }
 }
