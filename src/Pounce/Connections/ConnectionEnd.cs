@@ -37,6 +37,8 @@ public enum ConnectionEnd
     WriteTimeout,
     /// <summary>HTTP/2: the client did not acknowledge our SETTINGS within <c>HeaderTimeout</c> (GOAWAY SETTINGS_TIMEOUT).</summary>
     Http2SettingsTimeout,
+    /// <summary>The TLS handshake did not finish within <c>TlsHandshakeTimeout</c>.</summary>
+    TlsHandshakeTimeout,
 
     // client_disconnect
     /// <summary>The client closed its side (FIN) while a request was in flight.</summary>
@@ -77,6 +79,9 @@ public enum ConnectionEnd
     BodyTooLarge,
     /// <summary>Bad request target (invalid characters or form).</summary>
     BadRequestTarget,
+
+    /// <summary>The TLS handshake failed (bad ClientHello, no common version or cipher suite, no ALPN match, ...).</summary>
+    TlsHandshakeFailed,
 
     // error: server side
     /// <summary>The application aborted the connection (<c>HttpContext.Abort()</c>).</summary>
@@ -144,6 +149,7 @@ public static class ConnectionEnds
         ConnectionEnd.BodyReadTimeout => (CloseReason.Timeout, "body_read_timeout"),
         ConnectionEnd.WriteTimeout => (CloseReason.Timeout, "write_timeout"),
         ConnectionEnd.Http2SettingsTimeout => (CloseReason.Timeout, "settings_timeout"),
+        ConnectionEnd.TlsHandshakeTimeout => (CloseReason.Timeout, "tls_handshake_timeout"),
         ConnectionEnd.ClientClosedInFlight => (CloseReason.ClientDisconnect, "client_closed"),
         ConnectionEnd.PeerReset => (CloseReason.ClientDisconnect, "peer_reset"),
         ConnectionEnd.ClientClosedMidRequest => (CloseReason.ClientDisconnect, "incomplete_request"),
@@ -162,6 +168,7 @@ public static class ConnectionEnds
         ConnectionEnd.BadChunk => (CloseReason.Error, "bad_chunk"),
         ConnectionEnd.BodyTooLarge => (CloseReason.Error, "body_too_large"),
         ConnectionEnd.BadRequestTarget => (CloseReason.Error, "bad_request_target"),
+        ConnectionEnd.TlsHandshakeFailed => (CloseReason.Error, "tls_handshake_failed"),
         ConnectionEnd.AppAbort => (CloseReason.Error, "app_abort"),
         ConnectionEnd.AppError => (CloseReason.Error, "app_error"),
         ConnectionEnd.InternalError => (CloseReason.Error, "internal_error"),

@@ -48,6 +48,17 @@ public sealed class ConnectionInfo
     /// <summary>Whether the connection is TLS.</summary>
     public bool Tls { get; internal set; }
 
+    /// <summary>
+    /// Milliseconds the TLS handshake took (failed or not), 0 for a plaintext connection or while it runs.
+    /// </summary>
+    public double TlsHandshakeMs { get; internal set; }
+
+    /// <summary>The negotiated TLS version ("1.2", "1.3"), null for plaintext or a failed handshake.</summary>
+    public string? TlsProtocolVersion { get; internal set; }
+
+    /// <summary>The server name the client asked for (SNI), null when none was sent or the connection is plaintext.</summary>
+    public string? TlsServerName { get; internal set; }
+
     /// <summary>The protocol, <see cref="ConnectionProtocol.Unknown"/> until known.</summary>
     public ConnectionProtocol Protocol { get; internal set; }
 
