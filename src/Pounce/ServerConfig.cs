@@ -100,6 +100,35 @@ public sealed class ServerConfig
     /// At least 256. Default 32768.</summary>
     public int Http2MaxHeaderListSize { get; set; } = 32 * 1024;
 
+    // ---- TLS ----
+
+    /// <summary>
+    /// The server certificate for HTTPS endpoints: a PEM file (the certificate, optionally followed by its chain and,
+    /// when <see cref="SslKeyFile"/> is not set, its private key) or a PKCS#12 file (<c>.pfx</c>/<c>.p12</c>, with
+    /// <see cref="SslKeyPassword"/> as its password). When set and no URLs are configured, the default endpoint
+    /// (<see cref="Host"/>:<see cref="Port"/>) is HTTPS. Default unset.
+    /// </summary>
+    public string? SslCertFile { get; set; }
+
+    /// <summary>The PEM private key of <see cref="SslCertFile"/> (PKCS#8, RSA or EC; encrypted with <see cref="SslKeyPassword"/>
+    /// if it is). Default unset.</summary>
+    public string? SslKeyFile { get; set; }
+
+    /// <summary>Password of an encrypted PEM key or of a PKCS#12 certificate file. Default unset.</summary>
+    public string? SslKeyPassword { get; set; }
+
+    /// <summary>
+    /// A certificate (with its private key) given in code, used for HTTPS endpoints instead of
+    /// <see cref="SslCertFile"/>. Not a command-line setting. Default null.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate { get; set; }
+
+    /// <summary>
+    /// Time a client has to complete the TLS handshake after connecting; over it the connection is closed and logged
+    /// with <c>reason: timeout</c>, <c>detail: tls_handshake_timeout</c>. Default 10 s.
+    /// </summary>
+    public TimeSpan TlsHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     // ---- Timeouts ----
 
     /// <summary>How long an idle keep-alive connection is kept open waiting for the next request. Default 5 s.</summary>
@@ -193,6 +222,11 @@ public sealed class ServerConfig
         CheckTimeout(nameof(HeaderTimeout), HeaderTimeout);
         CheckTimeout(nameof(BodyReadTimeout), BodyReadTimeout);
         CheckTimeout(nameof(ResponseWriteTimeout), ResponseWriteTimeout);
+        CheckTimeout(nameof(TlsHandshakeTimeout), TlsHandshakeTimeout);
+        if (SslCertFile is not null && SslCertFile.Length == 0)
+            throw Bad(nameof(SslCertFile), SslCertFile, "a PEM or PKCS#12 (.pfx/.p12) file path, or unset");
+        if (SslKeyFile is not null && (SslKeyFile.Length == 0 || SslCertFile is null))
+            throw Bad(nameof(SslKeyFile), SslKeyFile, "a PEM private key file path, given together with SslCertFile");
         if (ShutdownTimeout < TimeSpan.Zero)
             throw Bad(nameof(ShutdownTimeout), ShutdownTimeout.TotalSeconds, "0 seconds or more");
         if (ServerHeader is null || ContainsControl(ServerHeader))

@@ -40,7 +40,13 @@ internal sealed partial class EffectiveSettings
 
     /// <summary>The value of a setting, as it is written on the command line.</summary>
     public string FormattedValueOf(Setting setting)
-        => Setting.Format(setting.IsServerConfig ? setting.GetValue(Config) : Urls);
+    {
+        var value = setting.IsServerConfig ? setting.GetValue(Config) : Urls;
+        // A secret is never printed, only whether it is set.
+        if (setting.Name == nameof(ServerConfig.SslKeyPassword) && value is not null)
+            return "(set)";
+        return Setting.Format(value);
+    }
 
     /// <summary>The URLs as a list, empty when none.</summary>
     public IReadOnlyList<string> UrlList
@@ -63,7 +69,8 @@ internal sealed partial class EffectiveSettings
             if (!_sources.ContainsKey(host) && !_sources.ContainsKey(port))
                 return [];
             var h = Config.Host.Contains(':', StringComparison.Ordinal) && !Config.Host.StartsWith('[') ? "[" + Config.Host + "]" : Config.Host;
-            return ["http://" + h + ":" + Config.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+            var scheme = Config.SslCertFile is null ? "http://" : "https://";
+            return [scheme + h + ":" + Config.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         }
     }
 

@@ -21,8 +21,9 @@ internal sealed class Setting
         ValueType = valueType;
         _property = property;
         Doc = doc;
-        Flag = "--" + ToKebab(name);
-        EnvironmentVariable = "POUNCE_" + ToKebab(name).Replace('-', '_').ToUpperInvariant();
+        var kebab = doc.FlagName ?? ToKebab(name);
+        Flag = "--" + kebab;
+        EnvironmentVariable = "POUNCE_" + kebab.Replace('-', '_').ToUpperInvariant();
         ConfigurationKey = name;
     }
 
@@ -69,6 +70,8 @@ internal sealed class Setting
         {
             if (!property.CanRead || property.SetMethod is not { IsPublic: true })
                 continue;
+            if (property.PropertyType == typeof(System.Security.Cryptography.X509Certificates.X509Certificate2))
+                continue; // ServerCertificate: given in code only; the command takes --ssl-certfile.
             var doc = SettingDoc.For(property.Name);
             settings.Add(new Setting(property.Name, property.PropertyType, property, doc));
         }

@@ -3,6 +3,9 @@ namespace Pounce.Cli.Settings;
 /// <summary>How a setting is presented in <c>--help</c>: its group, value name and one-line description.</summary>
 internal sealed record SettingDoc(string Group, string? ValueName, string Description)
 {
+    /// <summary>The flag's name without <c>--</c> when it is not the property's kebab-case name (uvicorn's <c>ssl-certfile</c>).</summary>
+    public string? FlagName { get; init; }
+
     /// <summary>What a value must look like, when the type alone does not say it well.</summary>
     public string? Expected { get; init; }
 
@@ -17,11 +20,12 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
     public const string Timeouts = "Timeouts (seconds, decimals allowed)";
     public const string Headers = "Response headers";
     public const string Http2 = "HTTP/2";
+    public const string Tls = "TLS (HTTPS)";
     public const string Logging = "Logging";
     public const string Other = "Other settings";
 
     /// <summary>Groups in the order <c>--help</c> shows them.</summary>
-    public static readonly string[] GroupOrder = [Binding, Limits, Http2, Timeouts, Headers, Logging, Other];
+    public static readonly string[] GroupOrder = [Binding, Tls, Limits, Http2, Timeouts, Headers, Logging, Other];
 
     private static readonly Dictionary<string, SettingDoc> Docs = new(StringComparer.Ordinal)
     {
@@ -33,6 +37,11 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["Port"] = new(Binding, "PORT", "port to bind when no --urls are given; 0 picks a free port") { Expected = "an integer 0-65535", Min = 0, Max = 65535 },
         ["Workers"] = new(Binding, "N", "accept loops, each with its own listening socket") { Expected = "an integer 1-1024", Min = 1, Max = 1024 },
         ["Backlog"] = new(Binding, "N", "listen backlog of each listening socket"),
+
+        ["SslCertFile"] = new(Tls, "FILE", "server certificate, PEM (chain and key may follow) or .pfx/.p12; with no --urls the default endpoint becomes https") { FlagName = "ssl-certfile" },
+        ["SslKeyFile"] = new(Tls, "FILE", "PEM private key of --ssl-certfile") { FlagName = "ssl-keyfile" },
+        ["SslKeyPassword"] = new(Tls, "PASSWORD", "password of an encrypted PEM key or of a .pfx/.p12 file"),
+        ["TlsHandshakeTimeout"] = new(Timeouts, "SECONDS", "time a client has to finish the TLS handshake"),
 
         ["MaxConnections"] = new(Limits, "N", "concurrent connections; over it a client gets 503 + Retry-After"),
         ["MaxConcurrentUpgradedConnections"] = new(Limits, "N", "concurrent WebSocket (upgraded) connections; over it an upgrade request is answered by the app as a plain request, 0 = no upgrades"),

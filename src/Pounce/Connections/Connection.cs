@@ -1,8 +1,10 @@
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Pounce.Http1;
 using Pounce.Http2;
+using Pounce.Tls;
 using Pounce.Transport;
 
 namespace Pounce.Connections;
@@ -19,6 +21,8 @@ internal sealed class Connection : IThreadPoolWorkItem
     private readonly ServerContext _server;
     private readonly Socket _socket;
     private readonly bool _admitted;
+    private readonly TlsServerOptions? _tlsOptions;
+    private TlsTransport? _tls;
     private long _idleDeadline;
     private ConnectionEnd _idleEnd;
     private long _bodyDeadline;
@@ -28,18 +32,29 @@ internal sealed class Connection : IThreadPoolWorkItem
     private Action<long>? _heartbeatCallback;
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Connection(ServerContext server, Socket socket, int workerId, bool admitted)
+    public Connection(ServerContext server, Socket socket, int workerId, bool admitted, TlsServerOptions? tls = null)
     {
         _server = server;
         _socket = socket;
         _admitted = admitted;
-        Info = new ConnectionInfo(server.NextConnectionId(), workerId, socket.RemoteEndPoint as IPEndPoint, socket.LocalEndPoint as IPEndPoint);
+        _tlsOptions = tls;
+        Info = new ConnectionInfo(server.NextConnectionId(), workerId, socket.RemoteEndPoint as IPEndPoint, socket.LocalEndPoint as IPEndPoint)
+        {
+            Tls = tls is not null,
+        };
         Transport = new SocketTransport(socket);
+        Pipes = Transport;
     }
 
     public ConnectionInfo Info { get; }
 
     public SocketTransport Transport { get; }
+
+    /// <summary>
+    /// The pipes the protocol reads requests from and writes responses to: the socket's own, or the plaintext side
+    /// of TLS once the handshake is done.
+    /// </summary>
+    public IDuplexPipe Pipes { get; private set; }
 
     public ServerContext Server => _server;
 
@@ -61,7 +76,17 @@ internal sealed class Connection : IThreadPoolWorkItem
         try
         {
             Transport.Start();
-            var protocol = await WaitForFirstBytesAsync();
+            ConnectionProtocol protocol;
+            if (_tlsOptions is null)
+            {
+                protocol = await WaitForFirstBytesAsync();
+            }
+            else
+            {
+                protocol = await HandshakeAsync(_tlsOptions);
+                if (protocol == ConnectionProtocol.Unknown && Info.End == ConnectionEnd.None)
+                    protocol = await WaitForFirstBytesAsync(); // no ALPN offered: the first bytes decide
+            }
             if (protocol == ConnectionProtocol.H1)
             {
                 Info.Protocol = ConnectionProtocol.H1;
@@ -72,7 +97,7 @@ internal sealed class Connection : IThreadPoolWorkItem
                 {
                     // 101 sent (Upgrade: h2c): the same transport now carries HTTP/2, the request is stream 1.
                     Info.Protocol = ConnectionProtocol.H2;
-                    var upgraded = new Http2Connection(this, Transport, upgrade);
+                    var upgraded = new Http2Connection(this, Pipes, upgrade);
                     await upgraded.ProcessAsync();
                 }
                 if (ConnectionEnds.Describe(Info.End).Reason == CloseReason.Error)
@@ -82,7 +107,7 @@ internal sealed class Connection : IThreadPoolWorkItem
             {
                 Info.Protocol = ConnectionProtocol.H2;
                 _server.Emitter.ConnectionOpened(Info);
-                var http2 = new Http2Connection(this, Transport);
+                var http2 = new Http2Connection(this, Pipes);
                 await http2.ProcessAsync();
                 if (ConnectionEnds.Describe(Info.End).Reason == CloseReason.Error)
                     linger = TimeSpan.FromSeconds(1);
@@ -103,7 +128,11 @@ internal sealed class Connection : IThreadPoolWorkItem
             _bodyDeadline = 0;
             try
             {
+                if (_tls is not null)
+                    await _tls.CloseAsync(Config.ResponseWriteTimeout);
                 await Transport.CloseAsync(Config.ResponseWriteTimeout, linger);
+                if (_tls is not null)
+                    await _tls.DisposeAsync();
             }
             catch (Exception ex)
             {
@@ -132,6 +161,46 @@ internal sealed class Connection : IThreadPoolWorkItem
     }
 
     /// <summary>
+    /// Runs the TLS handshake under <c>TlsHandshakeTimeout</c>. On success the protocol's pipes become the plaintext
+    /// side of TLS and the result is ALPN's choice (<see cref="ConnectionProtocol.Unknown"/> when the client offered
+    /// none: the first bytes decide, as on a plaintext port). On failure the end is reported and the result is
+    /// <see cref="ConnectionProtocol.Unknown"/> with <see cref="ConnectionInfo.End"/> set.
+    /// </summary>
+    private async ValueTask<ConnectionProtocol> HandshakeAsync(TlsServerOptions options)
+    {
+        if (!EnterIdle(Config.TlsHandshakeTimeout, ConnectionEnd.TlsHandshakeTimeout))
+            return ConnectionProtocol.Unknown;
+        var tls = new TlsTransport(Transport, Info);
+        _tls = tls;
+        ConnectionEnd end;
+        Exception? failure;
+        try
+        {
+            (end, failure) = await tls.HandshakeAsync(options);
+        }
+        finally
+        {
+            LeaveIdle();
+            ClearIdleDeadline();
+        }
+        if (end != ConnectionEnd.None)
+        {
+            Info.ReportEnd(end);
+            if (failure is not null)
+            {
+                var cause = failure.GetBaseException();
+                _server.Logger.LogDebug("Connection {ConnectionId}: TLS handshake ended ({Detail}): {Error}", Info.ConnectionId, ConnectionEnds.Describe(Info.End).Detail, cause.Message);
+            }
+            return ConnectionProtocol.Unknown;
+        }
+        Info.TlsFeatures = tls.Features;
+        Pipes = tls;
+        if (tls.NegotiatedHttp2)
+            return ConnectionProtocol.H2;
+        return tls.NegotiatedHttp11 ? ConnectionProtocol.H1 : ConnectionProtocol.Unknown;
+    }
+
+    /// <summary>
     /// Waits for the first bytes and tells the protocol: HTTP/2 when they are the client preface (prior knowledge,
     /// with <c>Http2Enabled</c>), HTTP/1 otherwise; <see cref="ConnectionProtocol.Unknown"/> when the connection
     /// ended first. While the bytes so far are a prefix of the preface it keeps waiting (under the idle deadline).
@@ -140,7 +209,7 @@ internal sealed class Connection : IThreadPoolWorkItem
     {
         if (!EnterIdle(Config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout))
             return ConnectionProtocol.Unknown;
-        var input = Transport.Input;
+        var input = Pipes.Input;
         try
         {
             while (true)
@@ -247,14 +316,14 @@ internal sealed class Connection : IThreadPoolWorkItem
         {
             Volatile.Write(ref _idleDeadline, 0);
             Info.ReportEnd(_idleEnd);
-            Transport.Input.CancelPendingRead();
+            Pipes.Input.CancelPendingRead();
         }
         var body = Volatile.Read(ref _bodyDeadline);
         if (body != 0 && now >= body)
         {
             Volatile.Write(ref _bodyDeadline, 0);
             Info.ReportEnd(ConnectionEnd.BodyReadTimeout);
-            Transport.Input.CancelPendingRead();
+            Pipes.Input.CancelPendingRead();
         }
         Volatile.Read(ref _heartbeatCallback)?.Invoke(now);
         var sendStarted = Transport.SendStartedTicks;
@@ -285,7 +354,7 @@ internal sealed class Connection : IThreadPoolWorkItem
         if (Volatile.Read(ref _idle) != 0)
         {
             Info.ReportEnd(ConnectionEnd.ShutdownIdle);
-            Transport.Input.CancelPendingRead();
+            Pipes.Input.CancelPendingRead();
         }
         Volatile.Read(ref _shutdownCallback)?.Invoke();
     }

@@ -82,6 +82,8 @@ public enum ConnectionEnd
 
     /// <summary>The TLS handshake failed (bad ClientHello, no common version or cipher suite, no ALPN match, ...).</summary>
     TlsHandshakeFailed,
+    /// <summary>After the handshake, the TLS stream broke (a bad record, an unexpected alert) while the socket was still open.</summary>
+    TlsError,
 
     // error: server side
     /// <summary>The application aborted the connection (<c>HttpContext.Abort()</c>).</summary>
@@ -169,6 +171,7 @@ public static class ConnectionEnds
         ConnectionEnd.BodyTooLarge => (CloseReason.Error, "body_too_large"),
         ConnectionEnd.BadRequestTarget => (CloseReason.Error, "bad_request_target"),
         ConnectionEnd.TlsHandshakeFailed => (CloseReason.Error, "tls_handshake_failed"),
+        ConnectionEnd.TlsError => (CloseReason.Error, "tls_error"),
         ConnectionEnd.AppAbort => (CloseReason.Error, "app_abort"),
         ConnectionEnd.AppError => (CloseReason.Error, "app_error"),
         ConnectionEnd.InternalError => (CloseReason.Error, "internal_error"),

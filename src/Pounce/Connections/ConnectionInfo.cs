@@ -110,6 +110,9 @@ public sealed class ConnectionInfo
         return Interlocked.CompareExchange(ref _end, (int)end, 0) == 0;
     }
 
+    /// <summary>The TLS features served to the application (null for plaintext).</summary>
+    internal Tls.TlsConnectionFeatures? TlsFeatures { get; set; }
+
     /// <summary>State owned by the lifecycle emitter (deferred opened event, health-check filter).</summary>
     internal int LifecycleState;
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Pounce.Features;
@@ -20,11 +21,17 @@ internal static class FeatureSlots
         typeof(IHttpRequestTrailersFeature),
         typeof(IRequestBodyPipeFeature),
         typeof(IHttpUpgradeFeature),
+        typeof(ITlsConnectionFeature),
+        typeof(ITlsHandshakeFeature),
+        typeof(Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature),
     ];
 
     public const int ResponseTrailers = 9;
     public const int RequestTrailers = 10;
     public const int Upgrade = 12;
+    public const int TlsConnection = 13;
+    public const int TlsHandshake = 14;
+    public const int TlsApplicationProtocol = 15;
 
     public static int Count => Types.Length;
 

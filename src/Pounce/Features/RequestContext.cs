@@ -94,7 +94,7 @@ public abstract partial class RequestContext :
         MaxRequestBodySizeLocked = false;
 
         Protocol = "HTTP/1.1";
-        Scheme = "http";
+        Scheme = Connection.Tls ? "https" : "http";
         Method = "GET";
         PathBase = "";
         Path = "";
@@ -208,6 +208,8 @@ public abstract partial class RequestContext :
             return null;
         if (slot == FeatureSlots.Upgrade)
             return UpgradeFeature;
+        if (slot >= FeatureSlots.TlsConnection && slot <= FeatureSlots.TlsApplicationProtocol)
+            return Connection.TlsFeatures;
         return this;
     }
 

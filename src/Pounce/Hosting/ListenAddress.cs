@@ -2,9 +2,12 @@ using System.Net;
 
 namespace Pounce.Hosting;
 
-/// <summary>One address to listen on, parsed from a URL such as <c>http://127.0.0.1:8000</c> or <c>http://*:0</c>.</summary>
+/// <summary>One address to listen on, parsed from a URL such as <c>http://127.0.0.1:8000</c>, <c>https://*:0</c>.</summary>
 internal sealed record ListenAddress(string Scheme, string Host, IPAddress[] Addresses, int Port)
 {
+    /// <summary>True for an <c>https://</c> address: its connections start with a TLS handshake.</summary>
+    public bool IsHttps => Scheme == "https";
+
     /// <summary>Parses a URL as Kestrel users write them; throws with a clear message otherwise.</summary>
     public static ListenAddress Parse(string url)
     {
@@ -13,16 +16,14 @@ internal sealed record ListenAddress(string Scheme, string Host, IPAddress[] Add
         if (schemeEnd <= 0)
             throw new InvalidOperationException($"Invalid Pounce listen address '{url}': expected scheme://host:port, e.g. http://127.0.0.1:8000.");
         var scheme = text[..schemeEnd].ToLowerInvariant();
-        if (scheme == "https")
-            throw new InvalidOperationException($"Listen address '{url}': HTTPS endpoints are not supported by Pounce yet (TLS lands with the TLS issue).");
-        if (scheme != "http")
-            throw new InvalidOperationException($"Invalid Pounce listen address '{url}': the scheme must be http.");
+        if (scheme is not ("http" or "https"))
+            throw new InvalidOperationException($"Invalid Pounce listen address '{url}': the scheme must be http or https.");
         var rest = text[(schemeEnd + 3)..];
         var slash = rest.IndexOf('/');
         if (slash >= 0)
             rest = rest[..slash];
         string host;
-        int port = 80;
+        int port = scheme == "https" ? 443 : 80;
         if (rest.StartsWith('['))
         {
             var close = rest.IndexOf(']');

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 using Pounce.Connections;
 using Pounce.Features;
 using Pounce.Lifecycle;
+using Pounce.Tls;
 using Pounce.Transport;
 
 namespace Pounce.Hosting;
@@ -84,8 +85,15 @@ public sealed class PounceServer : IServer
         foreach (var url in urls)
             targets.Add(ListenAddress.Parse(url));
 
+        TlsServerOptions? tls = null;
+        foreach (var target in targets)
+        {
+            if (target.IsHttps && tls is null)
+                tls = TlsServerOptions.Create(_config);
+        }
+
         _context = new ServerContext(_config, application, _emitter, _logger);
-        var perWorker = new List<Socket>[_config.Workers];
+        var perWorker = new List<Listener>[_config.Workers];
         for (var i = 0; i < perWorker.Length; i++)
             perWorker[i] = [];
         var bound = new List<string>();
@@ -112,17 +120,18 @@ public sealed class PounceServer : IServer
                     }
                     var actual = (IPEndPoint)sockets[0].LocalEndPoint!;
                     port = actual.Port;
+                    var endpointTls = target.IsHttps ? tls : null;
                     for (var w = 0; w < perWorker.Length; w++)
-                        perWorker[w].Add(sockets.Length == perWorker.Length ? sockets[w] : sockets[0]);
+                        perWorker[w].Add(new Listener(sockets.Length == perWorker.Length ? sockets[w] : sockets[0], endpointTls));
                     if (target.Host == "localhost")
                     {
-                        var url = "http://localhost:" + port.ToString(CultureInfo.InvariantCulture);
+                        var url = target.Scheme + "://localhost:" + port.ToString(CultureInfo.InvariantCulture);
                         if (!bound.Contains(url))
                             bound.Add(url);
                     }
                     else
                     {
-                        bound.Add("http://" + FormatHost(actual.Address) + ":" + port.ToString(CultureInfo.InvariantCulture));
+                        bound.Add(target.Scheme + "://" + FormatHost(actual.Address) + ":" + port.ToString(CultureInfo.InvariantCulture));
                     }
                 }
             }
@@ -131,8 +140,8 @@ public sealed class PounceServer : IServer
         {
             foreach (var list in perWorker)
             {
-                foreach (var s in list)
-                    s.Dispose();
+                foreach (var listener in list)
+                    listener.Socket.Dispose();
             }
             _context.Heartbeat.Dispose();
             throw;
@@ -156,7 +165,8 @@ public sealed class PounceServer : IServer
         var host = _config.Host;
         if (IPAddress.TryParse(host, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6)
             host = "[" + host + "]";
-        return "http://" + host + ":" + _config.Port.ToString(CultureInfo.InvariantCulture);
+        var scheme = ServerCertificateLoader.IsConfigured(_config) ? "https://" : "http://";
+        return scheme + host + ":" + _config.Port.ToString(CultureInfo.InvariantCulture);
     }
 
     private static string FormatHost(IPAddress address) =>

@@ -12,9 +12,15 @@ public static class PounceWebHostBuilderExtensions
     /// <summary>The configuration section whose keys are <see cref="ServerConfig"/> property names.</summary>
     public const string ConfigurationSection = "Pounce";
 
+    /// <summary>ASP.NET Core's usual place for the default HTTPS certificate (<c>Path</c>, <c>KeyPath</c>, <c>Password</c>).</summary>
+    public const string DefaultCertificateSection = "Kestrel:Certificates:Default";
+
     /// <summary>
     /// Uses Pounce as the application's server. Settings come from the <c>Pounce</c> configuration section
-    /// (appsettings.json, environment variables), then from <paramref name="configure"/>, which wins.
+    /// (appsettings.json, environment variables), then from <paramref name="configure"/>, which wins. When no
+    /// certificate is set there, the HTTPS certificate is taken from ASP.NET Core's usual
+    /// <c>Kestrel:Certificates:Default</c> section (<c>Path</c>, <c>KeyPath</c>, <c>Password</c>), so an app configured
+    /// for Kestrel's HTTPS runs unchanged.
     /// </summary>
     public static IWebHostBuilder UsePounce(this IWebHostBuilder builder, Action<ServerConfig>? configure = null)
     {
@@ -22,7 +28,17 @@ public static class PounceWebHostBuilderExtensions
         {
             var options = services.AddOptions<ServerConfig>();
             var section = context.Configuration.GetSection(ConfigurationSection);
-            options.Configure(config => section.Bind(config));
+            var certificate = context.Configuration.GetSection(DefaultCertificateSection);
+            options.Configure(config =>
+            {
+                if (certificate["Path"] is { Length: > 0 } path)
+                {
+                    config.SslCertFile = path;
+                    config.SslKeyFile = certificate["KeyPath"] is { Length: > 0 } keyPath ? keyPath : null;
+                    config.SslKeyPassword = certificate["Password"];
+                }
+                section.Bind(config);
+            });
             if (configure is not null)
                 options.Configure(configure);
             services.AddPounceLogging();

@@ -83,8 +83,8 @@ internal sealed partial class Http1Connection : RequestContext
         _connection = connection;
         _server = connection.Server;
         _config = connection.Config;
-        _input = connection.Transport.Input;
-        _output = connection.Transport.Output;
+        _input = connection.Pipes.Input;
+        _output = connection.Pipes.Output;
         _serverHeaderLine = _config.ServerHeader.Length == 0 ? [] : Encoding.ASCII.GetBytes("Server: " + _config.ServerHeader + "\r\n");
     }
 

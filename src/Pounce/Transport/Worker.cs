@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Pounce.Connections;
+using Pounce.Tls;
 
 namespace Pounce.Transport;
 
@@ -11,10 +12,10 @@ namespace Pounce.Transport;
 internal sealed class Worker
 {
     private readonly ServerContext _server;
-    private readonly Socket[] _listeners;
+    private readonly Listener[] _listeners;
     private readonly List<Task> _loops = [];
 
-    public Worker(ServerContext server, int id, Socket[] listeners)
+    public Worker(ServerContext server, int id, Listener[] listeners)
     {
         _server = server;
         Id = id;
@@ -30,14 +31,14 @@ internal sealed class Worker
             _loops.Add(AcceptLoopAsync(listener));
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
+    private async Task AcceptLoopAsync(Listener listener)
     {
         while (true)
         {
             Socket socket;
             try
             {
-                socket = await listener.AcceptAsync();
+                socket = await listener.Socket.AcceptAsync();
             }
             catch (ObjectDisposedException)
             {
@@ -62,7 +63,7 @@ internal sealed class Worker
             }
             socket.NoDelay = true;
             var admitted = _server.TryAdmit();
-            var connection = new Connection(_server, socket, Id, admitted);
+            var connection = new Connection(_server, socket, Id, admitted, listener.Tls);
             ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
         }
     }
@@ -71,7 +72,10 @@ internal sealed class Worker
     public Task StopAcceptingAsync()
     {
         foreach (var listener in _listeners)
-            listener.Dispose();
+            listener.Socket.Dispose();
         return Task.WhenAll(_loops);
     }
 }
+
+/// <summary>A listening socket and, for an HTTPS endpoint, the TLS options of the connections it accepts.</summary>
+internal readonly record struct Listener(Socket Socket, TlsServerOptions? Tls);

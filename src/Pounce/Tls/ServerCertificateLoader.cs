@@ -1,0 +1,92 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Pounce.Tls;
+
+/// <summary>
+/// Loads the HTTPS server certificate from the settings: <see cref="ServerConfig.ServerCertificate"/>, or
+/// <see cref="ServerConfig.SslCertFile"/> as PEM (key in <see cref="ServerConfig.SslKeyFile"/> or in the same file)
+/// or PKCS#12. Every failure is an <see cref="InvalidOperationException"/> that names the setting and the file.
+/// </summary>
+internal static class ServerCertificateLoader
+{
+    /// <summary>True when the settings give a certificate, so HTTPS endpoints can be served.</summary>
+    public static bool IsConfigured(ServerConfig config) => config.ServerCertificate is not null || config.SslCertFile is not null;
+
+    /// <summary>The certificate, with its private key and the chain found in the file (leaf first).</summary>
+    public static (X509Certificate2 Leaf, X509Certificate2Collection Chain) Load(ServerConfig config)
+    {
+        if (config.ServerCertificate is { } given)
+        {
+            if (!given.HasPrivateKey)
+                throw new InvalidOperationException($"Pounce setting ServerCertificate: the certificate '{given.Subject}' has no private key.");
+            return (given, []);
+        }
+        var certFile = config.SslCertFile
+            ?? throw new InvalidOperationException("HTTPS needs a certificate: set SslCertFile (--ssl-certfile) and SslKeyFile (--ssl-keyfile), or ServerCertificate in code.");
+        if (!File.Exists(certFile))
+            throw new InvalidOperationException($"Pounce setting SslCertFile = '{certFile}': the file does not exist.");
+        try
+        {
+            var extension = Path.GetExtension(certFile);
+            if (extension.Equals(".pfx", StringComparison.OrdinalIgnoreCase) || extension.Equals(".p12", StringComparison.OrdinalIgnoreCase))
+                return LoadPkcs12(certFile, config.SslKeyPassword);
+            return LoadPem(certFile, config.SslKeyFile, config.SslKeyPassword);
+        }
+        catch (CryptographicException ex)
+        {
+            var source = config.SslKeyFile is null ? $"SslCertFile = '{certFile}'" : $"SslCertFile = '{certFile}' / SslKeyFile = '{config.SslKeyFile}'";
+            throw new InvalidOperationException($"Pounce setting {source}: the certificate could not be loaded: {ex.Message}", ex);
+        }
+    }
+
+    private static (X509Certificate2, X509Certificate2Collection) LoadPkcs12(string file, string? password)
+    {
+        var all = X509CertificateLoader.LoadPkcs12CollectionFromFile(file, password, X509KeyStorageFlags.EphemeralKeySet);
+        X509Certificate2? leaf = null;
+        var chain = new X509Certificate2Collection();
+        foreach (var certificate in all)
+        {
+            if (leaf is null && certificate.HasPrivateKey)
+                leaf = certificate;
+            else
+                chain.Add(certificate);
+        }
+        if (leaf is null)
+            throw new InvalidOperationException($"Pounce setting SslCertFile = '{file}': the PKCS#12 file holds no certificate with a private key.");
+        return (leaf, chain);
+    }
+
+    private static (X509Certificate2, X509Certificate2Collection) LoadPem(string certFile, string? keyFile, string? password)
+    {
+        var certificates = new X509Certificate2Collection();
+        certificates.ImportFromPemFile(certFile);
+        if (certificates.Count == 0)
+            throw new InvalidOperationException($"Pounce setting SslCertFile = '{certFile}': no PEM certificate found in the file.");
+        var keyText = File.ReadAllText(keyFile ?? certFile);
+        if (!keyText.Contains("PRIVATE KEY-----", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException(keyFile is null
+                ? $"Pounce setting SslCertFile = '{certFile}': the file has no private key; set SslKeyFile (--ssl-keyfile) to the PEM key."
+                : $"Pounce setting SslKeyFile = '{keyFile}': no PEM private key found in the file.");
+        }
+        var leafOnly = certificates[0];
+        X509Certificate2 withKey;
+        if (keyText.Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal))
+        {
+            if (password is null)
+                throw new InvalidOperationException($"Pounce setting SslKeyFile = '{keyFile ?? certFile}': the key is encrypted; set SslKeyPassword.");
+            withKey = X509Certificate2.CreateFromEncryptedPem(leafOnly.ExportCertificatePem(), keyText, password);
+        }
+        else
+        {
+            withKey = X509Certificate2.CreateFromPem(leafOnly.ExportCertificatePem(), keyText);
+        }
+        var chain = new X509Certificate2Collection();
+        for (var i = 1; i < certificates.Count; i++)
+            chain.Add(certificates[i]);
+        leafOnly.Dispose();
+        // On Linux a key created from PEM is usable by SslStream as is (ephemeral); no PKCS#12 round-trip needed.
+        return (withKey, chain);
+    }
+}
