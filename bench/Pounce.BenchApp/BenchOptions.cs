@@ -34,6 +34,9 @@ internal sealed class BenchOptions
           --protocols http1|http2|http1and2
                                        Kestrel only: HTTP versions on the cleartext endpoint (default http1);
                                        use http2 for h2load with prior knowledge. Pounce detects the protocol.
+          --tls-cert FILE --tls-key FILE
+                                       both servers: serve HTTPS with this PEM certificate and key (ALPN h2 and
+                                       http/1.1 on both; Kestrel's endpoint becomes Http1AndHttp2)
           Pounce only (passed through to ServerConfig; ignored with a warning for Kestrel):
           --workers N                  accept loops (default: ServerConfig default)
           --lifecycle-logging [true|false]
@@ -44,7 +47,7 @@ internal sealed class BenchOptions
           --access-log true|false      per-request access log line (default false in the bench app,
                                        so a plain run pays for no logging at all)
 
-        Prints one line "Listening on http://127.0.0.1:PORT" to stdout once the server accepts connections,
+        Prints one line "Listening on http(s)://127.0.0.1:PORT" to stdout once the server accepts connections,
         then runs until SIGINT/SIGTERM. Logging providers are cleared for both servers.
         """;
 
@@ -60,6 +63,8 @@ internal sealed class BenchOptions
     public string? LogFile { get; private set; }
     public bool AccessLog { get; private set; }
     public bool ShowHelp { get; private set; }
+    public string? TlsCert { get; private set; }
+    public string? TlsKey { get; private set; }
 
     /// <summary>Flags given that only Pounce understands (reported when the server is Kestrel).</summary>
     public List<string> PounceOnlyFlags { get; } = [];
@@ -130,6 +135,12 @@ internal sealed class BenchOptions
                         var v => throw new ArgumentException($"--protocols must be http1, http2 or http1and2, not '{v}'"),
                     };
                     break;
+                case "--tls-cert":
+                    o.TlsCert = Value();
+                    break;
+                case "--tls-key":
+                    o.TlsKey = Value();
+                    break;
                 case "--workers":
                     o.Workers = ParseInt(arg, Value(), 1, 1024);
                     o.PounceOnlyFlags.Add(arg);
@@ -178,6 +189,8 @@ internal sealed class BenchOptions
 
         if (!serverGiven && !o.ShowHelp)
             throw new ArgumentException("--server kestrel|pounce is required");
+        if ((o.TlsCert is null) != (o.TlsKey is null))
+            throw new ArgumentException("--tls-cert and --tls-key go together");
         return o;
     }
 

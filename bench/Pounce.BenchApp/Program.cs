@@ -45,22 +45,30 @@ builder.Logging.AddFilter("System", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 
 // Same binding for both: 127.0.0.1 and the given port (0 = a free one).
-var url = $"http://127.0.0.1:{options.Port}";
+var tls = options.TlsCert is not null;
+var url = $"{(tls ? "https" : "http")}://127.0.0.1:{options.Port}";
 builder.WebHost.UseUrls(url);
 
 if (options.Server == ServerKind.Kestrel)
 {
+    if (tls)
+        builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves Kestrel's HTTPS out
     builder.WebHost.ConfigureKestrel(kestrel =>
     {
         kestrel.AddServerHeader = true; // "Server: Kestrel", as Pounce sends "Server: pounce"
         kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
         kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
-        kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = options.Protocols switch
+        kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = tls ? HttpProtocols.Http1AndHttp2 : options.Protocols switch
         {
             BenchProtocols.Http2 => HttpProtocols.Http2,
             BenchProtocols.Http1AndHttp2 => HttpProtocols.Http1AndHttp2,
             _ => HttpProtocols.Http1,
         });
+        if (tls)
+        {
+            var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(options.TlsCert!, options.TlsKey);
+            kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate);
+        }
     });
 }
 else
@@ -78,6 +86,8 @@ else
         config.LogFormat = options.LogFormat;
         config.LogFile = options.LogFile;
         config.AccessLog = options.AccessLog;
+        config.SslCertFile = options.TlsCert;
+        config.SslKeyFile = options.TlsKey;
     });
 }
 

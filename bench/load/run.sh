@@ -11,10 +11,12 @@
 #   WARMUP=2          seconds of load before each measured run (same server process, discarded)
 #   ROUNDS=3          alternations per scenario (each round runs every server once)
 #   SERVERS="kestrel pounce"   servers compared, in the order they alternate
-#   SCENARIOS="plaintext pipelined json bytes4k bytes1m"   HTTP/1.1 scenarios (wrk)
+#   SCENARIOS="plaintext pipelined json bytes4k bytes1m"   HTTP/1.1 scenarios (wrk); may also name h2, https, h2tls
 #   CONNECTIONS=64    wrk connections;  THREADS=2  wrk threads;  PIPELINE=16  requests per write (pipelined)
 #   H2=0              1 adds the HTTP/2 scenario: h2load -c$H2_CONNECTIONS -m$H2_STREAMS, h2c prior knowledge
 #   H2_CONNECTIONS=16 H2_STREAMS=16
+#   TLS=0             1 adds the HTTPS scenarios (self-signed certificate made with openssl, both servers):
+#                     https (wrk, HTTP/1.1 over TLS, /plaintext) and h2tls (h2load, ALPN h2, /plaintext)
 #   LOGGING=1         Pounce lifecycle-logging overhead (plaintext): off / info / debug JSON to a file
 #   IDLE=1            memory of IDLE_CONNS idle keep-alive connections, per server
 #   IDLE_CONNS=10000
@@ -37,6 +39,7 @@ PIPELINE=${PIPELINE:-16}
 H2=${H2:-0}
 H2_CONNECTIONS=${H2_CONNECTIONS:-16}
 H2_STREAMS=${H2_STREAMS:-16}
+TLS=${TLS:-0}
 LOGGING=${LOGGING:-1}
 IDLE=${IDLE:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
@@ -194,7 +197,7 @@ measure() {
   local name=$1 scenario=$2 group=$3 round=$4 variant=$5; shift 5
   local path depth=1 result="" hwm=null loglines=null
   case $scenario in
-    plaintext|pipelined|h2) path=/plaintext ;;
+    plaintext|pipelined|h2|https|h2tls) path=/plaintext ;;
     json) path=/json ;;
     bytes4k) path=/bytes/4k ;;
     bytes1m) path=/bytes/1m ;;
@@ -203,9 +206,10 @@ measure() {
   [[ $scenario == pipelined ]] && depth=$PIPELINE
   local -a flags=("$@")
   [[ $scenario == h2 && $name == kestrel ]] && flags+=(--protocols http2)
+  [[ $scenario == https || $scenario == h2tls ]] && flags+=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem")
 
   if start_server "$name" "${flags[@]}"; then
-    if [[ $scenario == h2 ]]; then
+    if [[ $scenario == h2 || $scenario == h2tls ]]; then
       (( WARMUP > 0 )) && h2_run "$path" "$WARMUP" > /dev/null
       result=$(h2_run "$path" "$DURATION")
     else
@@ -301,6 +305,15 @@ fi
 
 scenarios=$SCENARIOS
 [[ $H2 == 1 ]] && scenarios="$scenarios h2"
+if [[ $TLS == 1 ]]; then
+  scenarios="$scenarios https"
+  [[ $H2 == 1 ]] && scenarios="$scenarios h2tls"
+fi
+if [[ " $scenarios " == *" https "* || " $scenarios " == *" h2tls "* ]]; then
+  command -v openssl >/dev/null || die "openssl is needed for the HTTPS scenarios"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+    -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null || die "openssl could not make a certificate"
+fi
 read -r -a servers <<<"$SERVERS"
 (( ${#servers[@]} >= 1 )) || die "SERVERS is empty"
 for s in "${servers[@]}"; do [[ $s == kestrel || $s == pounce ]] || die "unknown server '$s' in SERVERS"; done

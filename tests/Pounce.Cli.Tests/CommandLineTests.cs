@@ -37,8 +37,18 @@ public sealed class CommandLineTests(CommandLineTests.DefaultOutputs outputs) : 
         var data = new TheoryData<string, string>();
         foreach (var p in typeof(ServerConfig).GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
-            if (p.SetMethod is { IsPublic: true })
-                data.Add(p.Name, "--" + Regex.Replace(p.Name, "(?<=[a-z0-9])([A-Z])", "-$1").ToLowerInvariant());
+            if (p.SetMethod is not { IsPublic: true })
+                continue;
+            if (p.PropertyType == typeof(System.Security.Cryptography.X509Certificates.X509Certificate2))
+                continue; // ServerCertificate is given in code only
+            var flag = p.Name switch
+            {
+                // uvicorn's names, which operators already type
+                nameof(ServerConfig.SslCertFile) => "--ssl-certfile",
+                nameof(ServerConfig.SslKeyFile) => "--ssl-keyfile",
+                _ => "--" + Regex.Replace(p.Name, "(?<=[a-z0-9])([A-Z])", "-$1").ToLowerInvariant(),
+            };
+            data.Add(p.Name, flag);
         }
         return data;
     }

@@ -112,6 +112,45 @@ public sealed class ServeTests : IDisposable
     }
 
     [Fact]
+    public async Task Ssl_certfile_and_keyfile_serve_the_demo_over_https_with_h2()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        var certFile = Path.Combine(_dir, "cert.pem");
+        var keyFile = Path.Combine(_dir, "key.pem");
+        await File.WriteAllTextAsync(certFile, certificate.ExportCertificatePem());
+        await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
+
+        await using var pounce = PounceProcess.Start([.. JsonDebugLogging, "--ssl-certfile", certFile, "--ssl-keyfile", keyFile], _dir);
+        var address = await pounce.WaitForAddressAsync();
+        Assert.Equal("https", address.Scheme);
+
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) =>
+            presented?.GetCertHashString() == certificate.GetCertHashString();
+        using (var client = new HttpClient(handler) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) })
+        {
+            using var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/plaintext")
+            {
+                Version = HttpVersion.Version20,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(HttpVersion.Version20, response.Version);
+        }
+
+        var events = await pounce.WaitForAsync(p => Events(p) is var all && all.Any(e => Name(e) == "ConnectionCompleted") ? all : null,
+            PounceProcess.EventTimeout, "the HTTPS connection's ConnectionCompleted");
+        var opened = events.First(e => Name(e) == "ConnectionOpened");
+        Assert.True(opened.GetProperty("tls").GetBoolean());
+        Assert.Equal("h2", opened.GetProperty("protocol").GetString());
+
+        await pounce.SignalAsync("TERM");
+        Assert.Equal(0, await pounce.WaitForExitAsync(ExitTimeout));
+    }
+
+    [Fact]
     public async Task Demo_websocket_echo_is_an_upgraded_connection()
     {
         await using var pounce = PounceProcess.Start(JsonDebugLogging, _dir);

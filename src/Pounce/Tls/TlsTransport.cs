@@ -15,10 +15,12 @@ namespace Pounce.Tls;
 /// </summary>
 internal sealed class TlsTransport : IDuplexPipe
 {
+    // The decrypt loop already runs on the thread pool (the socket pipe's reader is scheduled there), so the
+    // protocol continues inline on it: one thread hop per received batch, as without TLS.
     private static readonly PipeOptions InputOptions = new(
         pauseWriterThreshold: 1024 * 1024,
         resumeWriterThreshold: 512 * 1024,
-        readerScheduler: PipeScheduler.ThreadPool,
+        readerScheduler: PipeScheduler.Inline,
         writerScheduler: PipeScheduler.Inline,
         useSynchronizationContext: false);
 
