@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Pounce.Hosting;
@@ -34,9 +35,11 @@ public sealed class TestServer : IAsyncDisposable
 
     /// <summary>Starts a server with an application configured by <paramref name="configureApp"/>.</summary>
     public static async Task<TestServer> StartAppAsync(Action<WebApplication> configureApp, Action<ServerConfig>? configure = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, IEnumerable<KeyValuePair<string, string?>>? configuration = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        if (configuration is not null)
+            builder.Configuration.AddInMemoryCollection(configuration);
         builder.Logging.ClearProviders();
         builder.WebHost.UsePounce(config =>
         {

@@ -167,6 +167,29 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task KestrelDefaultCertificateConfiguration_IsHonoured()
+    {
+        using var certificate = TestCertificates.Create("localhost");
+        var folder = Path.Combine(Path.GetTempPath(), "pounce-tls-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (certFile, keyFile) = TestCertificates.WritePem(certificate, folder);
+            await using var server = await TestServer.StartAppAsync(app => app.Run(DescribeTls), configuration:
+            [
+                new("Kestrel:Certificates:Default:Path", certFile),
+                new("Kestrel:Certificates:Default:KeyPath", keyFile),
+            ]);
+            Assert.Equal("https", server.BaseAddress.Scheme);
+            using var client = Client(server, HttpVersion.Version20, certificate);
+            Assert.StartsWith("HTTP/2|https", await client.GetStringAsync("/"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Pkcs12File_WithPassword_ServesHttps()
     {
         using var certificate = TestCertificates.Create("localhost");
@@ -267,6 +290,33 @@ public sealed class TlsTests
         Assert.Contains("Cipher is (NONE)", output);
         var connection = await events.CompletedConnectionAsync();
         Assert.Equal("tls_handshake_failed", connection.Single(e => e.Name == "ConnectionCompleted").Str("detail"));
+    }
+
+    [Theory]
+    [InlineData("2.0")]
+    [InlineData("1.1")]
+    public async Task GracefulStop_FinishesRequestInFlight_OverTls(string version)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (server, events) = await StartAsync(async ctx =>
+        {
+            started.TrySetResult();
+            await release.Task;
+            await ctx.Response.WriteAsync("finished");
+        });
+        await using var _s = server;
+        using var client = Client(server, Version.Parse(version));
+        var request = client.GetStringAsync("/slow");
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var stop = server.StopAsync();
+        release.SetResult();
+        Assert.Equal("finished", await request.WaitAsync(TimeSpan.FromSeconds(20)));
+        await stop.WaitAsync(TimeSpan.FromSeconds(20));
+        var connection = await events.CompletedConnectionAsync();
+        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
+        Assert.Equal("shutdown", completed.Str("reason"));
+        Assert.Equal(1, completed.Num("requests_served"));
     }
 
     [Fact]
