@@ -24,12 +24,6 @@ internal sealed class TlsTransport : IDuplexPipe
         writerScheduler: PipeScheduler.Inline,
         useSynchronizationContext: false);
 
-    private static readonly PipeOptions OutputOptions = new(
-        pauseWriterThreshold: 64 * 1024,
-        resumeWriterThreshold: 32 * 1024,
-        readerScheduler: PipeScheduler.Inline,
-        writerScheduler: PipeScheduler.ThreadPool,
-        useSynchronizationContext: false);
 
     /// <summary>Response bytes gathered into one TLS write when a batch spans several pipe segments.</summary>
     private const int CoalesceLimit = 16 * 1024;
@@ -39,7 +33,7 @@ internal sealed class TlsTransport : IDuplexPipe
     private readonly PipeStream _inner;
     private readonly SslStream _ssl;
     private readonly Pipe _input = new(InputOptions);
-    private readonly Pipe _output = new(OutputOptions);
+    private readonly Pipe _output = new(SocketTransport.OutputOptions);
     private Task _receiveTask = Task.CompletedTask;
     private Task _sendTask = Task.CompletedTask;
     private volatile bool _closing;

@@ -31,7 +31,8 @@ internal sealed class SocketTransport : IDuplexPipe
         writerScheduler: PipeScheduler.Inline,
         useSynchronizationContext: false);
 
-    private static readonly PipeOptions OutputOptions = new(
+    /// <summary>Response pipe options: the writer (the protocol) waits past 64 KiB unsent; the send loop reads inline.</summary>
+    internal static readonly PipeOptions OutputOptions = new(
         pauseWriterThreshold: 64 * 1024,
         resumeWriterThreshold: 32 * 1024,
         readerScheduler: PipeScheduler.Inline,
