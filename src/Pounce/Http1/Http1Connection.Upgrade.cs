@@ -109,6 +109,11 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         {
             Connection.ReportEnd(ConnectionEnd.ShutdownDrained);
         }
+        else if (stream.PeerViolatedProtocol)
+        {
+            // The client's bad frame failed the WebSocket (whatever the application's WebSocket threw for it).
+            Connection.ReportEnd(ConnectionEnd.WebSocketProtocolError);
+        }
         else if (stream.CloseHandshakeDone)
         {
             Connection.ReportEnd(ConnectionEnd.UpgradeCompleted);

@@ -75,8 +75,8 @@ internal sealed partial class Http2Stream : IHttpExtendedConnectFeature
     /// a Close 1001 of the server's, or an application that ended it while the client was still there is answered
     /// (<c>ResponseCompleted</c>, true); a client that reset the stream, ended its side or lost the connection without
     /// the close handshake vanished (<c>ClientDisconnected</c>, false). An exception the application's WebSocket threw
-    /// because the client vanished, or because the server aborted it after Close 1001, is not an application fault:
-    /// the stream still ends with END_STREAM.
+    /// because the client vanished or broke RFC 6455, or because the server aborted it after Close 1001, is not an
+    /// application fault: it is not logged as one, and the stream still ends with END_STREAM.
     /// </summary>
     private async ValueTask<bool> CompleteTunnelAsync(Exception? appError)
     {
@@ -85,7 +85,7 @@ internal sealed partial class Http2Stream : IHttpExtendedConnectFeature
         _server.ReleaseUpgrade();
         var peerGone = ResetByPeer || tunnel.PeerEnded;
         var answered = tunnel.CloseHandshakeDone || tunnel.ClosedForShutdown || !peerGone;
-        if (appError is not null && (peerGone || tunnel.ClosedForShutdown))
+        if (appError is not null && (peerGone || tunnel.ClosedForShutdown || tunnel.PeerViolatedProtocol))
             appError = null;
         await CompleteResponseAsync(appError);
         return answered;

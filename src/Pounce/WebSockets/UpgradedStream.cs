@@ -16,19 +16,25 @@ internal abstract class UpgradedStream : Stream
     private long _bytesWritten;
     private volatile bool _peerEnded;
     private volatile bool _closedForShutdown;
+    private volatile bool _closedByServer;
+    private volatile bool _unmaskedFrame;
     private int _shutdownStarted;
 
     /// <summary>Close frame <c>1001 Going Away</c> (RFC 6455 7.4.1), unmasked as a server sends it.</summary>
     private static readonly byte[] GoingAwayFrame = CreateGoingAwayFrame();
 
-    private static byte[] CreateGoingAwayFrame()
+    /// <summary>Close frame <c>1002 Protocol Error</c>, for a client frame without a mask (RFC 6455 5.1).</summary>
+    private static readonly byte[] UnmaskedFrameClose = CreateCloseFrame(1002, "frame not masked"u8);
+
+    private static byte[] CreateGoingAwayFrame() => CreateCloseFrame(1001, "server shutting down"u8);
+
+    private static byte[] CreateCloseFrame(int code, ReadOnlySpan<byte> reason)
     {
-        var reason = "server shutting down"u8;
         var frame = new byte[4 + reason.Length];
         frame[0] = 0x88;
         frame[1] = (byte)(2 + reason.Length);
-        frame[2] = 1001 >> 8;
-        frame[3] = 1001 & 0xFF;
+        frame[2] = (byte)(code >> 8);
+        frame[3] = (byte)code;
         reason.CopyTo(frame.AsSpan(4));
         return frame;
     }
@@ -53,6 +59,13 @@ internal abstract class UpgradedStream : Stream
 
     /// <summary>Both sides sent a WebSocket Close frame: the close handshake happened.</summary>
     public bool CloseHandshakeDone => _scanFrames && _received.SawClose && _sent.SawClose;
+
+    /// <summary>
+    /// The client broke RFC 6455 and the WebSocket was failed for it: it sent an unmasked frame (refused here), or
+    /// the server's framer sent Close 1002 (protocol error) or 1007 (invalid payload data, e.g. bad UTF-8). A lifecycle
+    /// <c>error</c>, not a normal close, even when the client answered the Close.
+    /// </summary>
+    public bool PeerViolatedProtocol => _unmaskedFrame || (_scanFrames && _sent.CloseCode is 1002 or 1007);
 
     /// <summary>For a transport that learns of the peer's end outside <see cref="ReadTransportAsync"/>.</summary>
     protected void MarkPeerEnded() => _peerEnded = true;
@@ -93,7 +106,13 @@ internal abstract class UpgradedStream : Stream
     /// client's answering Close as usual; what it writes afterwards (its own Close) is discarded. False when the
     /// frame could not be sent.
     /// </summary>
-    public async ValueTask<bool> TrySendGoingAwayAsync()
+    public ValueTask<bool> TrySendGoingAwayAsync() => TrySendCloseAsync(GoingAwayFrame, forShutdown: true);
+
+    /// <summary>
+    /// Sends a Close frame of the server's, when no write of the application is in progress, the last frame sent is
+    /// complete and no Close was sent yet; later application writes are discarded.
+    /// </summary>
+    private async ValueTask<bool> TrySendCloseAsync(byte[] closeFrame, bool forShutdown)
     {
         if (!_scanFrames || !_writeGate.Wait(0))
             return false;
@@ -101,11 +120,12 @@ internal abstract class UpgradedStream : Stream
         {
             if (!_sent.AtFrameStart || _sent.SawClose || _peerEnded)
                 return false;
-            _sent.Scan(GoingAwayFrame);
-            _closedForShutdown = true;
-            if (!await WriteTransportAsync(GoingAwayFrame, default))
+            _sent.Scan(closeFrame);
+            _closedByServer = true;
+            _closedForShutdown = forShutdown;
+            if (!await WriteTransportAsync(closeFrame, default))
                 return false;
-            Interlocked.Add(ref _bytesWritten, GoingAwayFrame.Length);
+            Interlocked.Add(ref _bytesWritten, closeFrame.Length);
             return true;
         }
         catch (Exception)
@@ -149,6 +169,8 @@ internal abstract class UpgradedStream : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (_unmaskedFrame)
+            return 0;
         int n;
         try
         {
@@ -170,8 +192,25 @@ internal abstract class UpgradedStream : Stream
             return 0;
         }
         if (_scanFrames)
-            _received.Scan(buffer.Span[..n]);
+        {
+            _received.Scan(buffer.Span[..n], requireMasked: true);
+            if (_received.SawUnmasked)
+                return await RefuseUnmaskedFrameAsync(_received.UnmaskedFrameStart);
+        }
         return n;
+    }
+
+    /// <summary>
+    /// RFC 6455 5.1: a server must close the connection on an unmasked client frame (and may send 1002); the BCL's
+    /// framer does not check it, so the server does. The application gets the frames before the unmasked one, then
+    /// the end of its input (its WebSocket fails as if the client had gone); Close 1002 is sent when nothing of the
+    /// application's is being written.
+    /// </summary>
+    private async ValueTask<int> RefuseUnmaskedFrameAsync(int frameStart)
+    {
+        _unmaskedFrame = true;
+        await TrySendCloseAsync(UnmaskedFrameClose, forShutdown: false);
+        return Math.Max(frameStart, 0);
     }
 
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
@@ -184,8 +223,9 @@ internal abstract class UpgradedStream : Stream
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
-            // After the server's Close 1001 nothing more may be sent (RFC 6455 5.5.1).
-            if (_closedForShutdown)
+            // After the server's own Close (1001 on shutdown, 1002 for an unmasked frame) nothing more may be sent
+            // (RFC 6455 5.5.1).
+            if (_closedByServer)
                 return;
             if (_scanFrames)
                 _sent.Scan(buffer.Span);
