@@ -174,6 +174,9 @@ internal sealed class Http2RawClient : IAsyncDisposable
         }
     }
 
+    /// <summary>The decoded header fields received so far on a stream (its HEADERS, and trailers if any).</summary>
+    public List<(string Name, string Value)> HeadersOf(int streamId) => _headers.TryGetValue(streamId, out var handler) ? handler.Headers : [];
+
     /// <summary>True when the server closed the connection (EOF or reset) within the timeout.</summary>
     public async Task<bool> WaitForCloseAsync()
     {
