@@ -266,7 +266,10 @@ internal sealed partial class Http2Connection
                 _input.AdvanceTo(buffer.Start, buffer.End);
             }
             if (_closed)
+            {
+                ReportPeerClosed();
                 return;
+            }
             if ((_goAwayReceived || _draining) && StreamCount == 0)
             {
                 Info.ReportEnd(_goAwayReceived ? ConnectionEnd.GoAwayReceived : _drainFact);
@@ -275,21 +278,41 @@ internal sealed partial class Http2Connection
             }
             if (result.IsCompleted)
             {
-                var peer = _connection.Transport.PeerClose;
-                if (peer == Transport.PeerClose.Reset)
-                    Info.ReportEnd(ConnectionEnd.PeerReset);
-                else
-                    Info.ReportEnd(HasResponsesInFlight ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.ClientClosedIdle);
+                ReportPeerClosed();
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// The client closed the transport (EOF, reset, or the transport closed while the read loop was elsewhere): the
+    /// fact for the connection's end, unless one was reported before (a connection error closes it too). A response
+    /// whose END_STREAM went out is not in flight even while its stream finishes its bookkeeping, so a client that
+    /// closes right after the last response of a drain (our GOAWAY on shutdown) ends the drain.
+    /// </summary>
+    private void ReportPeerClosed()
+    {
+        var peer = _connection.Transport.PeerClose;
+        if (peer is not (Transport.PeerClose.Fin or Transport.PeerClose.Reset))
+            return; // not the client's doing (yet): the reader of the transport says later, or the connection itself
+        if (peer == Transport.PeerClose.Reset)
+            Info.ReportEnd(ConnectionEnd.PeerReset);
+        else if (HasResponsesInFlight)
+            Info.ReportEnd(ConnectionEnd.ClientClosedInFlight);
+        else if (_goAwayReceived || _draining)
+            Info.ReportEnd(_goAwayReceived ? ConnectionEnd.GoAwayReceived : _drainFact);
+        else
+            Info.ReportEnd(ConnectionEnd.ClientClosedIdle);
     }
 
     /// <summary>A read was cancelled: idle timeout, shutdown, a drain that finished, or a failure elsewhere. True to stop.</summary>
     private async ValueTask<bool> OnReadCanceledAsync()
     {
         if (_closed)
+        {
+            ReportPeerClosed();
             return true;
+        }
         if (_connection.ShutdownRequested && !_draining)
         {
             // Graceful: tell the client the last stream we will process, then finish those.
