@@ -226,15 +226,16 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
         }
         if (_hasProtocol)
         {
-            // RFC 8441 4: only on CONNECT, and with :scheme and :path (and :authority) like a request to a resource.
+            // RFC 8441 4: only on CONNECT, and with :scheme and :path like a request to a resource; :authority is then
+            // as for any request (RFC 7540 8.1.2.3: SHOULD, not MUST).
             if (!ReferenceEquals(target.Method, HttpMethods.Connect))
             {
                 Malformed = ":protocol on a request other than CONNECT";
                 return false;
             }
-            if (!_hasScheme || !_hasPath || !_hasAuthority)
+            if (!_hasScheme || !_hasPath)
             {
-                Malformed = "extended CONNECT needs :scheme, :path and :authority";
+                Malformed = "extended CONNECT needs :scheme and :path";
                 return false;
             }
             if (!target.HasValidTarget)

@@ -65,7 +65,6 @@ public sealed class Http2ExtendedConnectTests
             { ":protocol on POST", [(":method", "POST"), (":protocol", "websocket"), (":scheme", "http"), (":path", "/ws"), (":authority", "localhost")] },
             { "no :scheme", Without(":scheme", connect) },
             { "no :path", Without(":path", connect) },
-            { "no :authority", Without(":authority", connect) },
             { ":path *", connect.Select(f => f.Item1 == ":path" ? (":path", "*") : f).ToArray() },
             { "empty :protocol", connect.Select(f => f.Item1 == ":protocol" ? (":protocol", "") : f).ToArray() },
             { "repeated :protocol", [(":method", "CONNECT"), (":protocol", "websocket"), (":protocol", "websocket"), (":scheme", "http"), (":path", "/ws"), (":authority", "localhost")] },
