@@ -90,12 +90,14 @@ wait_for_port() { # name pid port
 start() {
   local name=$1 port
   port=$(free_port)
+  local -a command
   case $name in
-    pounce) dotnet "$CLI_DLL" --host 127.0.0.1 --port "$port" --no-access-log ;;
-    kestrel) dotnet "$BENCH_DLL" --server kestrel --port "$port" ;;
-    pounce-bench) dotnet "$BENCH_DLL" --server pounce --port "$port" ;;
+    pounce) command=(dotnet "$CLI_DLL" --host 127.0.0.1 --port "$port" --no-access-log) ;;
+    kestrel) command=(dotnet "$BENCH_DLL" --server kestrel --port "$port") ;;
+    pounce-bench) command=(dotnet "$BENCH_DLL" --server pounce --port "$port") ;;
     *) die "unknown server '$name' in SERVERS (pounce, kestrel, pounce-bench)" ;;
-  esac > "$WORK/$name.out" 2> "$WORK/$name.err" < /dev/null &
+  esac
+  "${command[@]}" > "$WORK/$name.out" 2> "$WORK/$name.err" < /dev/null &
   PIDS+=($!)
   wait_for_port "$name" "$!" "$port"
   log "$name listening on 127.0.0.1:$port"
