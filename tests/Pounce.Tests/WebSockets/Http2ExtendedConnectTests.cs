@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -21,17 +20,7 @@ public sealed class Http2ExtendedConnectTests
         await raw.SendFrameAsync(w => Http2FrameWriter.WriteSettings(w, []));
         var settings = await raw.ReadFrameAsync();
         Assert.Equal(Http2FrameType.Settings, settings.Type);
-        var values = new Dictionary<int, uint>();
-        for (var i = 0; i < settings.Payload.Length; i += 6)
-            values[BinaryPrimitives.ReadUInt16BigEndian(settings.Payload.AsSpan(i))] = BinaryPrimitives.ReadUInt32BigEndian(settings.Payload.AsSpan(i + 2));
-        return values;
-    }
-
-    private static async Task AssertStillServesAsync(Http2RawClient raw, int streamId)
-    {
-        await raw.SendHeadersAsync(streamId, true, Http2RawClient.Get("/plain"));
-        var (headers, _) = await raw.ReadResponseAsync(streamId);
-        Assert.Contains((":status", "200"), headers);
+        return settings.SettingsValues();
     }
 
     [Fact]
@@ -52,7 +41,7 @@ public sealed class Http2ExtendedConnectTests
             await using var raw = await Http2RawClient.ConnectAsync(server.Port);
             await raw.SendHeadersAsync(1, false, WsTestTransport.ExtendedConnect());
             await raw.ExpectResetAsync(1, Http2ErrorCode.ProtocolError);
-            await AssertStillServesAsync(raw, 3);
+            await raw.AssertServesAsync(3, "/plain");
         }
     }
 
@@ -84,7 +73,7 @@ public sealed class Http2ExtendedConnectTests
             await using var raw = await Http2RawClient.ConnectAsync(server.Port);
             await raw.SendHeadersAsync(1, false, fields);
             await raw.ExpectResetAsync(1, Http2ErrorCode.ProtocolError);
-            await AssertStillServesAsync(raw, 3);
+            await raw.AssertServesAsync(3, "/plain");
             Assert.True(!events.Snapshot().Any(e => e.Name == "RequestStarted" && e.Str("method") == "CONNECT"), what + ": the application must not see it");
         }
     }
@@ -179,7 +168,7 @@ public sealed class Http2ExtendedConnectTests
             Assert.Equal(true, disconnected["during_streaming"]);
             Assert.Equal("1-1", disconnected.RequestId);
             Assert.Equal("CONNECT", disconnected.Str("method"));
-            await AssertStillServesAsync(raw, 3);
+            await raw.AssertServesAsync(3, "/plain");
             Assert.DoesNotContain(events.Snapshot(), e => e.Name == "ConnectionCompleted");
         }
     }

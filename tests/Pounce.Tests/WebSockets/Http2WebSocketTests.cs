@@ -3,11 +3,7 @@ using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Pounce.Lifecycle;
 using Pounce.Tests.Infrastructure;
-using Pounce.Tests.LifecycleE2E;
 
 namespace Pounce.Tests.WebSockets;
 
@@ -19,31 +15,14 @@ public sealed class Http2WebSocketTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    private static Uri WsUri(TestServer server, string path = "/ws") => new($"ws://127.0.0.1:{server.Port}{path}");
+    private static Uri WsUri(TestServer server, string path = "/ws") => WebSocketTests.WsUri(server, path);
 
-    private static ClientWebSocket Http2Client()
-    {
-        var socket = new ClientWebSocket();
-        socket.Options.HttpVersion = HttpVersion.Version20;
-        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
-        socket.Options.CollectHttpResponseDetails = true;
-        return socket;
-    }
+    private static ClientWebSocket Http2Client() => WebSocketTests.Http2Client();
 
     private static HttpMessageInvoker Invoker() => new(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) });
 
-    private static async Task<(WebSocketMessageType Type, byte[] Data)> ReceiveMessageAsync(WebSocket socket, CancellationToken token)
-    {
-        var all = new MemoryStream();
-        var buffer = new byte[16 * 1024];
-        while (true)
-        {
-            var result = await socket.ReceiveAsync(buffer, token);
-            all.Write(buffer, 0, result.Count);
-            if (result.EndOfMessage || result.MessageType == WebSocketMessageType.Close)
-                return (result.MessageType, all.ToArray());
-        }
-    }
+    private static Task<(WebSocketMessageType Type, byte[] Data)> ReceiveMessageAsync(WebSocket socket, CancellationToken token)
+        => WebSocketTests.ReceiveMessageAsync(socket, token);
 
     [Fact]
     public async Task ClientWebSocket_over_h2c_echoes_text_binary_large_and_fragmented_messages()
@@ -198,36 +177,6 @@ public sealed class Http2WebSocketTests
     }
 
     [Fact]
-    public async Task Server_shutdown_closes_http2_websockets_with_1001()
-    {
-        var (server, events) = await WebSocketTests.StartEchoAsync(c => c.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        await using (server)
-        {
-            using var cts = new CancellationTokenSource(Timeout);
-            using var invoker = Invoker();
-            using var socket = Http2Client();
-            await socket.ConnectAsync(WsUri(server), invoker, cts.Token);
-            await socket.SendAsync("x"u8.ToArray(), WebSocketMessageType.Text, true, cts.Token);
-            await ReceiveMessageAsync(socket, cts.Token);
-
-            var stopwatch = System.Diagnostics.Stopwatch.StartNew();
-            var stopping = server.StopAsync(cts.Token);
-            var (type, _) = await ReceiveMessageAsync(socket, cts.Token);
-            Assert.Equal(WebSocketMessageType.Close, type);
-            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, socket.CloseStatus);
-            Assert.Equal("server shutting down", socket.CloseStatusDescription);
-            await socket.CloseOutputAsync(WebSocketCloseStatus.EndpointUnavailable, null, cts.Token);
-            await stopping;
-            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(4), $"stopping took {stopwatch.Elapsed}");
-
-            var conn = await events.CompletedConnectionAsync();
-            Assert.Contains(conn, e => e.Name == "ResponseCompleted" && e.Str("method") == "CONNECT");
-            Assert.True(conn[^1].Str("reason") == "shutdown", string.Join("\n", conn));
-            Assert.Equal("h2", conn[^1].Str("protocol"));
-        }
-    }
-
-    [Fact]
     public async Task MaxConcurrentUpgradedConnections_counts_http2_websockets_with_http1_ones()
     {
         var (server, events) = await WebSocketTests.StartEchoAsync(c => c.MaxConcurrentUpgradedConnections = 1);
@@ -287,7 +236,7 @@ public sealed class Http2WebSocketTests
     [Fact]
     public async Task Application_abort_after_accept_resets_the_stream_and_completes_the_request()
     {
-        var server = await TestServer.StartAppAsync(app =>
+        var (server, events) = await WebSocketTests.StartWithEventsAsync(app =>
         {
             app.UseWebSockets();
             app.Map("/abort", async (HttpContext context) =>
@@ -297,14 +246,7 @@ public sealed class Http2WebSocketTests
                 await socket.ReceiveAsync(buffer, context.RequestAborted);
                 context.Abort();
             });
-        }, c =>
-        {
-            c.LifecycleLogging = true;
-            c.LogLevel = LogLevel.Debug;
-            c.LogFile = Path.Combine(Path.GetTempPath(), "pounce-test-" + Guid.NewGuid().ToString("N") + ".log");
         });
-        var events = new EventRecorder();
-        server.Services.GetRequiredService<LifecycleEmitter>().AddObserver(events);
         await using (server)
         {
             using var cts = new CancellationTokenSource(Timeout);
