@@ -24,7 +24,7 @@ internal sealed class BenchOptions
     public const string Usage = """
         Pounce.BenchApp: the same ASP.NET Core app on Kestrel or on Pounce, for load comparisons.
 
-        Endpoints: GET /plaintext, /json, /bytes/4k, /bytes/1m (anything else: 404).
+        Endpoints: GET /plaintext, /json, /bytes/4k, /bytes/1m, /ws (WebSocket echo); anything else: 404.
 
         Options:
           --server kestrel|pounce      server to host the app (required)

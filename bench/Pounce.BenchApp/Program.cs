@@ -93,7 +93,9 @@ else
 
 var app = builder.Build();
 
-// One terminal middleware, the same on both servers: no routing, no static files, nothing else.
+// One terminal middleware, the same on both servers: no routing, no static files, nothing else. The WebSocket
+// middleware runs for /ws only (bench/autobahn), so the HTTP scenarios do not pay for it.
+app.UseWhen(WebSocketEcho.IsEchoPath, ws => ws.UseWebSockets().Run(WebSocketEcho.HandleAsync));
 app.Run(BenchEndpoints.HandleAsync);
 
 try

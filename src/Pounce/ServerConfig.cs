@@ -38,9 +38,11 @@ public sealed class ServerConfig
     public int MaxConnections { get; set; } = 10_000;
 
     /// <summary>
-    /// Concurrent upgraded (WebSocket) connections over all workers. At the limit a new upgrade request is not
-    /// upgradable (<c>IHttpUpgradeFeature.IsUpgradableRequest</c> is false and <c>UpgradeAsync</c> throws), so the
-    /// application answers it as an ordinary request. 0 refuses every upgrade. Default 10000.
+    /// Concurrent upgraded (WebSocket) connections over all workers: HTTP/1.1 connections after a 101 and HTTP/2
+    /// extended CONNECT tunnels (RFC 8441) together. At the limit a new upgrade request is not upgradable
+    /// (<c>IHttpUpgradeFeature.IsUpgradableRequest</c> or <c>IHttpExtendedConnectFeature.IsExtendedConnect</c> is
+    /// false and <c>UpgradeAsync</c>/<c>AcceptAsync</c> throws), so the application answers it as an ordinary
+    /// request. 0 refuses every upgrade. Default 10000.
     /// </summary>
     public int MaxConcurrentUpgradedConnections { get; set; } = 10_000;
 
@@ -83,6 +85,15 @@ public sealed class ServerConfig
     /// for it). Requires <see cref="Http2Enabled"/>. Default false.
     /// </summary>
     public bool Http2CleartextUpgrade { get; set; }
+
+    /// <summary>
+    /// Extended CONNECT (RFC 8441): advertise SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 and accept a CONNECT request with a
+    /// <c>:protocol</c> pseudo-header, which the application takes over through <c>IHttpExtendedConnectFeature</c>:
+    /// this is how <c>UseWebSockets()</c> serves WebSockets over HTTP/2. Such a tunnel counts against
+    /// <see cref="MaxConcurrentUpgradedConnections"/>. When false the setting is not sent and a request with
+    /// <c>:protocol</c> is malformed (RST_STREAM PROTOCOL_ERROR). Default true.
+    /// </summary>
+    public bool Http2ExtendedConnect { get; set; } = true;
 
     /// <summary>SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may have open at once on one HTTP/2 connection; a
     /// stream over it is refused (RST_STREAM REFUSED_STREAM). 1 or more. Default 100.</summary>

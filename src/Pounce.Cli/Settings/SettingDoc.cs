@@ -44,7 +44,7 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["TlsHandshakeTimeout"] = new(Timeouts, "SECONDS", "time a client has to finish the TLS handshake"),
 
         ["MaxConnections"] = new(Limits, "N", "concurrent connections; over it a client gets 503 + Retry-After"),
-        ["MaxConcurrentUpgradedConnections"] = new(Limits, "N", "concurrent WebSocket (upgraded) connections; over it an upgrade request is answered by the app as a plain request, 0 = no upgrades"),
+        ["MaxConcurrentUpgradedConnections"] = new(Limits, "N", "concurrent WebSockets (upgraded HTTP/1.1 connections and HTTP/2 tunnels); over it an upgrade request is answered by the app as a plain request, 0 = no upgrades"),
         ["MaxRequestLineSize"] = new(Limits, "BYTES", "longest request line (over it: 414)"),
         ["MaxHeaderSize"] = new(Limits, "BYTES", "largest request head, all header lines together (over it: 431)"),
         ["MaxHeaders"] = new(Limits, "N", "most header fields in one request (over it: 431)"),
@@ -54,6 +54,7 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
 
         ["Http2Enabled"] = new(Http2, null, "serve HTTP/2 with prior knowledge (h2c) on the same port as HTTP/1.1"),
         ["Http2CleartextUpgrade"] = new(Http2, null, "accept Upgrade: h2c from HTTP/1.1 (off: behind a proxy that forwards Upgrade it allows h2c smuggling; deprecated by RFC 9113)"),
+        ["Http2ExtendedConnect"] = new(Http2, null, "RFC 8441 extended CONNECT: WebSockets over HTTP/2 (SETTINGS_ENABLE_CONNECT_PROTOCOL)"),
         ["Http2MaxConcurrentStreams"] = new(Http2, "N", "streams a client may have open at once on one connection (over it: REFUSED_STREAM)"),
         ["Http2InitialWindowSize"] = new(Http2, "BYTES", "request body bytes a client may send on a stream before the app reads them"),
         ["Http2MaxFrameSize"] = new(Http2, "BYTES", "largest frame payload accepted (16384-16777215)"),

@@ -93,6 +93,13 @@ public enum ConnectionEnd
     /// <summary>An unexpected fault in the server itself.</summary>
     InternalError,
 
+    // error: WebSocket
+    /// <summary>
+    /// The client broke RFC 6455 on an upgraded connection (an unmasked frame, or what made the server's framer send
+    /// Close 1002 or 1007: bad opcode or reserved bits, invalid UTF-8, a bad close code, ...); the WebSocket was failed.
+    /// </summary>
+    WebSocketProtocolError,
+
     // error: HTTP/2 connection errors (GOAWAY sent with the matching code)
     /// <summary>HTTP/2 connection error PROTOCOL_ERROR (a frame broke a rule of RFC 9113).</summary>
     Http2ProtocolError,
@@ -175,6 +182,7 @@ public static class ConnectionEnds
         ConnectionEnd.AppAbort => (CloseReason.Error, "app_abort"),
         ConnectionEnd.AppError => (CloseReason.Error, "app_error"),
         ConnectionEnd.InternalError => (CloseReason.Error, "internal_error"),
+        ConnectionEnd.WebSocketProtocolError => (CloseReason.Error, "websocket_protocol_error"),
         ConnectionEnd.Http2ProtocolError => (CloseReason.Error, "protocol_error"),
         ConnectionEnd.Http2FrameSizeError => (CloseReason.Error, "frame_size_error"),
         ConnectionEnd.Http2FlowControlError => (CloseReason.Error, "flow_control_error"),

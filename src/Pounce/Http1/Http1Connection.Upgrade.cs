@@ -63,7 +63,7 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         _responseEnded = true;
         var isWebSocket = RequestHeaders.TryGetValue(HeaderNames.Upgrade, out var upgrade)
             && upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
-        _upgradedStream = new UpgradedStream(_input, _output, isWebSocket);
+        _upgradedStream = new PipeUpgradedStream(_input, _output, isWebSocket);
         try
         {
             await FlushOutputAsync(default);
@@ -90,25 +90,7 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
     /// not read. <c>ShutdownTimeout</c> still aborts the connection.
     /// </summary>
     private void OnShutdownWhileUpgraded()
-    {
-        _ = SendGoingAwayAsync();
-
-        async Task SendGoingAwayAsync()
-        {
-            if (await _upgradedStream!.TrySendGoingAwayAsync())
-            {
-                try
-                {
-                    await Task.Delay(TimeSpan.FromTicks(Math.Min(_config.ShutdownTimeout.Ticks / 2, TimeSpan.TicksPerSecond * 5)), _connection.Transport.ConnectionClosed);
-                }
-                catch (OperationCanceledException)
-                {
-                    // The connection closed first.
-                }
-            }
-            SignalRequestAborted();
-        }
-    }
+        => _ = _upgradedStream!.CloseForShutdownAsync(UpgradedStream.ShutdownGrace(_config), SignalRequestAborted, _connection.Transport.ConnectionClosed);
 
     /// <summary>
     /// The application returned from an upgraded request: decides how the connection ended (a close handshake or an
@@ -126,6 +108,11 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         if (stream.ClosedForShutdown || (_connection.ShutdownRequested && !(peerGone && stream.PeerEnded)))
         {
             Connection.ReportEnd(ConnectionEnd.ShutdownDrained);
+        }
+        else if (stream.PeerViolatedProtocol)
+        {
+            // The client's bad frame failed the WebSocket (whatever the application's WebSocket threw for it).
+            Connection.ReportEnd(ConnectionEnd.WebSocketProtocolError);
         }
         else if (stream.CloseHandshakeDone)
         {

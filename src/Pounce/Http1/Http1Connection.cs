@@ -144,6 +144,8 @@ internal sealed partial class Http1Connection : RequestContext
         // signalled RequestAborted (shutdown): a consequence, not the cause, of the end.
         if (_upgraded && (RequestAborted || PeerGone))
             _connection.Transport.Abort();
+        else if (_upgraded && _upgradedStream!.PeerViolatedProtocol)
+            _connection.Abort(ConnectionEnd.WebSocketProtocolError); // the WebSocket failed the client's bad frame
         else
             _connection.Abort(ConnectionEnd.AppAbort);
         SignalRequestAborted();

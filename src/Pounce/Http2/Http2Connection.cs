@@ -106,10 +106,14 @@ internal sealed partial class Http2Connection
         _serverHeaderValue = Encoding.ASCII.GetBytes(_config.ServerHeader);
         _rapidResetLimit = Math.Max(200, 2 * _config.Http2MaxConcurrentStreams);
         _connectionReceiveTarget = Math.Max(ProtocolInitialWindow, Math.Min(int.MaxValue, 2L * _config.Http2InitialWindowSize));
+        _headerHandler.ExtendedConnect = _config.Http2ExtendedConnect;
     }
 
     /// <summary>The connection's record (counters, close fact).</summary>
     public ConnectionInfo Info => _connection.Info;
+
+    /// <summary>The server is stopping.</summary>
+    public bool ShutdownRequested => _connection.ShutdownRequested;
 
     /// <summary>The connection is failing or gone: streams stop sending.</summary>
     public bool IsClosed => _closed;
@@ -138,7 +142,7 @@ internal sealed partial class Http2Connection
     {
         using var registration = _connection.Transport.ConnectionClosed.UnsafeRegister(
             static s => ((Http2Connection)s!).OnTransportClosed(), this);
-        _connection.OnShutdownRequested(() => _input.CancelPendingRead());
+        _connection.OnShutdownRequested(OnShutdownRequested);
         _connection.OnHeartbeatTick(OnHeartbeat);
         if (_connection.ShutdownRequested)
             _input.CancelPendingRead();
@@ -176,6 +180,17 @@ internal sealed partial class Http2Connection
         }
     }
 
+    /// <summary>Server stop: the read loop sends GOAWAY and drains; extended CONNECT tunnels get Close 1001.</summary>
+    private void OnShutdownRequested()
+    {
+        _input.CancelPendingRead();
+        Http2Stream[] streams;
+        lock (_sync)
+            streams = [.. _streams.Values];
+        foreach (var stream in streams)
+            stream.OnServerShutdown();
+    }
+
     private async ValueTask<bool> ReadPrefaceAsync()
     {
         while (true)
@@ -210,8 +225,9 @@ internal sealed partial class Http2Connection
             new(Http2SettingId.InitialWindowSize, (uint)_config.Http2InitialWindowSize),
             new(Http2SettingId.MaxFrameSize, (uint)_config.Http2MaxFrameSize),
             new(Http2SettingId.MaxHeaderListSize, (uint)_config.Http2MaxHeaderListSize),
+            new(Http2SettingId.EnableConnectProtocol, 1), // RFC 8441; last, so it can be left out
         ];
-        Http2FrameWriter.WriteSettings(_control, settings);
+        Http2FrameWriter.WriteSettings(_control, _config.Http2ExtendedConnect ? settings : settings[..^1]);
         if (_connectionReceiveTarget > ProtocolInitialWindow)
         {
             Http2FrameWriter.WriteWindowUpdate(_control, 0, (int)(_connectionReceiveTarget - ProtocolInitialWindow));
@@ -250,7 +266,10 @@ internal sealed partial class Http2Connection
                 _input.AdvanceTo(buffer.Start, buffer.End);
             }
             if (_closed)
+            {
+                ReportPeerClosed();
                 return;
+            }
             if ((_goAwayReceived || _draining) && StreamCount == 0)
             {
                 Info.ReportEnd(_goAwayReceived ? ConnectionEnd.GoAwayReceived : _drainFact);
@@ -259,21 +278,41 @@ internal sealed partial class Http2Connection
             }
             if (result.IsCompleted)
             {
-                var peer = _connection.Transport.PeerClose;
-                if (peer == Transport.PeerClose.Reset)
-                    Info.ReportEnd(ConnectionEnd.PeerReset);
-                else
-                    Info.ReportEnd(HasResponsesInFlight ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.ClientClosedIdle);
+                ReportPeerClosed();
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// The client closed the transport (EOF, reset, or the transport closed while the read loop was elsewhere): the
+    /// fact for the connection's end, unless one was reported before (a connection error closes it too). A response
+    /// whose END_STREAM went out is not in flight even while its stream finishes its bookkeeping, so a client that
+    /// closes right after the last response of a drain (our GOAWAY on shutdown) ends the drain.
+    /// </summary>
+    private void ReportPeerClosed()
+    {
+        var peer = _connection.Transport.PeerClose;
+        if (peer is not (Transport.PeerClose.Fin or Transport.PeerClose.Reset))
+            return; // not the client's doing (yet): the reader of the transport says later, or the connection itself
+        if (peer == Transport.PeerClose.Reset)
+            Info.ReportEnd(ConnectionEnd.PeerReset);
+        else if (HasResponsesInFlight)
+            Info.ReportEnd(ConnectionEnd.ClientClosedInFlight);
+        else if (_goAwayReceived || _draining)
+            Info.ReportEnd(_goAwayReceived ? ConnectionEnd.GoAwayReceived : _drainFact);
+        else
+            Info.ReportEnd(ConnectionEnd.ClientClosedIdle);
     }
 
     /// <summary>A read was cancelled: idle timeout, shutdown, a drain that finished, or a failure elsewhere. True to stop.</summary>
     private async ValueTask<bool> OnReadCanceledAsync()
     {
         if (_closed)
+        {
+            ReportPeerClosed();
             return true;
+        }
         if (_connection.ShutdownRequested && !_draining)
         {
             // Graceful: tell the client the last stream we will process, then finish those.

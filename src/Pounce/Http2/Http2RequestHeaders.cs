@@ -21,9 +21,16 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
     private bool _hasPath;
     private bool _hasAuthority;
     private bool _hasProtocol;
+    private string? _protocol;
     private string? _authority;
     private string? _cookie;
     private bool _hostSeen;
+
+    /// <summary>
+    /// Extended CONNECT (RFC 8441) is offered (SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 was sent): <c>:protocol</c> is
+    /// accepted on CONNECT. Otherwise it is an unknown pseudo-header (malformed).
+    /// </summary>
+    public bool ExtendedConnect { get; set; }
 
     /// <summary>Why the block is malformed, or null.</summary>
     public string? Malformed { get; private set; }
@@ -35,6 +42,7 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
         _trailers = trailers;
         _regularSeen = false;
         _hasMethod = _hasScheme = _hasPath = _hasAuthority = _hasProtocol = false;
+        _protocol = null;
         _authority = null;
         _cookie = null;
         _hostSeen = false;
@@ -183,9 +191,19 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
         }
         else if (name.SequenceEqual(":protocol"u8))
         {
-            // Extended CONNECT (RFC 8441) is not offered: SETTINGS_ENABLE_CONNECT_PROTOCOL is never sent.
+            if (!ExtendedConnect)
+            {
+                // RFC 8441 3: a client may send :protocol only after SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
+                Malformed = ":protocol without extended CONNECT";
+                return;
+            }
+            if (_hasProtocol || value.IsEmpty || !HttpCharacters.IsToken(value))
+            {
+                Malformed = "bad or repeated :protocol";
+                return;
+            }
             _hasProtocol = true;
-            Malformed = ":protocol without extended CONNECT";
+            _protocol = Encoding.ASCII.GetString(value);
         }
         else
         {
@@ -206,7 +224,28 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
             Malformed = "missing :method";
             return false;
         }
-        if (ReferenceEquals(target.Method, HttpMethods.Connect) && !_hasProtocol)
+        if (_hasProtocol)
+        {
+            // RFC 8441 4: only on CONNECT, and with :scheme and :path like a request to a resource; :authority is then
+            // as for any request (RFC 7540 8.1.2.3: SHOULD, not MUST).
+            if (!ReferenceEquals(target.Method, HttpMethods.Connect))
+            {
+                Malformed = ":protocol on a request other than CONNECT";
+                return false;
+            }
+            if (!_hasScheme || !_hasPath)
+            {
+                Malformed = "extended CONNECT needs :scheme and :path";
+                return false;
+            }
+            if (!target.HasValidTarget)
+            {
+                Malformed = "bad :path";
+                return false;
+            }
+            target.ConnectProtocol = _protocol;
+        }
+        else if (ReferenceEquals(target.Method, HttpMethods.Connect))
         {
             if (!_hasAuthority || _hasScheme || _hasPath)
             {

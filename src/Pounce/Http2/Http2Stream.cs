@@ -19,7 +19,7 @@ namespace Pounce.Http2;
 /// connection's read loop, and its response sent as HEADERS/DATA within the flow-control windows.
 /// Window fields are guarded by the connection's lock.
 /// </summary>
-internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttpResetFeature
+internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttpResetFeature
 {
     private static readonly PipeOptions BodyPipeOptions = new(
         pauseWriterThreshold: 0,
@@ -62,6 +62,7 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
         var features = (IFeatureCollection)this;
         features.Set<IHttp2StreamIdFeature>(this);
         features.Set<IHttpResetFeature>(this);
+        features.Set<IHttpExtendedConnectFeature>(this);
     }
 
     /// <summary>The stream id.</summary>
@@ -274,7 +275,7 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     public void CheckBodyDeadline(long now, long timeoutMs)
     {
         var started = Volatile.Read(ref _bodyWaitStarted);
-        if (started == 0 || now - started < timeoutMs || _bodyTimedOut)
+        if (started == 0 || now - started < timeoutMs || _bodyTimedOut || _tunnel is not null)
             return;
         _bodyTimedOut = true;
         _body.Reader.CancelPendingRead();
@@ -303,7 +304,7 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
             appError = ex;
         }
 
-        var handedOver = await CompleteResponseAsync(appError);
+        var handedOver = _tunnel is null ? await CompleteResponseAsync(appError) : await CompleteTunnelAsync(appError);
         info.EndTimestamp = Stopwatch.GetTimestamp();
         _connection.OnStreamEnding(this, handedOver);
 

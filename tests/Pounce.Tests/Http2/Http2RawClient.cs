@@ -18,6 +18,15 @@ internal sealed record RawFrame(Http2FrameType Type, Http2FrameFlags Flags, int 
 
     public Http2ErrorCode RstCode => (Http2ErrorCode)BinaryPrimitives.ReadUInt32BigEndian(Payload);
 
+    /// <summary>The values of a SETTINGS frame, by identifier.</summary>
+    public Dictionary<int, uint> SettingsValues()
+    {
+        var values = new Dictionary<int, uint>();
+        for (var i = 0; i + 6 <= Payload.Length; i += 6)
+            values[BinaryPrimitives.ReadUInt16BigEndian(Payload.AsSpan(i))] = BinaryPrimitives.ReadUInt32BigEndian(Payload.AsSpan(i + 2));
+        return values;
+    }
+
     public override string ToString() => $"{Type} flags=0x{(byte)Flags:x2} stream={StreamId} len={Payload.Length}"
         + (Type == Http2FrameType.GoAway ? $" code={GoAwayCode}" : Type == Http2FrameType.RstStream ? $" code={RstCode}" : "");
 }
@@ -173,6 +182,17 @@ internal sealed class Http2RawClient : IAsyncDisposable
                 return (_headers.TryGetValue(streamId, out var handler) ? handler.Headers : [], body.ToArray());
         }
     }
+
+    /// <summary>GET <paramref name="path"/> on a new stream and expect a 200: the connection still serves.</summary>
+    public async Task AssertServesAsync(int streamId, string path = "/")
+    {
+        await SendHeadersAsync(streamId, true, Get(path));
+        var (headers, _) = await ReadResponseAsync(streamId);
+        Assert.Contains((":status", "200"), headers);
+    }
+
+    /// <summary>The decoded header fields received so far on a stream (its HEADERS, and trailers if any).</summary>
+    public List<(string Name, string Value)> HeadersOf(int streamId) => _headers.TryGetValue(streamId, out var handler) ? handler.Headers : [];
 
     /// <summary>True when the server closed the connection (EOF or reset) within the timeout.</summary>
     public async Task<bool> WaitForCloseAsync()

@@ -196,6 +196,19 @@ public sealed class RawClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The bytes already buffered after what was parsed, or else the next bytes received; empty when the server
+    /// closed the connection. For protocols that follow HTTP on the connection (WebSocket frames after a 101).
+    /// </summary>
+    public async Task<byte[]> ReadAvailableAsync(TimeSpan? timeout = null)
+    {
+        if (_start == _end && !await FillAsync(timeout ?? DefaultTimeout))
+            return [];
+        var bytes = _buffer.AsSpan(_start, _end - _start).ToArray();
+        _start = _end;
+        return bytes;
+    }
+
     /// <summary>Reads until the server closes, returning everything (bounded by the timeout per read).</summary>
     public async Task<byte[]> ReadToEndAsync(TimeSpan? timeout = null)
     {

@@ -69,6 +69,18 @@ public sealed class EventRecorder : ILifecycleObserver
         }
     }
 
+    /// <summary>Waits for the first event named <paramref name="name"/> and returns it.</summary>
+    public async Task<RecordedEvent> WaitForAsync(string name)
+    {
+        RecordedEvent? found = null;
+        await WaitUntilAsync(events =>
+        {
+            found = events.FirstOrDefault(e => e.Name == name);
+            return found is not null;
+        }, "a " + name);
+        return found!;
+    }
+
     /// <summary>Waits for the ConnectionCompleted of one connection and returns all its events.</summary>
     public async Task<IReadOnlyList<RecordedEvent>> CompletedConnectionAsync(Func<RecordedEvent, bool>? which = null)
     {

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -12,9 +13,14 @@ namespace Pounce.Tests.LifecycleE2E;
 /// </summary>
 public sealed class LifecycleEventTests
 {
-    internal static async Task<(TestServer Server, EventRecorder Events)> StartAsync(RequestDelegate handler, Action<ServerConfig>? configure = null)
+    internal static Task<(TestServer Server, EventRecorder Events)> StartAsync(RequestDelegate handler, Action<ServerConfig>? configure = null)
+        => StartAppAsync(app => app.Run(handler), configure);
+
+    /// <summary>A server for <paramref name="configureApp"/> with lifecycle events at debug, recorded in-process.</summary>
+    internal static async Task<(TestServer Server, EventRecorder Events)> StartAppAsync(Action<WebApplication> configureApp,
+        Action<ServerConfig>? configure = null)
     {
-        var server = await TestServer.StartAsync(handler, c =>
+        var server = await TestServer.StartAppAsync(configureApp, c =>
         {
             c.LifecycleLogging = true;
             c.LogLevel = LogLevel.Debug;

@@ -19,11 +19,14 @@ public sealed class WebSocketTests
     internal const string HandshakeKey = "dGhlIHNhbXBsZSBub25jZQ==";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
+    internal static Task<(TestServer Server, EventRecorder Events)> StartWithEventsAsync(Action<WebApplication> configureApp,
+        Action<ServerConfig>? configure = null)
+        => LifecycleEventTests.StartAppAsync(configureApp, configure);
+
     /// <summary>An echo endpoint at /ws: every message (fragment by fragment) back as it came; Close answered in kind.</summary>
-    internal static async Task<(TestServer Server, EventRecorder Events)> StartEchoAsync(Action<ServerConfig>? configure = null,
+    internal static Task<(TestServer Server, EventRecorder Events)> StartEchoAsync(Action<ServerConfig>? configure = null,
         TimeSpan? delayBeforeAccept = null)
-    {
-        var server = await TestServer.StartAppAsync(app =>
+        => StartWithEventsAsync(app =>
         {
             app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
             app.Map("/ws", async (HttpContext context) =>
@@ -40,17 +43,7 @@ public sealed class WebSocketTests
                 await EchoAsync(socket, context.RequestAborted);
             });
             app.MapGet("/plain", () => "plain");
-        }, c =>
-        {
-            c.LifecycleLogging = true;
-            c.LogLevel = LogLevel.Debug;
-            c.LogFile = Path.Combine(Path.GetTempPath(), "pounce-test-" + Guid.NewGuid().ToString("N") + ".log");
-            configure?.Invoke(c);
-        });
-        var recorder = new EventRecorder();
-        server.Services.GetRequiredService<LifecycleEmitter>().AddObserver(recorder);
-        return (server, recorder);
-    }
+        }, configure);
 
     private static async Task EchoAsync(WebSocket socket, CancellationToken aborted)
     {
@@ -67,9 +60,19 @@ public sealed class WebSocketTests
         }
     }
 
-    private static Uri WsUri(TestServer server, string path = "/ws") => new($"ws://127.0.0.1:{server.Port}{path}");
+    internal static Uri WsUri(TestServer server, string path = "/ws") => new($"ws://127.0.0.1:{server.Port}{path}");
 
-    private static async Task<(WebSocketMessageType Type, byte[] Data)> ReceiveMessageAsync(WebSocket socket, CancellationToken token)
+    /// <summary>A <c>ClientWebSocket</c> that speaks HTTP/2 only (h2c with prior knowledge when given an invoker).</summary>
+    internal static ClientWebSocket Http2Client()
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = System.Net.HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = System.Net.Http.HttpVersionPolicy.RequestVersionExact;
+        socket.Options.CollectHttpResponseDetails = true;
+        return socket;
+    }
+
+    internal static async Task<(WebSocketMessageType Type, byte[] Data)> ReceiveMessageAsync(WebSocket socket, CancellationToken token)
     {
         var all = new MemoryStream();
         var buffer = new byte[16 * 1024];
@@ -346,15 +349,18 @@ public sealed class WebSocketTests
         Assert.Equal(10_000, new ServerConfig().MaxConcurrentUpgradedConnections);
     }
 
-    [Fact]
-    public async Task Server_shutdown_closes_the_websocket_with_1001()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Server_shutdown_closes_the_websocket_with_1001(bool http2)
     {
         var (server, events) = await StartEchoAsync(c => c.ShutdownTimeout = TimeSpan.FromSeconds(30));
         await using (server)
         {
             using var cts = new CancellationTokenSource(Timeout);
-            using var socket = new ClientWebSocket();
-            await socket.ConnectAsync(WsUri(server), cts.Token);
+            using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
+            using var socket = http2 ? Http2Client() : new ClientWebSocket();
+            await socket.ConnectAsync(WsUri(server), invoker, cts.Token);
             await socket.SendAsync("x"u8.ToArray(), WebSocketMessageType.Text, true, cts.Token);
             await ReceiveMessageAsync(socket, cts.Token);
 
@@ -370,8 +376,11 @@ public sealed class WebSocketTests
             Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(4), $"stopping took {stopwatch.Elapsed}");
 
             var conn = await events.CompletedConnectionAsync();
-            Assert.Equal("shutdown", conn[^1].Str("reason"));
-            Assert.Equal("websocket", conn[^1].Str("protocol"));
+            Assert.True(conn[^1].Str("reason") == "shutdown", string.Join("\n", conn));
+            // Over HTTP/2 the connection stays h2 and the WebSocket is its CONNECT request, answered.
+            Assert.Equal(http2 ? "h2" : "websocket", conn[^1].Str("protocol"));
+            if (http2)
+                Assert.Contains(conn, e => e.Name == "ResponseCompleted" && e.Str("method") == "CONNECT");
         }
     }
 
@@ -404,7 +413,7 @@ public sealed class WebSocketTests
     [Fact]
     public async Task Write_timeout_still_applies_to_an_upgraded_connection()
     {
-        var server = await TestServer.StartAppAsync(app =>
+        var (server, events) = await StartWithEventsAsync(app =>
         {
             app.UseWebSockets();
             app.Map("/flood", async (HttpContext context) =>
@@ -421,15 +430,7 @@ public sealed class WebSocketTests
                     // The server gave up on the client that does not read.
                 }
             });
-        }, c =>
-        {
-            c.LifecycleLogging = true;
-            c.LogLevel = LogLevel.Debug;
-            c.LogFile = Path.Combine(Path.GetTempPath(), "pounce-test-" + Guid.NewGuid().ToString("N") + ".log");
-            c.ResponseWriteTimeout = TimeSpan.FromSeconds(1);
-        });
-        var events = new EventRecorder();
-        server.Services.GetRequiredService<LifecycleEmitter>().AddObserver(events);
+        }, c => c.ResponseWriteTimeout = TimeSpan.FromSeconds(1));
         await using (server)
         {
             await using var raw = await server.ConnectAsync();
