@@ -22,9 +22,14 @@ namespace Pounce.Tests.Tls;
 /// <summary>HTTPS endpoints: the handshake, ALPN choosing HTTP/2 or HTTP/1.1, what the app sees, and how failures are logged.</summary>
 public sealed class TlsTests
 {
-    private static async Task<(TestServer Server, EventRecorder Events)> StartAsync(RequestDelegate handler, Action<ServerConfig>? configure = null)
+    private static async Task<(TestServer Server, EventRecorder Events)> StartAsync(RequestDelegate handler, Action<ServerConfig>? configure = null,
+        Action<WebApplication>? configureApp = null)
     {
-        var server = await TestServer.StartAsync(handler, c =>
+        var server = await TestServer.StartAppAsync(app =>
+        {
+            configureApp?.Invoke(app);
+            app.Run(handler);
+        }, c =>
         {
             c.ServerCertificate = TestCertificates.Localhost;
             c.LifecycleLogging = true;
@@ -368,6 +373,42 @@ public sealed class TlsTests
         var close = await client.ReceiveAsync(buffer, cts.Token);
         Assert.Equal(WebSocketMessageType.Close, close.MessageType);
         Assert.Equal(WebSocketCloseStatus.NormalClosure, client.CloseStatus);
+    }
+
+    [Fact]
+    public async Task WebSocket_OverHttp2_OverTls_Echoes()
+    {
+        var (server, events) = await StartAsync(async ctx =>
+        {
+            if (!ctx.WebSockets.IsWebSocketRequest)
+            {
+                ctx.Response.StatusCode = 400;
+                return;
+            }
+            using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
+            var buffer = new byte[1024];
+            var result = await ws.ReceiveAsync(buffer, CancellationToken.None);
+            await ws.SendAsync(buffer.AsMemory(0, result.Count), WebSocketMessageType.Text, true, CancellationToken.None);
+            await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+        }, configureApp: app => app.UseWebSockets());
+        await using var _s = server;
+        using var client = new ClientWebSocket();
+        client.Options.HttpVersion = HttpVersion.Version20;
+        client.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        using var invoker = new HttpMessageInvoker(TestCertificates.TrustingHandler(TestCertificates.Localhost));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await client.ConnectAsync(new Uri($"wss://localhost:{server.Port}/ws"), invoker, cts.Token);
+        await client.SendAsync("hello h2 tls"u8.ToArray(), WebSocketMessageType.Text, true, cts.Token);
+        var buffer = new byte[64];
+        var received = await client.ReceiveAsync(buffer, cts.Token);
+        Assert.Equal("hello h2 tls", Encoding.UTF8.GetString(buffer, 0, received.Count));
+        var close = await client.ReceiveAsync(buffer, cts.Token);
+        Assert.Equal(WebSocketMessageType.Close, close.MessageType);
+        await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", cts.Token); // completes the close handshake
+        await events.WaitUntilAsync(all => all.Any(e => e.Name == "ResponseCompleted" && e.Str("method") == "CONNECT"), "the tunnel's ResponseCompleted");
+        var opened = events.Snapshot().First(e => e.Name == "ConnectionOpened");
+        Assert.Equal("h2", opened.Str("protocol"));
+        Assert.Equal(true, opened["tls"]);
     }
 
     [Fact]
