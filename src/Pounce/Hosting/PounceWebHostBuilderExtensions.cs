@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pounce.Logging;
+using Pounce.Telemetry;
 
 namespace Pounce.Hosting;
 
@@ -16,6 +17,11 @@ public static class PounceWebHostBuilderExtensions
     /// Uses Pounce as the application's server. Settings come from the <c>Pounce</c> configuration section
     /// (appsettings.json, environment variables), then from <paramref name="configure"/>, which wins.
     /// </summary>
+    /// <remarks>
+    /// With <see cref="ServerConfig.OtelEndpoint"/> set, the OpenTelemetry SDK is added too
+    /// (<see cref="PounceOpenTelemetry.AddPounceOpenTelemetry"/>). That is decided here, while services are registered:
+    /// the section and <paramref name="configure"/> are applied once to a scratch <see cref="ServerConfig"/> to read it.
+    /// </remarks>
     public static IWebHostBuilder UsePounce(this IWebHostBuilder builder, Action<ServerConfig>? configure = null)
     {
         return builder.ConfigureServices((context, services) =>
@@ -27,6 +33,11 @@ public static class PounceWebHostBuilderExtensions
                 options.Configure(configure);
             services.AddPounceLogging();
             services.AddSingleton<IServer, PounceServer>();
+
+            var registration = new ServerConfig();
+            section.Bind(registration);
+            configure?.Invoke(registration);
+            PounceOpenTelemetry.AddIfConfigured(services, registration);
         });
     }
 }
