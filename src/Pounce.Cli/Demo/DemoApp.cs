@@ -36,7 +36,7 @@ internal static class DemoApp
         ("GET /throw", "an endpoint that throws: a 500"),
         ("GET /health", "\"ok\": use with --health-check-path /health"),
         ("GET /ws", "WebSocket echo"),
-        ("GET /metrics", "Prometheus metrics: the Pounce meter and ASP.NET Core's (OpenTelemetry's Prometheus exporter)"),
+        ("GET /metrics", "Prometheus metrics: the Pounce and ASP.NET Core meters"),
     ];
 
     public static WebApplication Build(EffectiveSettings settings)
