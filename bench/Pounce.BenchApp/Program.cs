@@ -78,6 +78,7 @@ else
         config.LogFormat = options.LogFormat;
         config.LogFile = options.LogFile;
         config.AccessLog = options.AccessLog;
+        config.OtelEndpoint = options.OtelEndpoint;
     });
 }
 
