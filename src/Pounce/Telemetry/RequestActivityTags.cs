@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using Pounce.Connections;
 
@@ -8,9 +7,11 @@ namespace Pounce.Telemetry;
 /// <summary>
 /// Puts what the server knows about a request on its span: ASP.NET Core's request activity gets Pounce's ids
 /// (<c>pounce.connection_id</c>, <c>pounce.worker_id</c>, <c>pounce.request_id</c>, <c>pounce.stream_id</c> on HTTP/2),
-/// which join the span to the lifecycle events, and the network attributes of the OpenTelemetry HTTP semantic
-/// conventions that only the server knows (<c>client.address</c>, <c>network.peer.*</c>, <c>network.local.*</c>,
-/// <c>network.transport</c>, <c>network.type</c>, <c>tls.protocol.version</c>).
+/// which join the span to the lifecycle events, and the recommended network attributes of the OpenTelemetry HTTP
+/// semantic conventions that only the server knows (<c>client.address</c>, <c>network.peer.address</c>,
+/// <c>network.peer.port</c>, <c>network.type</c>, <c>tls.protocol.*</c>). The opt-in ones (<c>client.port</c>,
+/// <c>network.local.*</c>, <c>network.transport</c>) are left out: every attribute is serialized into every exported
+/// span.
 /// </summary>
 /// <remarks>
 /// Only an activity that a tracing listener is recording gets them: a server activity that hosting created through
@@ -29,19 +30,12 @@ internal static class RequestActivityTags
         activity.SetTag("pounce.request_id", request.RequestId);
         if (request.StreamId != 0)
             activity.SetTag("pounce.stream_id", request.StreamId);
-        activity.SetTag("network.transport", "tcp");
         if (connection.RemoteEndPoint is { } remote)
         {
-            activity.SetTag("network.type", remote.AddressFamily == AddressFamily.InterNetworkV6 ? "ipv6" : "ipv4");
             activity.SetTag("client.address", connection.ClientAddress);
-            activity.SetTag("client.port", remote.Port);
             activity.SetTag("network.peer.address", connection.ClientAddress);
             activity.SetTag("network.peer.port", remote.Port);
-        }
-        if (connection.LocalEndPoint is IPEndPoint local)
-        {
-            activity.SetTag("network.local.address", connection.ServerAddress);
-            activity.SetTag("network.local.port", local.Port);
+            activity.SetTag("network.type", remote.AddressFamily == AddressFamily.InterNetworkV6 ? "ipv6" : "ipv4");
         }
         if (connection.TlsProtocolVersion is { } tls)
         {

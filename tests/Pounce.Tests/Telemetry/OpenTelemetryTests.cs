@@ -147,12 +147,11 @@ public sealed class RequestSpanTagTests
                 Assert.Equal(completed.ConnectionId, activity.GetTagItem("pounce.connection_id"));
                 Assert.Equal((int)completed.Num("worker_id"), activity.GetTagItem("pounce.worker_id"));
                 Assert.Equal(completed.RequestId, activity.GetTagItem("pounce.request_id"));
-                Assert.Equal("tcp", activity.GetTagItem("network.transport"));
                 Assert.Equal("ipv4", activity.GetTagItem("network.type"));
                 Assert.Equal("127.0.0.1", activity.GetTagItem("client.address"));
                 Assert.Equal("127.0.0.1", activity.GetTagItem("network.peer.address"));
-                Assert.IsType<int>(activity.GetTagItem("network.peer.port"));
-                Assert.Equal(server.Port, activity.GetTagItem("network.local.port"));
+                Assert.InRange(Assert.IsType<int>(activity.GetTagItem("network.peer.port")), 1, 65535);
+                Assert.Null(activity.GetTagItem("tls.protocol.version"));
                 if (completed.Str("path") == "/two")
                     Assert.Equal((int)completed.Num("stream_id"), activity.GetTagItem("pounce.stream_id"));
                 else
@@ -200,7 +199,6 @@ public sealed class AspireDashboardTests
         await using var dashboard = await AspireDashboard.StartAsync();
         var serviceName = "pounce-e2e-" + Guid.NewGuid().ToString("N")[..8];
         var logFile = Path.Combine(Path.GetTempPath(), "pounce-otel-e2e-" + Guid.NewGuid().ToString("N") + ".log");
-        int port;
         var server = await TestServer.StartAsync(ctx => ctx.Response.WriteAsync("traced " + ctx.Request.Path), c =>
         {
             c.LifecycleLogging = true;
@@ -212,7 +210,6 @@ public sealed class AspireDashboardTests
         });
         await using (server)
         {
-            port = server.Port;
             await using (var raw = await server.ConnectAsync())
             {
                 await raw.SendAsync($"GET /first?secret=1 HTTP/1.1\r\nHost: x\r\ntraceparent: 00-{ParentTraceId}-{ParentSpanId}-01\r\n\r\n");
@@ -259,11 +256,10 @@ public sealed class AspireDashboardTests
             Assert.Equal(path, Attribute(span, "url.path"));
             Assert.Equal("200", Attribute(span, "http.response.status_code"));
             Assert.Equal(path == "/over-h2" ? "2" : "1.1", Attribute(span, "network.protocol.version"));
-            Assert.Equal("tcp", Attribute(span, "network.transport"));
             Assert.Equal("ipv4", Attribute(span, "network.type"));
             Assert.Equal("127.0.0.1", Attribute(span, "client.address"));
             Assert.Equal("127.0.0.1", Attribute(span, "network.peer.address"));
-            Assert.Equal(port.ToString(CultureInfo.InvariantCulture), Attribute(span, "network.local.port"));
+            Assert.NotNull(Attribute(span, "network.peer.port"));
             if (path == "/over-h2")
                 Assert.Equal(Num(line, "stream_id"), Attribute(span, "pounce.stream_id"));
             if (path == "/first")

@@ -158,25 +158,7 @@ public sealed class PounceMetricsTests
     [Fact]
     public async Task WebSocket_CountsAsUpgradedUntilItCloses_AndItsBytesAreCounted()
     {
-        var server = await TestServer.StartAppAsync(app =>
-        {
-            app.UseWebSockets();
-            app.Map("/ws", async (HttpContext context) =>
-            {
-                using var socket = await context.WebSockets.AcceptWebSocketAsync();
-                var buffer = new byte[1024];
-                while (true)
-                {
-                    var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
-                    if (received.MessageType == WebSocketMessageType.Close)
-                    {
-                        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
-                        return;
-                    }
-                    await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
-                }
-            });
-        });
+        var (server, _) = await WebSockets.WebSocketTests.StartEchoAsync();
         var metrics = new MetricsRecorder(server.Services.GetRequiredService<PounceMetrics>().Meter);
         await using (server)
         using (metrics)
