@@ -46,6 +46,8 @@ internal sealed class BenchOptions
           --log-file PATH              write log lines to PATH instead of stdout
           --access-log true|false      per-request access log line (default false in the bench app,
                                        so a plain run pays for no logging at all)
+          --otel-endpoint URL          OpenTelemetry: traces and metrics exported with OTLP HTTP/protobuf to
+                                       URL (e.g. http://127.0.0.1:4318); default none (no OpenTelemetry)
 
         Prints one line "Listening on http(s)://127.0.0.1:PORT" to stdout once the server accepts connections,
         then runs until SIGINT/SIGTERM. Logging providers are cleared for both servers.
@@ -62,6 +64,7 @@ internal sealed class BenchOptions
     public LogFormat LogFormat { get; private set; } = LogFormat.Text;
     public string? LogFile { get; private set; }
     public bool AccessLog { get; private set; }
+    public string? OtelEndpoint { get; private set; }
     public bool ShowHelp { get; private set; }
     public string? TlsCert { get; private set; }
     public string? TlsKey { get; private set; }
@@ -180,6 +183,12 @@ internal sealed class BenchOptions
                     break;
                 case "--access-log":
                     o.AccessLog = Switch();
+                    o.PounceOnlyFlags.Add(arg);
+                    break;
+                case "--otel-endpoint":
+                    o.OtelEndpoint = Value();
+                    if (!Uri.TryCreate(o.OtelEndpoint, UriKind.Absolute, out _))
+                        throw new ArgumentException($"--otel-endpoint needs an http:// URL, not '{o.OtelEndpoint}'");
                     o.PounceOnlyFlags.Add(arg);
                     break;
                 default:

@@ -88,6 +88,7 @@ else
         config.AccessLog = options.AccessLog;
         config.SslCertFile = options.TlsCert;
         config.SslKeyFile = options.TlsKey;
+        config.OtelEndpoint = options.OtelEndpoint;
     });
 }
 

@@ -17,12 +17,12 @@ def cell($srv; $f): ($srv // {}) as $x | if ($x.runs // 0) == 0 then "n/a"
   "| \(.scenario) | \(cell(.servers.kestrel; "median_rps")) | \(cell(.servers.pounce; "median_rps")) | \(.pounce_over_kestrel | ratio) | \(cell(.servers.kestrel; "median_p99_ms")) | \(cell(.servers.pounce; "median_p99_ms")) | \(cell(.servers.kestrel; "max_peak_rss_mb")) | \(cell(.servers.pounce; "max_peak_rss_mb")) | \(.servers.kestrel.errors // "n/a")/\(.servers.pounce.errors // "n/a") |"),
 (if .logging == null then empty else
   "",
-  "## Lifecycle logging overhead (Pounce, plaintext)",
+  "## Lifecycle logging and OpenTelemetry overhead (Pounce, plaintext)",
   "",
   "| variant | req/s | ratio to off | target | p99 ms | log lines per run |",
   "|---|---:|---:|---:|---:|---:|",
   (.logging[] |
-    "| \(.variant) | \(if .median_rps == null then "failed" else .median_rps end) | \(.ratio_to_off | ratio) | \({"off": "1.00", "info": ">= 0.98", "debug": ">= 0.90"}[.variant]) | \(.median_p99_ms | show) | \(.median_log_lines | show) |")
+    "| \(.variant) | \(if .median_rps == null then "failed" else .median_rps end) | \(.ratio_to_off | ratio) | \(({"off": "1.00", "info": ">= 0.98", "debug": ">= 0.90"}[.variant] // "n/a")) | \(.median_p99_ms | show) | \(.median_log_lines | show) |")
 end),
 (if (.idle | length) == 0 then empty else
   "",

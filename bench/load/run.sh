@@ -17,7 +17,8 @@
 #   H2_CONNECTIONS=16 H2_STREAMS=16
 #   TLS=0             1 adds the HTTPS scenarios (self-signed certificate made with openssl, both servers):
 #                     https (wrk, HTTP/1.1 over TLS, /plaintext) and h2tls (h2load, ALPN h2, /plaintext)
-#   LOGGING=1         Pounce lifecycle-logging overhead (plaintext): off / info / debug JSON to a file
+#   LOGGING=1         Pounce overhead table (plaintext): off / info / debug JSON to a file / otel (OtelEndpoint
+#                     pointed at otlp_sink.py, a local OTLP receiver that answers 200 to every export)
 #   IDLE=1            memory of IDLE_CONNS idle keep-alive connections, per server
 #   IDLE_CONNS=10000
 #   RESULTS_DIR=bench/load/results   where <date>.json and <date>.md go
@@ -56,6 +57,7 @@ RUNS=$WORK/runs.jsonl
 
 SERVER_PID=
 CLIENT_PID=
+SINK_PID=
 
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -83,6 +85,7 @@ cleanup() {
   trap - EXIT INT TERM
   stop_pid "$CLIENT_PID"; CLIENT_PID=
   stop_pid "$SERVER_PID"; SERVER_PID=
+  stop_pid "$SINK_PID"; SINK_PID=
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -99,7 +102,7 @@ ensure_tools() {
   command -v wrk >/dev/null || { missing+=(wrk); pkgs+=(wrk); }
   command -v jq >/dev/null || { missing+=(jq); pkgs+=(jq); }
   if [[ $H2 == 1 ]] && ! command -v h2load >/dev/null; then missing+=(h2load); pkgs+=(nghttp2-client); fi
-  if [[ $IDLE == 1 && -z $PYTHON ]]; then missing+=(python3); pkgs+=(python3); fi
+  if [[ ($IDLE == 1 || $LOGGING == 1) && -z $PYTHON ]]; then missing+=(python3); pkgs+=(python3); fi
   command -v dotnet >/dev/null || die "dotnet (the .NET 10 SDK) is not on PATH"
   ((${#pkgs[@]} == 0)) && return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
@@ -109,7 +112,7 @@ ensure_tools() {
   else
     die "missing ${missing[*]}; install them first: sudo apt-get install -y ${pkgs[*]}"
   fi
-  [[ $IDLE == 1 && -z $PYTHON ]] && PYTHON=$(command -v python3 || true)
+  [[ ($IDLE == 1 || $LOGGING == 1) && -z $PYTHON ]] && PYTHON=$(command -v python3 || true)
   return 0
 }
 
@@ -319,7 +322,7 @@ read -r -a servers <<<"$SERVERS"
 for s in "${servers[@]}"; do [[ $s == kestrel || $s == pounce ]] || die "unknown server '$s' in SERVERS"; done
 
 n_runs=$(( $(wc -w <<<"$scenarios") * ROUNDS * ${#servers[@]} ))
-[[ $LOGGING == 1 ]] && n_runs=$((n_runs + 3 * ROUNDS))
+[[ $LOGGING == 1 ]] && n_runs=$((n_runs + 4 * ROUNDS))
 log "work dir $WORK; ${DURATION}s runs after ${WARMUP}s warm-up, $ROUNDS rounds, wrk -t$THREADS -c$CONNECTIONS"
 log "$n_runs measured runs: about $(( (n_runs * (DURATION + WARMUP + 2) + 60) / 60 )) min$([[ $IDLE == 1 ]] && echo " plus the idle-connection test")"
 
@@ -334,15 +337,36 @@ for scenario in $scenarios; do
   done
 done
 
-# Lifecycle logging on Pounce, plaintext: off / info (to stdout, which goes to a file here) /
-# debug as JSON to --log-file. Alternated off info debug off info debug ...
+# start_sink: the stand-in OTLP receiver for the otel row; sets SINK_URL.
+SINK_URL=
+start_sink() {
+  [[ -n $PYTHON ]] || die "python3 is needed for the otel row's OTLP receiver"
+  "$PYTHON" "$HERE/otlp_sink.py" --port 0 > "$WORK/sink.out" 2> "$WORK/sink.err" < /dev/null &
+  SINK_PID=$!
+  local deadline=$((SECONDS + START_TIMEOUT))
+  while (( SECONDS < deadline )); do
+    SINK_URL=$(sed -n 's/^Listening on \(http[^ ]*\).*/\1/p' "$WORK/sink.out" | head -n1)
+    [[ -n $SINK_URL ]] && return 0
+    kill -0 "$SINK_PID" 2>/dev/null || die "the OTLP receiver did not start: $(tail -n 3 "$WORK/sink.err" | tr '\n' ' ')"
+    sleep 0.1
+  done
+  die "the OTLP receiver did not print its URL within ${START_TIMEOUT}s"
+}
+
+# Pounce overhead, plaintext: off / info (lifecycle events to stdout, which goes to a file here) /
+# debug as JSON to --log-file / otel (OpenTelemetry on: request spans and metrics exported with OTLP
+# to the local receiver, lifecycle logging off). Alternated off info debug otel off info debug otel ...
 if [[ $LOGGING == 1 ]]; then
+  start_sink
   for round in $(seq "$ROUNDS"); do
     measure pounce plaintext logging "$round" off --lifecycle-logging false --access-log false
     measure pounce plaintext logging "$round" info --lifecycle-logging true --log-level info --access-log false
     measure pounce plaintext logging "$round" debug --lifecycle-logging true --log-level debug --log-format json \
       --log-file "$WORK/lifecycle.log" --access-log false
+    measure pounce plaintext logging "$round" otel --lifecycle-logging false --access-log false --otel-endpoint "$SINK_URL"
   done
+  stop_pid "$SINK_PID"; SINK_PID=
+  log "OTLP receiver: $(tail -n 1 "$WORK/sink.out")"
 fi
 
 if [[ $IDLE == 1 ]]; then

@@ -49,7 +49,7 @@ def side_summary($runs):
     logging: (
       ($runs | map(select(.group == "logging"))) as $lr
       | if ($lr | length) == 0 then null else
-          [ ("off", "info", "debug") as $v
+          [ ("off", "info", "debug", "otel") as $v
             | pairwise($lr; .variant == $v; .variant == "off") as $ratios
             | side_summary($lr | map(select(.variant == $v))) + {
                 variant: $v,

@@ -191,6 +191,20 @@ public sealed class ServerConfig
     /// <summary>Lines the asynchronous log writer queues; when full, further lines are dropped, counted, and the count is reported in a <c>LogLinesDropped</c> line. Default 65536.</summary>
     public int LogBufferLines { get; set; } = 65_536;
 
+    // ---- OpenTelemetry ----
+
+    /// <summary>
+    /// Base URL of an OpenTelemetry collector's OTLP/HTTP receiver, e.g. <c>http://localhost:4318</c>. When set, the
+    /// OpenTelemetry .NET SDK is wired into the application: ASP.NET Core's request activity becomes the request span
+    /// (W3C <c>traceparent</c> honoured), the <c>Pounce</c> and ASP.NET Core meters are exported, both with OTLP
+    /// HTTP/protobuf to <c>/v1/traces</c> and <c>/v1/metrics</c> under this URL. When unset no OpenTelemetry code runs.
+    /// Default unset.
+    /// </summary>
+    public string? OtelEndpoint { get; set; }
+
+    /// <summary>The <c>service.name</c> resource attribute of exported telemetry (with <see cref="OtelEndpoint"/>). Default <c>pounce</c>.</summary>
+    public string OtelServiceName { get; set; } = "pounce";
+
     /// <summary>
     /// Checks every setting and throws <see cref="InvalidOperationException"/> whose message names the first bad
     /// setting, its value and what is allowed.
@@ -254,6 +268,10 @@ public sealed class ServerConfig
             throw Bad(nameof(LogFile), LogFile, "a file path, or unset for standard output");
         if (LogBufferLines < 16)
             throw Bad(nameof(LogBufferLines), LogBufferLines, "at least 16");
+        if (OtelEndpoint is not null && !TryParseOtelEndpoint(OtelEndpoint, out _))
+            throw Bad(nameof(OtelEndpoint), OtelEndpoint, "an http:// or https:// URL of an OTLP/HTTP receiver (e.g. http://localhost:4318), or unset");
+        if (string.IsNullOrWhiteSpace(OtelServiceName) || ContainsControl(OtelServiceName))
+            throw Bad(nameof(OtelServiceName), OtelServiceName, "a non-empty printable name");
     }
 
     /// <summary>A shallow copy, so a running server's settings cannot be changed under it.</summary>
@@ -267,6 +285,21 @@ public sealed class ServerConfig
                 return true;
         }
         return false;
+    }
+
+    /// <summary>
+    /// Parses an <see cref="OtelEndpoint"/> value: an absolute http or https URL without query or fragment. The result
+    /// ends with a slash, so that the signal paths (<c>v1/traces</c>, <c>v1/metrics</c>) resolve under it.
+    /// </summary>
+    internal static bool TryParseOtelEndpoint(string? text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Uri? baseUri)
+    {
+        baseUri = null;
+        if (string.IsNullOrWhiteSpace(text) || !Uri.TryCreate(text.Trim(), UriKind.Absolute, out var uri))
+            return false;
+        if (uri.Scheme is not ("http" or "https") || uri.Query.Length > 0 || uri.Fragment.Length > 0 || string.IsNullOrEmpty(uri.Host))
+            return false;
+        baseUri = uri.AbsolutePath.EndsWith('/') ? uri : new Uri(uri.GetLeftPart(UriPartial.Path) + "/");
+        return true;
     }
 
     private static void CheckTimeout(string name, TimeSpan value)

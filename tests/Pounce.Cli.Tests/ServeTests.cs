@@ -179,6 +179,52 @@ public sealed class ServeTests : IDisposable
     }
 
     [Fact]
+    public async Task Demo_metrics_endpoint_serves_the_pounce_meter_for_prometheus()
+    {
+        await using var pounce = PounceProcess.Start(["--port", "0", "--host", "127.0.0.1", "--otel-service-name", "demo-under-test"], _dir);
+        var address = await pounce.WaitForAddressAsync();
+
+        // One connection that closes (its duration is recorded with reason "complete"), then scrapes on another.
+        using (var closing = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) })
+        {
+            closing.DefaultRequestHeaders.ConnectionClose = true;
+            Assert.Equal("Hello, World!", await closing.GetStringAsync("/plaintext"));
+        }
+        using var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        string text;
+        while (true)
+        {
+            using var response = await client.GetAsync("/metrics");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+            text = await response.Content.ReadAsStringAsync();
+            if (text.Contains("pounce_connection_duration_seconds_count{", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+                break;
+            await Task.Delay(100);
+        }
+        var lines = text.Split('\n');
+        string Sample(string prefix) => lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal))
+            ?? throw new Xunit.Sdk.XunitException($"no {prefix} sample in /metrics:\n{text}");
+        double Value(string line) => double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Contains("service_name=\"demo-under-test\"", Sample("target_info{"), StringComparison.Ordinal);
+        var duration = Sample("pounce_connection_duration_seconds_count{");
+        Assert.Contains("reason=\"complete\"", duration, StringComparison.Ordinal);
+        Assert.Contains("network_protocol_version=\"1.1\"", duration, StringComparison.Ordinal);
+        Assert.Contains($"server_port=\"{address.Port}\"", duration, StringComparison.Ordinal);
+        Assert.Equal(1, Value(duration));
+        // The scraping connection is open and its request is in flight while the exporter reads the counters.
+        Assert.Equal(1, Value(Sample("pounce_active_connections{")));
+        Assert.Equal(1, Value(Sample("pounce_active_requests{")));
+        Assert.True(Value(Sample("pounce_response_body_sent_bytes_total{")) >= "Hello, World!".Length);
+        Assert.Contains(lines, l => l.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal));
+
+        await pounce.SignalAsync("TERM");
+        Assert.Equal(0, await pounce.WaitForExitAsync(ExitTimeout));
+    }
+
+    [Fact]
     public async Task An_unchanged_app_is_served_by_pounce_with_the_commands_settings()
     {
         Assert.True(File.Exists(PounceProcess.HelloAppDll), $"the HelloApp sample is not built at {PounceProcess.HelloAppDll}");

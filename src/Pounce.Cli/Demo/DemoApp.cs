@@ -5,11 +5,15 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using Pounce.Cli.Hosting;
 using Pounce.Cli.Settings;
 using Pounce.Hosting;
+using Pounce.Telemetry;
 
 namespace Pounce.Cli.Demo;
 
@@ -32,6 +36,7 @@ internal static class DemoApp
         ("GET /throw", "an endpoint that throws: a 500"),
         ("GET /health", "\"ok\": use with --health-check-path /health"),
         ("GET /ws", "WebSocket echo"),
+        ("GET /metrics", "Prometheus metrics: the Pounce and ASP.NET Core meters"),
     ];
 
     public static WebApplication Build(EffectiveSettings settings)
@@ -56,8 +61,18 @@ internal static class DemoApp
 
         PounceComposition.AddCommandServices(builder.Services, settings, "demo");
 
+        // /metrics for Prometheus: OpenTelemetry's exporter over the Pounce meter and ASP.NET Core's own meters. (With
+        // --otel-endpoint the same meter provider also pushes them with OTLP.)
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(settings.Config.OtelServiceName))
+            .WithMetrics(metrics => metrics
+                .AddMeter(PounceMetrics.MeterName)
+                .AddAspNetCoreInstrumentation()
+                .AddPrometheusExporter());
+
         var app = builder.Build();
         app.UseWebSockets();
+        app.MapPrometheusScrapingEndpoint();
         Map(app);
         return app;
     }

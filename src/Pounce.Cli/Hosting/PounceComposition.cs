@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Pounce.Cli.Settings;
 using Pounce.Hosting;
 using Pounce.Logging;
+using Pounce.Telemetry;
 
 namespace Pounce.Cli.Hosting;
 
@@ -19,6 +20,7 @@ internal static class PounceComposition
     {
         services.AddOptions<ServerConfig>().Configure(settings.ApplyTo);
         services.AddPounceLogging();
+        PounceOpenTelemetry.AddIfConfigured(services, settings.Config);
         services.AddSingleton<PounceServer>();
         services.AddSingleton<IServer>(sp =>
         {

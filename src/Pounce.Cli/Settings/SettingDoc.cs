@@ -22,10 +22,11 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
     public const string Http2 = "HTTP/2";
     public const string Tls = "TLS (HTTPS)";
     public const string Logging = "Logging";
+    public const string Telemetry = "OpenTelemetry";
     public const string Other = "Other settings";
 
     /// <summary>Groups in the order <c>--help</c> shows them.</summary>
-    public static readonly string[] GroupOrder = [Binding, Tls, Limits, Http2, Timeouts, Headers, Logging, Other];
+    public static readonly string[] GroupOrder = [Binding, Tls, Limits, Http2, Timeouts, Headers, Logging, Telemetry, Other];
 
     private static readonly Dictionary<string, SettingDoc> Docs = new(StringComparer.Ordinal)
     {
@@ -77,6 +78,12 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["AccessLog"] = new(Logging, null, "write one access-log line per request"),
         ["LogFile"] = new(Logging, "FILE", "write log lines to FILE instead of standard output"),
         ["LogBufferLines"] = new(Logging, "N", "lines the asynchronous log writer buffers before it applies backpressure"),
+
+        ["OtelEndpoint"] = new(Telemetry, "URL", "export traces and metrics with OTLP HTTP/protobuf to this receiver (e.g. http://localhost:4318); unset = no OpenTelemetry")
+        {
+            Expected = "an http:// or https:// URL such as http://localhost:4318",
+        },
+        ["OtelServiceName"] = new(Telemetry, "NAME", "service.name of the exported traces and metrics"),
     };
 
     /// <summary>The documentation of a setting; one that was added to <see cref="ServerConfig"/> later still gets a flag, in "Other settings".</summary>

@@ -115,4 +115,10 @@ public sealed class ConnectionInfo
 
     /// <summary>State owned by the lifecycle emitter (deferred opened event, health-check filter).</summary>
     internal int LifecycleState;
+
+    /// <summary>State owned by <see cref="Telemetry.PounceMetrics"/> (which counters this connection was added to).</summary>
+    internal int MetricsState;
+
+    /// <summary>Set by <see cref="Telemetry.PounceMetrics"/>: <see cref="TotalBytesSent"/> when the connection was upgraded.</summary>
+    internal long MetricsBytesAtUpgrade;
 }

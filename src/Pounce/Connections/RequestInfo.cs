@@ -80,6 +80,9 @@ public sealed class RequestInfo
     /// <summary>Set by the lifecycle emitter: the request matched <c>HealthCheckPath</c>.</summary>
     internal bool IsHealthCheck;
 
+    /// <summary>State owned by <see cref="Telemetry.PounceMetrics"/> (counted as active, ended).</summary>
+    internal int MetricsState;
+
     /// <summary>Milliseconds from head parsed to response completion (or to now).</summary>
     public double DurationMs
     {
@@ -146,5 +149,6 @@ public sealed class RequestInfo
         SpanId = default;
         HasTrace = false;
         IsHealthCheck = false;
+        MetricsState = 0;
     }
 }

@@ -479,7 +479,8 @@ public abstract partial class RequestContext :
 
     /// <summary>
     /// Creates the application's context for the current request (hosting starts the request's Activity here, W3C
-    /// traceparent honoured) and records the activity's trace ids for the lifecycle events. Returns what hosting
+    /// traceparent honoured), records the activity's trace ids for the lifecycle events and, when a tracer records
+    /// the activity, tags it with the connection's and request's ids and network attributes. Returns what hosting
     /// threw, if anything, for the protocol to answer once it has reported the request as started.
     /// </summary>
     protected Exception? CreateApplicationContext(RequestApplication application, out object? context)
@@ -496,7 +497,9 @@ public abstract partial class RequestContext :
         }
         finally
         {
-            RequestInfo.CaptureTrace(System.Diagnostics.Activity.Current);
+            var activity = System.Diagnostics.Activity.Current;
+            RequestInfo.CaptureTrace(activity);
+            Telemetry.RequestActivityTags.Enrich(activity, Connection, RequestInfo);
         }
     }
 

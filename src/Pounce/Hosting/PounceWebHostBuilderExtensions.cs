@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pounce.Logging;
+using Pounce.Telemetry;
 
 namespace Pounce.Hosting;
 
@@ -22,6 +23,11 @@ public static class PounceWebHostBuilderExtensions
     /// <c>Kestrel:Certificates:Default</c> section (<c>Path</c>, <c>KeyPath</c>, <c>Password</c>), so an app configured
     /// for Kestrel's HTTPS runs unchanged.
     /// </summary>
+    /// <remarks>
+    /// With <see cref="ServerConfig.OtelEndpoint"/> set, the OpenTelemetry SDK is added too
+    /// (<see cref="PounceOpenTelemetry.AddPounceOpenTelemetry"/>). That is decided here, while services are registered:
+    /// the section and <paramref name="configure"/> are applied once to a scratch <see cref="ServerConfig"/> to read it.
+    /// </remarks>
     public static IWebHostBuilder UsePounce(this IWebHostBuilder builder, Action<ServerConfig>? configure = null)
     {
         return builder.ConfigureServices((context, services) =>
@@ -43,6 +49,11 @@ public static class PounceWebHostBuilderExtensions
                 options.Configure(configure);
             services.AddPounceLogging();
             services.AddSingleton<IServer, PounceServer>();
+
+            var registration = new ServerConfig();
+            section.Bind(registration);
+            configure?.Invoke(registration);
+            PounceOpenTelemetry.AddIfConfigured(services, registration);
         });
     }
 }

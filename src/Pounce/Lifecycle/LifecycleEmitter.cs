@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Pounce.Connections;
 using Pounce.Logging;
+using Pounce.Telemetry;
 
 namespace Pounce.Lifecycle;
 
@@ -19,6 +20,8 @@ namespace Pounce.Lifecycle;
 /// until the first request head is known; requests to that path emit nothing; a connection that only ever carried
 /// health checks emits nothing at all; a connection that carried no request still emits opened and completed.
 /// The access log, which records every served request, is not filtered.</para>
+/// <para>Metrics: every fact also goes to <see cref="PounceMetrics"/> (when the emitter has one), before the level gate
+/// and the health-check filter, so the metrics count every connection and request whatever the log level.</para>
 /// <para>Each event goes, in this order, to the <see cref="LogLineWriter"/> (when there is one), to the observers, and
 /// to <see cref="ILogger"/> category <see cref="LifecycleCategory"/> when a provider other than Pounce's own is
 /// enabled for it (Pounce's provider ignores that category: the writer has already written the line).</para>
@@ -44,6 +47,7 @@ public sealed class LifecycleEmitter
     private readonly LogLineWriter? _writer;
     private readonly ILogger? _lifecycleLogger;
     private readonly ILogger? _accessLogger;
+    private readonly PounceMetrics? _metrics;
     private readonly object _observerGate = new();
     private ILifecycleObserver[] _observers = [];
     private long _observerFaults;
@@ -70,12 +74,14 @@ public sealed class LifecycleEmitter
     /// <param name="loggerFactory">Source of the <see cref="LifecycleCategory"/> and <see cref="AccessCategory"/> loggers
     /// of the ILogger bridge; null for no bridge.</param>
     /// <param name="observers">Observers receiving every emitted event.</param>
+    /// <param name="metrics">The server's metrics, told every lifecycle fact whatever the log level; null for none.</param>
     public LifecycleEmitter(ServerConfig config, LogLineWriter? writer, ILoggerFactory? loggerFactory = null,
-        IEnumerable<ILifecycleObserver>? observers = null)
+        IEnumerable<ILifecycleObserver>? observers = null, PounceMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         _config = config;
         _writer = writer;
+        _metrics = metrics;
         if (loggerFactory is not null)
         {
             _lifecycleLogger = loggerFactory.CreateLogger(LifecycleCategory);
@@ -100,6 +106,9 @@ public sealed class LifecycleEmitter
 
     /// <summary>The line writer, when the emitter has one.</summary>
     public LogLineWriter? Writer => _writer;
+
+    /// <summary>The metrics the emitter reports to, when it has them.</summary>
+    public PounceMetrics? Metrics => _metrics;
 
     /// <summary>Exceptions thrown by observers (caught, so they never reach the protocol code).</summary>
     public long ObserverFaults => Interlocked.Read(ref _observerFaults);
@@ -135,6 +144,7 @@ public sealed class LifecycleEmitter
     /// <summary>A connection was accepted and its protocol is known (or it ended before that).</summary>
     public void ConnectionOpened(ConnectionInfo connection)
     {
+        _metrics?.OnConnectionOpened(connection);
         if (!_debug)
             return;
         ref var state = ref connection.LifecycleState;
@@ -157,6 +167,7 @@ public sealed class LifecycleEmitter
     /// <summary>A request head was parsed, before the application runs.</summary>
     public void RequestStarted(ConnectionInfo connection, RequestInfo request)
     {
+        _metrics?.OnRequestStarted(connection, request);
         if (!_on)
             return;
         if (IsHealthCheck(request))
@@ -174,6 +185,7 @@ public sealed class LifecycleEmitter
     /// <summary>The last byte of a response was handed to the transport. Also writes the access-log line.</summary>
     public void ResponseCompleted(ConnectionInfo connection, RequestInfo request)
     {
+        _metrics?.OnRequestEnded(connection, request);
         if (!_access && !(_on && (_debug || _info)))
             return;
         var duration = request.DurationMs;
@@ -193,6 +205,7 @@ public sealed class LifecycleEmitter
     /// <summary>The client went away while a request was in flight.</summary>
     public void ClientDisconnected(ConnectionInfo connection, RequestInfo request)
     {
+        _metrics?.OnRequestEnded(connection, request);
         if (!_warning || IsHealthCheck(request) || IsCompleted(connection))
             return;
         if (_debug)
@@ -204,6 +217,7 @@ public sealed class LifecycleEmitter
     /// <summary>The connection switched protocols (101).</summary>
     public void ConnectionUpgraded(ConnectionInfo connection, RequestInfo request)
     {
+        _metrics?.OnConnectionUpgraded(connection);
         if (!_debug || IsHealthCheck(request) || IsCompleted(connection))
             return;
         EnsureOpened(connection, connection.OpenedUtc);
@@ -214,6 +228,7 @@ public sealed class LifecycleEmitter
     /// connection emits; nothing is emitted for the connection afterwards.</summary>
     public void ConnectionCompleted(ConnectionInfo connection)
     {
+        _metrics?.OnConnectionCompleted(connection);
         if (!_on)
             return;
         var previous = Interlocked.Or(ref connection.LifecycleState, CompletedFlag);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Pounce.Lifecycle;
+using Pounce.Telemetry;
 
 namespace Pounce.Logging;
 
@@ -16,9 +17,11 @@ public static class PounceLoggingServiceCollectionExtensions
     /// <item><see cref="LogLineWriter"/>, a singleton built from <c>IOptions&lt;ServerConfig&gt;</c> (standard output or
     /// <see cref="ServerConfig.LogFile"/>, <see cref="ServerConfig.LogFormat"/>); the container disposes it when the
     /// host stops, which writes every queued line and flushes;</item>
+    /// <item><see cref="PounceMetrics"/>, a singleton on a meter from the container's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>
+    /// (meter <c>Pounce</c>; it measures nothing until a listener enables an instrument);</item>
     /// <item><see cref="LifecycleEmitter"/>, a singleton with that writer, the <see cref="ILoggerFactory"/> (the
-    /// <c>Pounce.Lifecycle</c>/<c>Pounce.Access</c> bridge) and every <see cref="ILifecycleObserver"/> registered in
-    /// the container;</item>
+    /// <c>Pounce.Lifecycle</c>/<c>Pounce.Access</c> bridge), every <see cref="ILifecycleObserver"/> registered in
+    /// the container and the metrics;</item>
     /// <item><see cref="PounceLoggerProvider"/> as an <see cref="ILoggerProvider"/>, in place of the console provider
     /// (whose registrations are removed; other providers stay), so the application's own log lines go through the
     /// same writer in the same format.</item>
@@ -29,12 +32,17 @@ public static class PounceLoggingServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddLogging();
+        services.AddMetrics();
         services.TryAddSingleton(sp => new LogLineWriter(Config(sp)));
+        services.TryAddSingleton(sp => new PounceMetrics(
+            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetRequiredService<LogLineWriter>()));
         services.TryAddSingleton(sp => new LifecycleEmitter(
             Config(sp),
             sp.GetRequiredService<LogLineWriter>(),
             sp.GetService<ILoggerFactory>(),
-            sp.GetServices<ILifecycleObserver>()));
+            sp.GetServices<ILifecycleObserver>(),
+            sp.GetRequiredService<PounceMetrics>()));
 
         for (var i = services.Count - 1; i >= 0; i--)
         {
