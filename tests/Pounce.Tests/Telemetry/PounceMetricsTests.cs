@@ -306,6 +306,37 @@ public sealed class PounceMetricsTests
         }
     }
 
+    [Fact]
+    public async Task RealTlsHandshakes_AreMeasured_WithVersionOrErrorType()
+    {
+        var (server, metrics) = await StartAsync(ctx => ctx.Response.WriteAsync("ok"), c => c.ServerCertificate = Tls.TestCertificates.Localhost);
+        await using (server)
+        using (metrics)
+        {
+            using (var client = new HttpClient(Tls.TestCertificates.TrustingHandler(Tls.TestCertificates.Localhost))
+            {
+                DefaultRequestVersion = System.Net.HttpVersion.Version20,
+                DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            })
+            {
+                Assert.Equal("ok", await client.GetStringAsync($"https://localhost:{server.Port}/"));
+            }
+            await using (var raw = await server.ConnectAsync())
+            {
+                await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"); // plaintext on the HTTPS port
+                await raw.ReadToEndAsync(TimeSpan.FromSeconds(10));
+            }
+            await metrics.WaitUntilAsync(m => m.Of(TlsHandshakeDuration).Count >= 2, "two TLS handshake measurements");
+            var handshakes = metrics.Of(TlsHandshakeDuration);
+            var ok = Assert.Single(handshakes, h => h.Tag("error.type") is null);
+            Assert.True(ok.Tag("tls.protocol.version") is "1.3" or "1.2", ok.ToString());
+            Assert.True(ok.Value > 0, ok.ToString());
+            var failed = Assert.Single(handshakes, h => h.Tag("error.type") is not null);
+            Assert.Equal("tls_handshake_failed", failed.Tag("error.type"));
+            Assert.Null(failed.Tag("tls.protocol.version"));
+        }
+    }
+
     [Theory]
     [InlineData(ConnectionEnd.TlsHandshakeFailed, "error", "tls_handshake_failed")]
     [InlineData(ConnectionEnd.TlsHandshakeTimeout, "timeout", "tls_handshake_timeout")]
