@@ -74,8 +74,10 @@ internal sealed class TlsTransport : IDuplexPipe
         {
             await _ssl.AuthenticateAsServerAsync(options.Authentication, CancellationToken.None);
         }
-        catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex)
         {
+            // Whatever the platform throws (AuthenticationException, IOException, a cancelled read, ...), the
+            // handshake did not happen: that is a fact about this connection, not a fault of the server.
             _info.TlsHandshakeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             if (_info.End != ConnectionEnd.None)
                 return (_info.End, ex);
