@@ -25,7 +25,7 @@ internal sealed partial class Http2Connection
     private const int PingFloodLimit = 500;
     private const int EmptyDataFloodLimit = 500;
     private const int MaxContinuationFrames = 64;
-    private const int ResetByUsMemory = 1024;
+    private const int EndedStreamMemory = 512;
     private const int FlushInlineThreshold = 32 * 1024;
 
     private readonly Connection _connection;
@@ -36,8 +36,8 @@ internal sealed partial class Http2Connection
     private readonly SemaphoreSlim _outputLock = new(1, 1);
     private readonly object _sync = new();
     private readonly Dictionary<int, Http2Stream> _streams = new();
-    private readonly HashSet<int> _resetByUs = new();
-    private readonly HashSet<int> _closedStreams = new();
+    private Dictionary<int, StreamEnd> _endedStreams = new();
+    private Dictionary<int, StreamEnd> _endedStreamsBefore = new();
     private readonly HpackDecoder _decoder;
     private readonly HpackEncoder _encoder = new();
     private readonly Http2Settings _peerSettings = new();
@@ -82,10 +82,27 @@ internal sealed partial class Http2Connection
     private bool _flushScheduled;
     private bool _outputDone;
     private int _goAwaySent;
+    private int _closedToPeerRunning;
     private ConnectionEnd _failure;
     private Http2ErrorCode _failureCode;
 
     private enum HeaderBlockKind : byte { Request, Trailers, Discard }
+
+    /// <summary>How a stream that is no longer registered ended; a later value overrides an earlier one.</summary>
+    private enum StreamEnd : byte
+    {
+        /// <summary>Unknown: never opened, or forgotten.</summary>
+        None,
+
+        /// <summary>Both sides sent END_STREAM: any frame but PRIORITY, WINDOW_UPDATE, RST_STREAM is a connection STREAM_CLOSED.</summary>
+        Closed,
+
+        /// <summary>We reset it, refused it or ignored it (after GOAWAY): frames the client sent meanwhile are discarded.</summary>
+        ResetByUs,
+
+        /// <summary>The client reset it: anything after that but PRIORITY is a stream STREAM_CLOSED.</summary>
+        ResetByClient,
+    }
 
     private readonly H2cUpgradeRequest? _upgrade;
 
@@ -436,15 +453,21 @@ internal sealed partial class Http2Connection
         if (stream is null || stream.IsReset)
         {
             CreditConnection(length);
-            if (stream is not null && stream.ResetByClient)
+            var end = stream is null ? EndOf(id) : stream.ResetByClient ? StreamEnd.ResetByClient : StreamEnd.ResetByUs;
+            if (end == StreamEnd.ResetByClient)
                 throw Http2ProtocolException.Stream(id, Http2ErrorCode.StreamClosed, "DATA after RST_STREAM.");
-            if (stream is not null || IsResetByUs(id))
+            if (end == StreamEnd.ResetByUs)
                 return; // frames in flight after our RST_STREAM are ignored
             throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "DATA on a closed stream.");
         }
         if (stream.RequestEnded)
         {
             CreditConnection(length);
+            if (stream.ClosedToPeer)
+            {
+                // END_STREAM both ways: closed, even if the application is still finishing (RFC 9113 5.1).
+                throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "DATA on a closed stream.");
+            }
             throw Http2ProtocolException.Stream(id, Http2ErrorCode.StreamClosed, "DATA after END_STREAM.");
         }
         var closedMeanwhile = false;
@@ -488,7 +511,7 @@ internal sealed partial class Http2Connection
     {
         if (stream.DeclaredRequestLength is { } declared && stream.RequestBodyReceived != declared)
             throw Http2ProtocolException.Stream(stream.StreamId, Http2ErrorCode.ProtocolError, "DATA length differs from content-length.");
-        stream.RequestEnded = true;
+        stream.MarkRequestEnded();
         stream.CompleteBody();
     }
 
@@ -506,11 +529,21 @@ internal sealed partial class Http2Connection
             var existing = FindStream(id);
             if (existing is null)
             {
-                if (!IsResetByUs(id))
+                switch (EndOf(id))
                 {
-                    throw WasOpened(id)
-                        ? Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream.")
-                        : Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "HEADERS with a stream id lower than an earlier one.");
+                    case StreamEnd.ResetByClient:
+                        streamError = Http2ErrorCode.StreamClosed;
+                        break;
+                    case StreamEnd.ResetByUs:
+                        // Ignored, but decoded to keep HPACK in step; without END_STREAM it is malformed whatever the
+                        // state (a second HEADERS can only be trailers, which end the stream).
+                        if (!headers.EndStream)
+                            streamError = Http2ErrorCode.ProtocolError;
+                        break;
+                    case StreamEnd.Closed:
+                        throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream.");
+                    default:
+                        throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "HEADERS with a stream id lower than an earlier one.");
                 }
             }
             else if (existing.ResetByClient)
@@ -520,9 +553,13 @@ internal sealed partial class Http2Connection
             else if (existing.IsReset)
             {
                 // Reset by us: ignored, but decoded to keep HPACK in step.
+                if (!headers.EndStream)
+                    streamError = Http2ErrorCode.ProtocolError;
             }
             else if (existing.RequestEnded)
             {
+                if (existing.ClosedToPeer)
+                    throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream.");
                 streamError = Http2ErrorCode.StreamClosed;
             }
             else if (!headers.EndStream)
@@ -544,9 +581,11 @@ internal sealed partial class Http2Connection
             }
             else if (_draining || _goAwayReceived)
             {
-                // After GOAWAY new streams are ignored.
+                // After GOAWAY new streams are ignored, and so is what follows on them (DATA still counts for the
+                // connection window).
+                RememberEnd(id, StreamEnd.ResetByUs);
             }
-            else if (StreamCount >= _config.Http2MaxConcurrentStreams)
+            else if (IsAtConcurrencyLimit())
             {
                 streamError = Http2ErrorCode.RefusedStream;
             }
@@ -621,7 +660,7 @@ internal sealed partial class Http2Connection
         stream.OnHeadComplete(_headerBlockEndStream);
         if (_headerBlockEndStream)
         {
-            stream.RequestEnded = true;
+            stream.MarkRequestEnded();
             stream.CompleteBody();
         }
         StartStream(id, stream);
@@ -650,12 +689,17 @@ internal sealed partial class Http2Connection
         if (IsIdle(id))
             throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "RST_STREAM on an idle stream.");
         var stream = FindStream(id);
+        var end = stream is null ? EndOf(id) : StreamEnd.None;
         // Rapid reset (CVE-2023-44487): count the client's cancellations of streams it just opened, whether they
         // were running or refused; a reset of a stream whose response already ended costs nothing and is not counted.
-        if ((stream is not null || IsResetByUs(id)) && _resetFlood.Hit(_rapidResetLimit))
+        if ((stream is not null || end == StreamEnd.ResetByUs) && _resetFlood.Hit(_rapidResetLimit))
             Flood(ConnectionEnd.RapidReset, "Too many streams reset by the client.");
         if (stream is null)
+        {
+            if (end == StreamEnd.ResetByUs)
+                RememberEnd(id, StreamEnd.ResetByClient);
             return;
+        }
         stream.ResetByClient = true;
         lock (_sync)
         {
@@ -705,7 +749,7 @@ internal sealed partial class Http2Connection
             return;
         }
         stream.OnHeadComplete(endStream: true);
-        stream.RequestEnded = true;
+        stream.MarkRequestEnded();
         stream.CompleteBody();
         StartStream(id, stream);
 
@@ -829,7 +873,7 @@ internal sealed partial class Http2Connection
         if (IsIdle(id))
             throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "WINDOW_UPDATE on an idle stream.");
         var target = FindStream(id);
-        if (target is null)
+        if (target is null || target.IsReset)
             return;
         lock (_sync)
         {
@@ -866,7 +910,7 @@ internal sealed partial class Http2Connection
         // streams only to have them reset costs us as much (CVE-2019-9514).
         if (_resetFlood.Hit(_rapidResetLimit))
             Flood(ConnectionEnd.RapidReset, "Too many streams reset.");
-        RememberResetByUs(streamId);
+        RememberEnd(streamId, StreamEnd.ResetByUs);
         Http2FrameWriter.WriteRstStream(_control, streamId, code);
         var stream = FindStream(streamId);
         if (stream is null)
@@ -879,34 +923,56 @@ internal sealed partial class Http2Connection
         stream.FailBody(new IOException("The request stream was reset: " + code + "."));
     }
 
-    private bool IsResetByUs(int streamId)
+    /// <summary>How a stream no longer registered ended (the last <see cref="EndedStreamMemory"/> or more are remembered).</summary>
+    private StreamEnd EndOf(int streamId)
     {
         lock (_sync)
-            return _resetByUs.Contains(streamId);
+            return EndOfLocked(streamId);
     }
 
-    private bool WasOpened(int streamId)
+    private StreamEnd EndOfLocked(int streamId) =>
+        _endedStreams.TryGetValue(streamId, out var end) ? end : _endedStreamsBefore.GetValueOrDefault(streamId);
+
+    private void RememberEnd(int streamId, StreamEnd end)
     {
         lock (_sync)
-            return _closedStreams.Contains(streamId);
+            RememberEndLocked(streamId, end);
     }
 
-    private void RememberResetByUs(int streamId)
+    private void RememberEndLocked(int streamId, StreamEnd end)
     {
-        lock (_sync)
+        if (end <= EndOfLocked(streamId))
+            return;
+        if (_endedStreams.Count >= EndedStreamMemory && !_endedStreams.ContainsKey(streamId))
         {
-            if (_resetByUs.Count >= ResetByUsMemory)
-                _resetByUs.Clear();
-            _resetByUs.Add(streamId);
+            // Two generations: the older one is dropped, so the most recent endings are always known.
+            (_endedStreams, _endedStreamsBefore) = (_endedStreamsBefore, _endedStreams);
+            _endedStreams.Clear();
         }
+        _endedStreams[streamId] = end;
     }
+
+    /// <summary>
+    /// Whether a new stream would exceed SETTINGS_MAX_CONCURRENT_STREAMS. Streams closed for the client (END_STREAM both
+    /// ways) whose application is still finishing (OnCompleted callbacks) do not count, as the client no longer
+    /// counts them (RFC 9113 5.1.2); twice the limit in all is the hard cap on running applications.
+    /// </summary>
+    private bool IsAtConcurrencyLimit()
+    {
+        var max = _config.Http2MaxConcurrentStreams;
+        var registered = StreamCount;
+        return registered - Volatile.Read(ref _closedToPeerRunning) >= max || registered >= 2L * max;
+    }
+
+    /// <summary>Any thread: the stream just became closed for the client while its application still runs.</summary>
+    public void OnStreamClosedToPeer() => Interlocked.Increment(ref _closedToPeerRunning);
 
     /// <summary>Any thread: resets a stream of ours (application abort, failed response).</summary>
     public async ValueTask ResetStreamAsync(Http2Stream stream, Http2ErrorCode code)
     {
         if (stream.IsReset || stream.EndStreamSent)
             return;
-        RememberResetByUs(stream.StreamId);
+        RememberEnd(stream.StreamId, StreamEnd.ResetByUs);
         lock (_sync)
         {
             stream.MarkReset(byPeer: false);
@@ -1063,21 +1129,19 @@ internal sealed partial class Http2Connection
         var resetNoError = false;
         long credit;
         bool last;
+        if (stream.MarkFinished())
+            Interlocked.Decrement(ref _closedToPeerRunning);
         lock (_sync)
         {
             _streams.Remove(id);
-            if (_closedStreams.Count >= ResetByUsMemory)
-                _closedStreams.Clear();
-            _closedStreams.Add(id);
+            RememberEndLocked(id, stream.ResetByClient ? StreamEnd.ResetByClient : StreamEnd.Closed);
             credit = stream.UnreadBodyBytes;
             stream.UnreadBodyBytes = 0;
             if (!stream.RequestEnded && !stream.IsReset && !_closed)
             {
                 // RFC 9113 8.1: the response is complete before the request; stop the rest of the body.
                 resetNoError = true;
-                if (_resetByUs.Count >= ResetByUsMemory)
-                    _resetByUs.Clear();
-                _resetByUs.Add(id);
+                RememberEndLocked(id, StreamEnd.ResetByUs);
             }
             last = _streams.Count == 0;
         }

@@ -48,6 +48,12 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     private volatile bool _bodyTimedOut;
     private int _reset;
 
+    // Which ends of the stream are closed (END_STREAM received / sent), and whether it has left the connection.
+    private const int RequestSideClosed = 1;
+    private const int ResponseSideClosed = 2;
+    private const int Finished = 4;
+    private int _sides;
+
     public Http2Stream(Http2Connection connection, ServerContext server, int streamId, int sequence, int initialSendWindow, int initialReceiveWindow)
         : base(connection.Info)
     {
@@ -86,8 +92,27 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     /// <summary>Body bytes received and not yet read by the application.</summary>
     public long UnreadBodyBytes { get; set; }
 
-    /// <summary>END_STREAM received (read loop only).</summary>
-    public bool RequestEnded { get; set; }
+    /// <summary>END_STREAM received (set by the read loop).</summary>
+    public bool RequestEnded => (Volatile.Read(ref _sides) & RequestSideClosed) != 0;
+
+    /// <summary>END_STREAM sent and received: the stream is closed for the client, whatever the application still does.</summary>
+    public bool ClosedToPeer => (Volatile.Read(ref _sides) & (RequestSideClosed | ResponseSideClosed)) == (RequestSideClosed | ResponseSideClosed);
+
+    /// <summary>Read loop: END_STREAM arrived.</summary>
+    public void MarkRequestEnded() => CloseSide(RequestSideClosed);
+
+    /// <summary>
+    /// The stream is leaving the connection; true when it had become closed for the client before (the connection then
+    /// stops counting it as closed-but-running). Later side closes no longer report anything.
+    /// </summary>
+    public bool MarkFinished() => (Interlocked.Or(ref _sides, Finished) & (RequestSideClosed | ResponseSideClosed | Finished)) == (RequestSideClosed | ResponseSideClosed);
+
+    private void CloseSide(int side)
+    {
+        var before = Interlocked.Or(ref _sides, side);
+        if ((before & (side | Finished)) == 0 && (before | side) == (RequestSideClosed | ResponseSideClosed))
+            _connection.OnStreamClosedToPeer();
+    }
 
     /// <summary>Request body bytes received (read loop only).</summary>
     public long RequestBodyReceived { get; set; }
@@ -105,7 +130,11 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     public bool ResetByClient { get; set; }
 
     /// <summary>Under the output lock: the frame carrying END_STREAM was written.</summary>
-    public void OnEndStreamWritten() => _endStreamSent = true;
+    public void OnEndStreamWritten()
+    {
+        _endStreamSent = true;
+        CloseSide(ResponseSideClosed);
+    }
 
     /// <summary>Whether END_STREAM was sent.</summary>
     public bool EndStreamSent => _endStreamSent;
