@@ -40,7 +40,9 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     private int _pendingEnd;
     private bool _headPending;
     private long? _headContentLength;
-    private bool _responseEnded;
+    private volatile bool _responseEnded;
+    private int _flushState;
+    private SemaphoreSlim? _flushGate;
     private volatile bool _endStreamSent;
     private TaskCompletionSource? _windowWaiter;
     private long _requestBodyRead;
@@ -53,6 +55,13 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     private const int ResponseSideClosed = 2;
     private const int Finished = 4;
     private int _sides;
+
+    // Holding the end of a response (see DeferFlushUntilResponseEnd): while the application runs synchronously, a
+    // response whose declared body is complete is not sent yet, so that its last DATA frame can carry END_STREAM.
+    private const int AppRunning = 0;    // nothing held
+    private const int FlushHeld = 1;     // the application wrote its whole declared body; the runner must send it
+    private const int AppYielded = 2;    // the application waits for something: it sends what it writes itself
+    private const int RunnerFlushing = 3; // the runner took the held output: every flush goes through _flushGate
 
     public Http2Stream(Http2Connection connection, ServerContext server, int streamId, int sequence, int initialSendWindow, int initialReceiveWindow)
         : base(connection.Info)
@@ -325,7 +334,10 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
         {
             if (appError is not null)
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(appError);
-            await application.ProcessRequestAsync(context);
+            var running = application.ProcessRequestAsync(context);
+            if (!running.IsCompleted)
+                await OnApplicationYieldedAsync();
+            await running;
         }
         catch (Exception ex)
         {
@@ -395,11 +407,9 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
                 return false;
             }
         }
-        if (!_responseEnded)
-        {
-            _responseEnded = true;
-            await FlushOutputAsync(default);
-        }
+        // Whatever is still held or pending goes out now, with END_STREAM on its last frame.
+        _responseEnded = true;
+        await FlushOutputAsync(default);
         // Answered when END_STREAM went out, or when the application itself reset the stream (as an HTTP/1.1
         // application abort counts); not when the client reset it or the connection went away.
         return (_endStreamSent || IsReset) && !ResetByPeer;
@@ -409,9 +419,82 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     {
         if (_responseEnded)
             return;
-        await FinishResponseBodyAsync();
-        _responseEnded = true;
-        await FlushOutputAsync(default);
+        var gate = await EnterOutputAsync();
+        try
+        {
+            await FinishResponseBodyAsync();
+            _responseEnded = true;
+            await FlushCoreAsync(default);
+        }
+        finally
+        {
+            gate?.Release();
+        }
+    }
+
+    /// <summary>
+    /// RequestContext hook, on the application's thread: its declared body is complete. While it has not yielded, the
+    /// output is held (the runner sends it, with END_STREAM on the last DATA frame, when the application returns, or
+    /// without when it waits for something first); afterwards the application sends it itself.
+    /// </summary>
+    protected override bool DeferFlushUntilResponseEnd()
+    {
+        var state = Volatile.Read(ref _flushState);
+        return state == FlushHeld || (state == AppRunning && Interlocked.CompareExchange(ref _flushState, FlushHeld, AppRunning) == AppRunning);
+    }
+
+    /// <summary>
+    /// Runner: the application returned a task that is not complete, so it waits for something: output it had
+    /// finished and that is held must not wait with it. Its continuation may already run on another thread; from here
+    /// on the flushes of both go through a gate.
+    /// </summary>
+    private async ValueTask OnApplicationYieldedAsync()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _flushState);
+            if (state == AppRunning)
+            {
+                if (Interlocked.CompareExchange(ref _flushState, AppYielded, AppRunning) == AppRunning)
+                    return;
+                continue;
+            }
+            if (state != FlushHeld)
+                return;
+            var gate = new SemaphoreSlim(0, 1); // taken: released once the held output is sent
+            Volatile.Write(ref _flushGate, gate);
+            if (Interlocked.CompareExchange(ref _flushState, RunnerFlushing, FlushHeld) != FlushHeld)
+                continue; // the application took its output back (CompleteAsync) and sends it itself
+            try
+            {
+                await FlushCoreAsync(default);
+            }
+            finally
+            {
+                gate.Release();
+            }
+            return;
+        }
+    }
+
+    /// <summary>Application thread, before sending on its own: takes held output back, or waits for the runner's flush.</summary>
+    private async ValueTask<SemaphoreSlim?> EnterOutputAsync()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _flushState);
+            if (state == FlushHeld)
+            {
+                if (Interlocked.CompareExchange(ref _flushState, AppRunning, FlushHeld) == FlushHeld)
+                    return null;
+                continue;
+            }
+            if (state != RunnerFlushing)
+                return null;
+            var gate = Volatile.Read(ref _flushGate)!;
+            await gate.WaitAsync();
+            return gate;
+        }
     }
 
     protected override void AbortByApplication()
@@ -512,7 +595,25 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     /// <summary>Whether a head, body bytes or the end of the stream wait to be sent.</summary>
     private bool HasPendingOutput => _headPending || _pendingEnd > _pendingStart || (_responseEnded && !_endStreamSent);
 
-    protected override async ValueTask FlushOutputAsync(CancellationToken cancellationToken)
+    protected override ValueTask FlushOutputAsync(CancellationToken cancellationToken) =>
+        Volatile.Read(ref _flushState) == RunnerFlushing ? FlushGatedAsync(cancellationToken) : FlushCoreAsync(cancellationToken);
+
+    private async ValueTask FlushGatedAsync(CancellationToken cancellationToken)
+    {
+        var gate = Volatile.Read(ref _flushGate)!;
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await FlushCoreAsync(cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Sends the pending head and body (and END_STREAM once the response ended) as the windows allow.</summary>
+    private async ValueTask FlushCoreAsync(CancellationToken cancellationToken)
     {
         while (HasPendingOutput)
         {
