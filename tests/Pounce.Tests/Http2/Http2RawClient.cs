@@ -62,6 +62,8 @@ internal sealed class Http2RawClient : IAsyncDisposable
 
     public Task SendAsync(byte[] bytes) => _socket.SendAsync(bytes, SocketFlags.None).WaitAsync(Timeout);
 
+    public Task SendAsync(ReadOnlyMemory<byte> bytes) => _socket.SendAsync(bytes, SocketFlags.None).AsTask().WaitAsync(Timeout);
+
     public async Task SendFrameAsync(Action<IBufferWriter<byte>> write)
     {
         var buffer = new ArrayBufferWriter<byte>();
