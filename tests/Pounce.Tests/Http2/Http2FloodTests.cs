@@ -113,7 +113,9 @@ public sealed class Http2FloodTests(ITestOutputHelper output)
         {
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds(10), ctx.RequestAborted);
+                // The flood's streams would run long; the client resets them.
+                if (ctx.Request.Path == "/flood")
+                    await Task.Delay(TimeSpan.FromSeconds(10), ctx.RequestAborted);
             }
             catch (OperationCanceledException)
             {
@@ -125,7 +127,7 @@ public sealed class Http2FloodTests(ITestOutputHelper output)
             FloodResult result;
             await using (var raw = await Http2RawClient.ConnectAsync(server.Port))
             {
-                var block = raw.Encode(Http2RawClient.Get("/"));
+                var block = raw.Encode(Http2RawClient.Get("/flood"));
                 var next = 1;
                 var buffer = new ArrayBufferWriter<byte>(65536);
                 result = await FloodUntilGoAwayAsync(raw, () =>
