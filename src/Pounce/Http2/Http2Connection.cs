@@ -162,7 +162,10 @@ internal sealed partial class Http2Connection
         try
         {
             if (_upgrade is not null)
+            {
                 _connection.SetHeaderDeadline(); // after the 101 the client preface must come within HeaderTimeout
+                ReportUpgrade(_upgrade);
+            }
             if (!await ReadPrefaceAsync())
                 return;
             WriteInitialSettings();
@@ -755,6 +758,23 @@ internal sealed partial class Http2Connection
 
         void Field(string name, string value) =>
             _headerHandler.OnHeader(Encoding.Latin1.GetBytes(name), Encoding.Latin1.GetBytes(value));
+    }
+
+    /// <summary>
+    /// The 101 went out (Upgrade: h2c): the contract's <c>ConnectionUpgraded</c>, with <c>protocol</c> <c>h2</c> (what
+    /// the connection now is, as <c>ConnectionCompleted</c> will say) and the request id of the upgrading request, which
+    /// stream 1 carries once the client preface has come.
+    /// </summary>
+    private void ReportUpgrade(H2cUpgradeRequest upgrade)
+    {
+        var request = new RequestInfo();
+        request.Reset(Info.ConnectionId, sequence: 1, streamId: 1);
+        request.Method = upgrade.Method;
+        var target = upgrade.Target;
+        var query = target.IndexOf('?', StringComparison.Ordinal);
+        request.Path = target[0] == '/' ? RequestTarget.DecodePath(Encoding.Latin1.GetBytes(query < 0 ? target : target[..query])) : "";
+        request.Version = HttpVersionKind.Http2;
+        _server.Emitter.ConnectionUpgraded(Info, request);
     }
 
     /// <summary>Registers an open stream (the first one ends the connection's idle wait) and runs the app on it.</summary>
