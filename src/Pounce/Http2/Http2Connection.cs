@@ -83,6 +83,10 @@ internal sealed partial class Http2Connection
     private bool _outputDone;
     private int _goAwaySent;
     private int _closedToPeerRunning;
+    private int _runningStreams;
+    private TaskCompletionSource? _streamsDone;
+    private Http2Stream?[] _streamPool = [];
+    private int _pooledStreams;
     private ConnectionEnd _failure;
     private Http2ErrorCode _failureCode;
 
@@ -347,6 +351,8 @@ internal sealed partial class Http2Connection
         {
             foreach (var stream in _streams.Values)
                 stream.CheckBodyDeadline(now, timeout);
+            if (_pooledStreams > 0)
+                ExpirePooledStreamsLocked(now);
         }
     }
 
@@ -596,7 +602,8 @@ internal sealed partial class Http2Connection
             {
                 lock (_sync)
                 {
-                    target = new Http2Stream(this, _server, id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
+                    target = RentStreamLocked();
+                    target.Start(id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
                 }
                 kind = HeaderBlockKind.Request;
             }
@@ -728,7 +735,8 @@ internal sealed partial class Http2Connection
         Http2Stream stream;
         lock (_sync)
         {
-            stream = new Http2Stream(this, _server, id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
+            stream = RentStreamLocked();
+            stream.Start(id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
         }
         _headerHandler.Begin(stream, trailers: false);
         Field(":method", upgrade.Method);
@@ -789,7 +797,64 @@ internal sealed partial class Http2Connection
                 _connection.ClearIdleDeadline();
             }
         }
-        stream.Running = stream.RunAsync();
+        Interlocked.Increment(ref _runningStreams);
+        ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
+    }
+
+    /// <summary>Under the lock: a pooled stream object, or a new one.</summary>
+    private Http2Stream RentStreamLocked()
+    {
+        if (_pooledStreams == 0)
+            return new Http2Stream(this, _server);
+        var stream = _streamPool[--_pooledStreams]!;
+        _streamPool[_pooledStreams] = null;
+        return stream;
+    }
+
+    /// <summary>
+    /// A finished stream object goes back to the connection's pool (up to <c>Http2MaxConcurrentStreams</c>, as
+    /// Kestrel does) to serve a later stream: its request state, header collections, body pipe and hosting context
+    /// are reused instead of allocated. Streams reset or cut off by the connection's end are not pooled; pooled ones
+    /// idle for <see cref="StreamPoolExpiryMs"/> are dropped by the heartbeat, so an idle connection holds none.
+    /// </summary>
+    public void ReturnStream(Http2Stream stream)
+    {
+        lock (_sync)
+        {
+            if (_closed || stream.IsReset)
+                return;
+            if (_pooledStreams == _streamPool.Length)
+            {
+                var max = _config.Http2MaxConcurrentStreams;
+                if (_streamPool.Length >= max)
+                    return;
+                Array.Resize(ref _streamPool, Math.Min(max, Math.Max(4, _streamPool.Length * 2)));
+            }
+            stream.PooledAt = Environment.TickCount64;
+            _streamPool[_pooledStreams++] = stream;
+        }
+    }
+
+    private const long StreamPoolExpiryMs = 5_000;
+
+    /// <summary>Heartbeat, under the lock: drops pooled streams idle too long (the oldest are at the bottom).</summary>
+    private void ExpirePooledStreamsLocked(long now)
+    {
+        var expired = 0;
+        while (expired < _pooledStreams && now - _streamPool[expired]!.PooledAt >= StreamPoolExpiryMs)
+            expired++;
+        if (expired == 0)
+            return;
+        Array.Copy(_streamPool, expired, _streamPool, 0, _pooledStreams - expired);
+        Array.Clear(_streamPool, _pooledStreams - expired, expired);
+        _pooledStreams -= expired;
+    }
+
+    /// <summary>A stream's work item is over (application, response, bookkeeping): the last thing it does.</summary>
+    public void OnStreamDone()
+    {
+        if (Interlocked.Decrement(ref _runningStreams) == 0)
+            Volatile.Read(ref _streamsDone)?.TrySetResult();
     }
 
     private void OnSettings(in Http2Frame frame)
@@ -1074,18 +1139,18 @@ internal sealed partial class Http2Connection
                     stream.FailBody(new IOException("The HTTP/2 connection closed."));
             }
         }
-        foreach (var stream in remaining)
-        {
-            try
-            {
-                await stream.Running;
-            }
-            catch (Exception ex)
-            {
-                _server.Logger.LogDebug(ex, "HTTP/2 stream {StreamId} failed", stream.StreamId);
-            }
-        }
+        // Every stream's work item, including the bookkeeping after its response (the stream failures are logged there).
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _streamsDone, done);
+        if (Volatile.Read(ref _runningStreams) == 0)
+            done.TrySetResult();
+        await done.Task;
         _closed = true;
+        lock (_sync)
+        {
+            Array.Clear(_streamPool);
+            _pooledStreams = 0;
+        }
         await _outputLock.WaitAsync();
         try
         {
@@ -1168,12 +1233,12 @@ internal sealed partial class Http2Connection
         var increment = credit > 0 ? TakeConnectionCredit(credit) : 0;
         if ((resetNoError || increment > 0) && !_closed)
         {
-            await WriteFrameAsync(output =>
+            await WriteFrameAsync((id, resetNoError, increment), static (output, s) =>
             {
-                if (resetNoError)
-                    Http2FrameWriter.WriteRstStream(output, id, Http2ErrorCode.NoError);
-                if (increment > 0)
-                    Http2FrameWriter.WriteWindowUpdate(output, 0, increment);
+                if (s.resetNoError)
+                    Http2FrameWriter.WriteRstStream(output, s.id, Http2ErrorCode.NoError);
+                if (s.increment > 0)
+                    Http2FrameWriter.WriteWindowUpdate(output, 0, s.increment);
             });
         }
         if (last)
@@ -1207,13 +1272,12 @@ internal sealed partial class Http2Connection
         }
         if ((streamIncrement == 0 && connectionIncrement == 0) || _closed)
             return default;
-        var id = stream.StreamId;
-        return WriteFrameAsync(output =>
+        return WriteFrameAsync((stream.StreamId, connectionIncrement, streamIncrement), static (output, s) =>
         {
-            if (connectionIncrement > 0)
-                Http2FrameWriter.WriteWindowUpdate(output, 0, connectionIncrement);
-            if (streamIncrement > 0)
-                Http2FrameWriter.WriteWindowUpdate(output, id, streamIncrement);
+            if (s.connectionIncrement > 0)
+                Http2FrameWriter.WriteWindowUpdate(output, 0, s.connectionIncrement);
+            if (s.streamIncrement > 0)
+                Http2FrameWriter.WriteWindowUpdate(output, s.StreamId, s.streamIncrement);
         });
     }
 
@@ -1474,14 +1538,18 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>Any thread: writes frames under the output lock (after the read loop's queued ones) and sends them.</summary>
-    private async ValueTask WriteFrameAsync(Action<IBufferWriter<byte>> write)
+    private ValueTask WriteFrameAsync(Action<IBufferWriter<byte>> write) =>
+        WriteFrameAsync(write, static (output, w) => w(output));
+
+    /// <summary>As above, with the frames' values passed as state (no closure allocated per call on the hot paths).</summary>
+    private async ValueTask WriteFrameAsync<TState>(TState state, Action<IBufferWriter<byte>, TState> write)
     {
         await _outputLock.WaitAsync();
         try
         {
             if (_outputDone)
                 return;
-            write(_output);
+            write(_output, state);
             await _output.FlushAsync();
         }
         catch (Exception)

@@ -19,7 +19,7 @@ namespace Pounce.Http2;
 /// connection's read loop, and its response sent as HEADERS/DATA within the flow-control windows.
 /// Window fields are guarded by the connection's lock.
 /// </summary>
-internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttpResetFeature
+internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttpResetFeature, IThreadPoolWorkItem
 {
     private static readonly PipeOptions BodyPipeOptions = new(
         pauseWriterThreshold: 0,
@@ -31,6 +31,8 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     private readonly Http2Connection _connection;
     private readonly ServerContext _server;
     private readonly Pipe _body = new(BodyPipeOptions);
+    private bool _bodyUsed;
+    private bool _bodyWriterDone;
     private bool _validTarget;
     private bool _isHead;
 
@@ -63,14 +65,60 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     private const int AppYielded = 2;    // the application waits for something: it sends what it writes itself
     private const int RunnerFlushing = 3; // the runner took the held output: every flush goes through _flushGate
 
-    public Http2Stream(Http2Connection connection, ServerContext server, int streamId, int sequence, int initialSendWindow, int initialReceiveWindow)
+    /// <summary>A stream object for <paramref name="connection"/>; <see cref="Start"/> makes it a stream, again and again (the connection pools them).</summary>
+    public Http2Stream(Http2Connection connection, ServerContext server)
         : base(connection.Info)
     {
         _connection = connection;
         _server = server;
+    }
+
+    /// <summary>
+    /// Read loop: makes this object (new, or pooled after an earlier stream of the connection finished) the stream
+    /// <paramref name="streamId"/>. Everything of the previous request is cleared; what is kept is allocation only
+    /// (header collections, the body pipe, the hosting context).
+    /// </summary>
+    public void Start(int streamId, int sequence, int initialSendWindow, int initialReceiveWindow)
+    {
         StreamId = streamId;
         SendWindow = initialSendWindow;
         ReceiveWindow = initialReceiveWindow;
+        ReceiveUnacknowledged = 0;
+        UnreadBodyBytes = 0;
+        RequestBodyReceived = 0;
+        DeclaredRequestLength = null;
+        ResetByPeer = false;
+        ResetByClient = false;
+        _validTarget = false;
+        _isHead = false;
+        if (_pending.Length > 0)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
+            _pending = [];
+        }
+        _pendingStart = _pendingEnd = 0;
+        _headPending = false;
+        _headContentLength = null;
+        DeclaredResponseLength = null;
+        _responseEnded = false;
+        _endStreamSent = false;
+        _windowWaiter = null;
+        _requestBodyRead = 0;
+        _bodyWaitStarted = 0;
+        _bodyTimedOut = false;
+        _flushState = AppRunning;
+        _flushGate = null;
+        _sides = 0;
+        Volatile.Write(ref _reset, 0);
+        if (_bodyUsed)
+        {
+            // The previous request's application completed the reader when it finished; the writer is ours.
+            if (!_bodyWriterDone)
+                _body.Writer.Complete();
+            _body.Reset();
+        }
+        _bodyUsed = true;
+        _bodyWriterDone = false;
         ResetFeatures(sequence, streamId);
         Protocol = "HTTP/2";
         RequestInfo.Version = HttpVersionKind.Http2;
@@ -80,12 +128,15 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     }
 
     /// <summary>The stream id.</summary>
-    public int StreamId { get; }
+    public int StreamId { get; private set; }
 
     int IHttp2StreamIdFeature.StreamId => StreamId;
 
-    /// <summary>The running application, once started.</summary>
-    public Task Running { get; set; } = Task.CompletedTask;
+    /// <summary>Thread pool: runs the application (queued by the connection's read loop, which must not wait for it).</summary>
+    void IThreadPoolWorkItem.Execute() => _ = RunGuardedAsync();
+
+    /// <summary>When the pool expired it: <see cref="Environment.TickCount64"/> when it was returned.</summary>
+    public long PooledAt { get; set; }
 
     // ---- state shared with the connection (under its lock unless noted) ----
 
@@ -201,6 +252,45 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
         }
     }
 
+    /// <summary>The strings a <c>:path</c> became, kept by the connection to reuse for the same bytes.</summary>
+    public struct TargetStrings
+    {
+        public string? Raw;
+        public string Path;
+        public string Query;
+        public bool Valid;
+    }
+
+    /// <summary><see cref="SetTarget(ReadOnlySpan{byte})"/>, reusing the strings of the connection's previous <c>:path</c> when it is the same.</summary>
+    public void SetTarget(ReadOnlySpan<byte> target, ref TargetStrings last)
+    {
+        if (last.Raw is not null && Latin1Equals(target, last.Raw))
+        {
+            RawTarget = last.Raw;
+            Path = last.Path;
+            QueryString = last.Query;
+            _validTarget = last.Valid;
+            return;
+        }
+        SetTarget(target);
+        // Only ASCII targets are kept: others may have been read as UTF-8, which a Latin-1 comparison cannot match.
+        if (System.Text.Ascii.IsValid(target))
+            last = new TargetStrings { Raw = RawTarget, Path = Path, Query = QueryString, Valid = _validTarget };
+    }
+
+    /// <summary>Whether <paramref name="text"/> is <paramref name="bytes"/> read as Latin-1.</summary>
+    public static bool Latin1Equals(ReadOnlySpan<byte> bytes, string text)
+    {
+        if (bytes.Length != text.Length)
+            return false;
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            if (text[i] != bytes[i])
+                return false;
+        }
+        return true;
+    }
+
     public void SetConnectTarget(string authority)
     {
         RawTarget = authority;
@@ -241,6 +331,7 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     {
         if (RequestTrailerHeaders.Count > 0)
             RequestTrailersAvailable = true;
+        _bodyWriterDone = true;
         _body.Writer.Complete();
     }
 
@@ -322,9 +413,27 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
     // Running the application
     // =====================================================================================
 
-    public async Task RunAsync()
+    private async Task RunGuardedAsync()
     {
-        await Task.Yield();
+        try
+        {
+            await RunAsync();
+            // Done with this request (it left the connection's table): the object may serve the next stream at once.
+            _connection.ReturnStream(this);
+        }
+        catch (Exception ex)
+        {
+            _server.Logger.LogDebug(ex, "HTTP/2 stream {StreamId} failed", StreamId);
+        }
+        finally
+        {
+            // Last: the stream may already be serving another request of the connection by now.
+            _connection.OnStreamDone();
+        }
+    }
+
+    private async Task RunAsync()
+    {
         var info = RequestInfo;
         info.StartTimestamp = Stopwatch.GetTimestamp();
         var application = _server.Application;
@@ -533,8 +642,12 @@ internal sealed class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttp
         SignalRequestAborted();
     }
 
-    /// <summary>Read loop only: no more body will come.</summary>
-    public void FailBody(Exception error) => _body.Writer.Complete(error);
+    /// <summary>Read loop only (or the connection's end): no more body will come.</summary>
+    public void FailBody(Exception error)
+    {
+        _bodyWriterDone = true;
+        _body.Writer.Complete(error);
+    }
 
     // =====================================================================================
     // Response
