@@ -23,17 +23,14 @@ internal sealed class H2SpecClient : IAsyncDisposable
     /// <summary>h2spec's default <c>--max-header-length</c>: the value length of its dummy headers.</summary>
     public const int MaxHeaderLength = 4000;
 
-    private readonly Socket _socket;
+    private readonly Http2RawClient _raw;
     private readonly int _port;
     private readonly HpackEncoder _encoder = new();
-    private readonly byte[] _buffer = new byte[1 << 20];
     private readonly List<RawFrame> _seen = [];
-    private int _start;
-    private int _end;
 
-    private H2SpecClient(Socket socket, int port)
+    private H2SpecClient(Http2RawClient raw, int port)
     {
-        _socket = socket;
+        _raw = raw;
         _port = port;
     }
 
@@ -50,14 +47,14 @@ internal sealed class H2SpecClient : IAsyncDisposable
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).WaitAsync(Timeout);
-        return new H2SpecClient(socket, port);
+        return new H2SpecClient(Http2RawClient.FromSocket(socket, Timeout), port);
     }
 
     // =====================================================================================
     // Sending
     // =====================================================================================
 
-    public Task SendAsync(byte[] bytes) => _socket.SendAsync(bytes, SocketFlags.None).WaitAsync(Timeout);
+    public Task SendAsync(byte[] bytes) => _raw.SendAsync(bytes);
 
     /// <summary>Sends raw bytes given as hex (h2spec's <c>conn.Send("\x00\x00...")</c>).</summary>
     public Task SendHexAsync(string hex) => SendAsync(Convert.FromHexString(hex.Replace(" ", "", StringComparison.Ordinal)));
@@ -274,9 +271,9 @@ internal sealed class H2SpecClient : IAsyncDisposable
     /// <summary>Reads whatever comes (not necessarily frames: an HTTP/1.1 answer to a bad preface) until the close.</summary>
     public async Task DrainUntilCloseAsync()
     {
-        while (await FillAsync(_end - _start + 1))
-        {
-        }
+        if (!await _raw.DrainUntilCloseAsync())
+            throw Fail("the close", $"nothing within {Timeout.TotalSeconds} s");
+        Closed = true;
     }
 
     /// <summary>A frame with END_STREAM (DATA or HEADERS) or RST_STREAM NO_ERROR.</summary>
@@ -350,67 +347,31 @@ internal sealed class H2SpecClient : IAsyncDisposable
     // Reading
     // =====================================================================================
 
-    /// <summary>The next frame, or null once the server closed the connection; a timeout fails the test.</summary>
+    /// <summary>The next frame, or null once the server closed the connection (EOF or reset, as h2spec counts a close); a timeout fails the test.</summary>
     public async Task<RawFrame?> NextFrameAsync()
     {
         if (Closed)
             return null;
-        if (!await FillAsync(9))
+        RawFrame frame;
+        try
+        {
+            frame = await _raw.ReadFrameAsync();
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or SocketException)
+        {
+            Closed = true;
             return null;
-        var length = (_buffer[_start] << 16) | (_buffer[_start + 1] << 8) | _buffer[_start + 2];
-        if (length > _buffer.Length - 9)
-            throw Fail("a frame", $"a frame header announcing {length} octets");
-        if (!await FillAsync(9 + length))
-            return null;
-        var header = Http2FrameHeader.Read(_buffer.AsSpan(_start, 9));
-        var frame = new RawFrame(header.Type, header.Flags, header.StreamId, _buffer.AsSpan(_start + 9, length).ToArray());
-        _start += 9 + length;
+        }
+        catch (TimeoutException)
+        {
+            throw Fail("a frame or the close", $"nothing within {Timeout.TotalSeconds} s");
+        }
         _seen.Add(frame);
         return frame;
-    }
-
-    private async Task<bool> FillAsync(int count)
-    {
-        if (_end - _start >= count)
-            return true;
-        if (_start > 0)
-        {
-            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
-            _end -= _start;
-            _start = 0;
-        }
-        using var cts = new CancellationTokenSource(Timeout);
-        while (_end - _start < count)
-        {
-            int n;
-            try
-            {
-                n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                throw Fail("a frame or the close", $"nothing within {Timeout.TotalSeconds} s");
-            }
-            catch (SocketException)
-            {
-                n = 0; // reset by the server: closed, as h2spec treats ECONNRESET
-            }
-            if (n == 0)
-            {
-                Closed = true;
-                return false;
-            }
-            _end += n;
-        }
-        return true;
     }
 
     private Xunit.Sdk.XunitException Fail(string expected, string actual) =>
         new($"Expected {expected}; got {actual}. Frames received: {(_seen.Count == 0 ? "none" : string.Join("; ", _seen))}");
 
-    public ValueTask DisposeAsync()
-    {
-        _socket.Dispose();
-        return default;
-    }
+    public ValueTask DisposeAsync() => _raw.DisposeAsync();
 }

@@ -3,6 +3,29 @@ using Pounce.Tests.Infrastructure;
 
 namespace Pounce.Tests.Http2;
 
+/// <summary>A server for the h2spec replays: default settings, one application for all the cases.</summary>
+public abstract class H2SpecServer(RequestDelegate app) : IAsyncLifetime
+{
+    private TestServer? _server;
+
+    public int Port => _server!.Port;
+
+    public async Task InitializeAsync() => _server = await TestServer.StartAsync(app);
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+            await _server.DisposeAsync();
+    }
+
+    /// <summary>Replays the case <paramref name="id"/> on a new connection.</summary>
+    public async Task RunAsync(string id)
+    {
+        await using var client = await H2SpecClient.ConnectAsync(Port);
+        await H2SpecCases.Find(id).Run(client);
+    }
+}
+
 /// <summary>
 /// Every h2spec case (see <see cref="H2SpecCases"/> and H2SPEC_COVERAGE.md) replayed against a server with default
 /// settings. The application is the one h2spec is meant to run against (and the one Kestrel's own h2spec run uses):
@@ -14,12 +37,7 @@ public sealed class H2SpecConformanceTests(H2SpecConformanceTests.Server server)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async Task H2Spec(string id)
-    {
-        var @case = H2SpecCases.Find(id);
-        await using var client = await H2SpecClient.ConnectAsync(server.Port);
-        await @case.Run(client);
-    }
+    public Task H2Spec(string id) => server.RunAsync(id);
 
     [Fact]
     public void EveryCaseIsListedOnce_AndInTheCoverageFile()
@@ -39,25 +57,12 @@ public sealed class H2SpecConformanceTests(H2SpecConformanceTests.Server server)
         return dir?.FullName ?? throw new InvalidOperationException("Pounce.slnx not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>A server reading each request body before answering with "Hello, h2spec!".</summary>
-    public sealed class Server : IAsyncLifetime
+    /// <summary>Reads each request body before answering with "Hello, h2spec!".</summary>
+    public sealed class Server() : H2SpecServer(async ctx =>
     {
-        private TestServer? _server;
-
-        public int Port => _server!.Port;
-
-        public async Task InitializeAsync() => _server = await TestServer.StartAsync(async ctx =>
-        {
-            await ctx.Request.Body.CopyToAsync(Stream.Null);
-            await ctx.Response.WriteAsync("Hello, h2spec!");
-        });
-
-        public async Task DisposeAsync()
-        {
-            if (_server is not null)
-                await _server.DisposeAsync();
-        }
-    }
+        await ctx.Request.Body.CopyToAsync(Stream.Null);
+        await ctx.Response.WriteAsync("Hello, h2spec!");
+    });
 }
 
 /// <summary>
@@ -75,26 +80,8 @@ public sealed class H2SpecEarlyResponseTests(H2SpecEarlyResponseTests.Server ser
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async Task H2Spec(string id)
-    {
-        var @case = H2SpecCases.Find(id);
-        await using var client = await H2SpecClient.ConnectAsync(server.Port);
-        await @case.Run(client);
-    }
+    public Task H2Spec(string id) => server.RunAsync(id);
 
-    /// <summary>A server answering "Hello, h2spec!" without looking at the request body.</summary>
-    public sealed class Server : IAsyncLifetime
-    {
-        private TestServer? _server;
-
-        public int Port => _server!.Port;
-
-        public async Task InitializeAsync() => _server = await TestServer.StartAsync(ctx => ctx.Response.WriteAsync("Hello, h2spec!"));
-
-        public async Task DisposeAsync()
-        {
-            if (_server is not null)
-                await _server.DisposeAsync();
-        }
-    }
+    /// <summary>Answers "Hello, h2spec!" without looking at the request body.</summary>
+    public sealed class Server() : H2SpecServer(ctx => ctx.Response.WriteAsync("Hello, h2spec!"));
 }

@@ -90,6 +90,24 @@ public sealed class Http2FloodTests(ITestOutputHelper output)
         return new FloodResult(goAway, answered, sent, GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore);
     }
 
+    /// <summary>Batches of 500 new streams, each a HEADERS with <paramref name="block"/> (and an RST_STREAM), in one reused buffer.</summary>
+    private static Func<ReadOnlyMemory<byte>?> NewStreams(byte[] block, bool reset)
+    {
+        var next = 1;
+        var buffer = new ArrayBufferWriter<byte>(65536);
+        return () =>
+        {
+            buffer.ResetWrittenCount();
+            for (var i = 0; i < 500; i++, next += 2)
+            {
+                Http2FrameWriter.WriteHeaders(buffer, next, block, endStream: true, endHeaders: true);
+                if (reset)
+                    Http2FrameWriter.WriteRstStream(buffer, next, Http2ErrorCode.Cancel);
+            }
+            return buffer.WrittenMemory;
+        };
+    }
+
     private async Task AssertEndedAndStillServingAsync(TestServer server, EventRecorder events, FloodResult result,
         Http2ErrorCode code, string detail, long allocationBudget)
     {
@@ -127,19 +145,7 @@ public sealed class Http2FloodTests(ITestOutputHelper output)
             FloodResult result;
             await using (var raw = await Http2RawClient.ConnectAsync(server.Port))
             {
-                var block = raw.Encode(Http2RawClient.Get("/flood"));
-                var next = 1;
-                var buffer = new ArrayBufferWriter<byte>(65536);
-                result = await FloodUntilGoAwayAsync(raw, () =>
-                {
-                    buffer.ResetWrittenCount();
-                    for (var i = 0; i < 500; i++, next += 2)
-                    {
-                        Http2FrameWriter.WriteHeaders(buffer, next, block, endStream: true, endHeaders: true);
-                        Http2FrameWriter.WriteRstStream(buffer, next, Http2ErrorCode.Cancel);
-                    }
-                    return buffer.WrittenMemory;
-                });
+                result = await FloodUntilGoAwayAsync(raw, NewStreams(raw.Encode(Http2RawClient.Get("/flood")), reset: true));
             }
             await AssertEndedAndStillServingAsync(server, events, result, Http2ErrorCode.EnhanceYourCalm, "rapid_reset", allocationBudget: 16 << 20);
             // The state the flood could build up is streams: the server started at most its reset limit of them.
@@ -159,90 +165,79 @@ public sealed class Http2FloodTests(ITestOutputHelper output)
             FloodResult result;
             await using (var raw = await Http2RawClient.ConnectAsync(server.Port))
             {
-                var block = raw.Encode((":method", "GET"), (":path", "/")); // no :scheme: malformed
-                var next = 1;
-                var buffer = new ArrayBufferWriter<byte>(65536);
-                result = await FloodUntilGoAwayAsync(raw, () =>
-                {
-                    buffer.ResetWrittenCount();
-                    for (var i = 0; i < 500; i++, next += 2)
-                        Http2FrameWriter.WriteHeaders(buffer, next, block, endStream: true, endHeaders: true);
-                    return buffer.WrittenMemory;
-                }, f => f.Type == Http2FrameType.RstStream, maxCounted: 200);
+                var malformed = raw.Encode((":method", "GET"), (":path", "/")); // no :scheme
+                result = await FloodUntilGoAwayAsync(raw, NewStreams(malformed, reset: false), f => f.Type == Http2FrameType.RstStream, maxCounted: 200);
             }
             await AssertEndedAndStillServingAsync(server, events, result, Http2ErrorCode.EnhanceYourCalm, "rapid_reset", allocationBudget: 8 << 20);
             Assert.DoesNotContain(await events.CompletedConnectionAsync(), e => e.Name == "RequestStarted");
         }
     }
 
-    [Fact]
-    public async Task ContinuationFlood_EndsWithinItsFrameLimit()
+    /// <summary>
+    /// A flood of one batch of frames sent again and again (after <paramref name="open"/>, if any), on a server
+    /// answering "ok" (or <paramref name="app"/>).
+    /// </summary>
+    private async Task RunRepeatedFloodAsync(byte[] chunk, Func<RawFrame, bool>? counted, int maxCounted, string detail,
+        Func<Http2RawClient, Task>? open = null, RequestDelegate? app = null)
     {
-        var (server, events) = await LifecycleEventTests.StartAsync(ctx => ctx.Response.WriteAsync("ok"));
+        var (server, events) = await LifecycleEventTests.StartAsync(app ?? (ctx => ctx.Response.WriteAsync("ok")));
         await using (server)
         {
             FloodResult result;
             await using (var raw = await Http2RawClient.ConnectAsync(server.Port))
             {
-                await raw.SendFrameAsync(w => Http2FrameWriter.WriteHeaders(w, 1, raw.Encode(Http2RawClient.Get("/")), endStream: true, endHeaders: false));
-                // Empty fragments: nothing to decode, no header list growth, so only the count of CONTINUATION frames
-                // in one block can stop it.
-                var chunk = Frames(w =>
-                {
-                    for (var i = 0; i < 4096; i++)
-                        Http2FrameWriter.WriteContinuation(w, 1, [], endHeaders: false);
-                });
-                result = await FloodUntilGoAwayAsync(raw, () => chunk);
+                if (open is not null)
+                    await open(raw);
+                result = await FloodUntilGoAwayAsync(raw, () => chunk, counted, maxCounted);
             }
-            await AssertEndedAndStillServingAsync(server, events, result, Http2ErrorCode.EnhanceYourCalm, "continuation_flood", allocationBudget: 8 << 20);
+            await AssertEndedAndStillServingAsync(server, events, result, Http2ErrorCode.EnhanceYourCalm, detail, allocationBudget: 8 << 20);
         }
     }
 
     [Fact]
-    public async Task SettingsFlood_IsAcknowledgedAtMost100Times()
-    {
-        var (server, events) = await LifecycleEventTests.StartAsync(ctx => ctx.Response.WriteAsync("ok"));
-        await using (server)
+    public Task ContinuationFlood_EndsWithinItsFrameLimit() => RunRepeatedFloodAsync(
+        // Empty fragments: nothing to decode, no header list growth, so only the count of CONTINUATION frames in one
+        // block can stop it.
+        Frames(w =>
         {
-            FloodResult result;
-            await using (var raw = await Http2RawClient.ConnectAsync(server.Port))
-            {
-                var chunk = Frames(w =>
-                {
-                    for (var i = 0; i < 4096; i++)
-                        Http2FrameWriter.WriteSettings(w, []);
-                });
-                // The handshake's SETTINGS and the 100 allowed in a window are acknowledged; the next one ends it.
-                result = await FloodUntilGoAwayAsync(raw, () => chunk, f => f.Type == Http2FrameType.Settings && f.Has(Http2FrameFlags.Ack), maxCounted: 101);
-            }
-            await AssertEndedAndStillServingAsync(server, events, result, Http2ErrorCode.EnhanceYourCalm, "settings_flood", allocationBudget: 8 << 20);
-        }
-    }
+            for (var i = 0; i < 4096; i++)
+                Http2FrameWriter.WriteContinuation(w, 1, [], endHeaders: false);
+        }), counted: null, maxCounted: 0, "continuation_flood",
+        open: raw => raw.SendFrameAsync(w => Http2FrameWriter.WriteHeaders(w, 1, raw.Encode(Http2RawClient.Get("/")), endStream: true, endHeaders: false)));
 
     [Fact]
-    public async Task PingFlood_IsAnsweredAtMost500Times()
-    {
-        var (server, events) = await LifecycleEventTests.StartAsync(ctx => ctx.Response.WriteAsync("ok"));
-        await using (server)
+    public Task SettingsFlood_IsAcknowledgedAtMost100Times() => RunRepeatedFloodAsync(
+        Frames(w =>
         {
-            FloodResult result;
-            await using (var raw = await Http2RawClient.ConnectAsync(server.Port))
-            {
-                var chunk = Frames(w =>
-                {
-                    for (var i = 0; i < 2048; i++)
-                        Http2FrameWriter.WritePing(w, (ulong)i, ack: false);
-                });
-                result = await FloodUntilGoAwayAsync(raw, () => chunk, f => f.Type == Http2FrameType.Ping, maxCounted: 500);
-            }
-            await AssertEndedAndStillServingAsync(server, events, result, Http2ErrorCode.EnhanceYourCalm, "ping_flood", allocationBudget: 8 << 20);
-        }
-    }
+            for (var i = 0; i < 4096; i++)
+                Http2FrameWriter.WriteSettings(w, []);
+        }),
+        // The handshake's SETTINGS and the 100 allowed in a window are acknowledged; the next one ends it.
+        f => f.Type == Http2FrameType.Settings && f.Has(Http2FrameFlags.Ack), maxCounted: 101, "settings_flood");
 
     [Fact]
-    public async Task EmptyDataFlood_IsReadAtMost500Frames()
-    {
-        var (server, events) = await LifecycleEventTests.StartAsync(async ctx =>
+    public Task PingFlood_IsAnsweredAtMost500Times() => RunRepeatedFloodAsync(
+        Frames(w =>
+        {
+            for (var i = 0; i < 2048; i++)
+                Http2FrameWriter.WritePing(w, (ulong)i, ack: false);
+        }), f => f.Type == Http2FrameType.Ping, maxCounted: 500, "ping_flood");
+
+    [Fact]
+    public Task EmptyDataFlood_IsReadAtMost500Frames() => RunRepeatedFloodAsync(
+        // 50 empty DATA frames, then a PING: each PING ACK proves the server read the 50 before it. Past 500 empty
+        // frames the connection must end: at most 10 ACKs.
+        Frames(w =>
+        {
+            for (var batch = 0; batch < 64; batch++)
+            {
+                for (var i = 0; i < 50; i++)
+                    Http2FrameWriter.WriteData(w, 1, [], endStream: false);
+                Http2FrameWriter.WritePing(w, 7, ack: false);
+            }
+        }), f => f.Type == Http2FrameType.Ping, maxCounted: 10, "empty_data_flood",
+        open: raw => raw.SendHeadersAsync(1, false, Http2RawClient.Post()),
+        app: async ctx =>
         {
             try
             {
@@ -253,28 +248,6 @@ public sealed class Http2FloodTests(ITestOutputHelper output)
             }
             await ctx.Response.WriteAsync("ok");
         });
-        await using (server)
-        {
-            FloodResult result;
-            await using (var raw = await Http2RawClient.ConnectAsync(server.Port))
-            {
-                await raw.SendHeadersAsync(1, false, Http2RawClient.Post());
-                // 50 empty DATA frames, then a PING: each PING ACK proves the server read the 50 before it. Past 500
-                // empty frames the connection must end: at most 10 ACKs.
-                var chunk = Frames(w =>
-                {
-                    for (var batch = 0; batch < 64; batch++)
-                    {
-                        for (var i = 0; i < 50; i++)
-                            Http2FrameWriter.WriteData(w, 1, [], endStream: false);
-                        Http2FrameWriter.WritePing(w, 7, ack: false);
-                    }
-                });
-                result = await FloodUntilGoAwayAsync(raw, () => chunk, f => f.Type == Http2FrameType.Ping, maxCounted: 10);
-            }
-            await AssertEndedAndStillServingAsync(server, events, result, Http2ErrorCode.EnhanceYourCalm, "empty_data_flood", allocationBudget: 8 << 20);
-        }
-    }
 
     [Fact]
     public async Task HpackBomb_IsStoppedAtTheHeaderListLimit_NotExpanded()

@@ -151,72 +151,64 @@ public sealed class Http2ResponseFramingTests
         Assert.Equal("Headers, Data(4), Headers+ES", framing);
     }
 
-    [Fact]
-    public async Task ApplicationWaitingAfterItsWholeBody_GetsItSentAtOnce_ThenTheEnd()
+    /// <summary>
+    /// A server whose application writes a 5-byte declared body, does <paramref name="then"/> and waits until the
+    /// test ends (<paramref name="check"/> may release it earlier).
+    /// </summary>
+    private static async Task WithHeldApplicationAsync(Func<HttpContext, Task> then, Func<Http2RawClient, TaskCompletionSource, Task> check,
+        Action<ServerConfig>? configure = null)
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = await TestServer.StartAsync(async ctx =>
         {
             ctx.Response.ContentLength = 5;
             await ctx.Response.Body.WriteAsync("hello"u8.ToArray());
-            await release.Task; // e.g. an audit write after answering
-        });
+            await then(ctx);
+            await release.Task;
+        }, configure);
         try
         {
             await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+            await check(raw, release);
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public Task ApplicationWaitingAfterItsWholeBody_GetsItSentAtOnce_ThenTheEnd() => WithHeldApplicationAsync(
+        _ => Task.CompletedTask, // then waits, e.g. for an audit write after answering
+        async (raw, release) =>
+        {
             await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
             var data = await raw.ExpectAsync(f => f.StreamId == 1 && f.Type == Http2FrameType.Data, "the body while the application waits");
             Assert.Equal("hello", Encoding.ASCII.GetString(data.Payload));
             release.TrySetResult();
-            var frames = await ReadStreamAsync(raw, 1);
-            Assert.Equal("Data(0)+ES", Describe(frames));
-        }
-        finally
-        {
-            release.TrySetResult();
-        }
-    }
+            Assert.Equal("Data(0)+ES", Describe(await ReadStreamAsync(raw, 1)));
+        });
 
     [Fact]
-    public async Task CompleteAsync_SendsTheEndBeforeTheApplicationReturns()
-    {
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = await TestServer.StartAsync(async ctx =>
+    public Task CompleteAsync_SendsTheEndBeforeTheApplicationReturns() => WithHeldApplicationAsync(
+        ctx => ctx.Response.CompleteAsync(),
+        async (raw, _) =>
         {
-            ctx.Response.ContentLength = 5;
-            await ctx.Response.Body.WriteAsync("hello"u8.ToArray());
-            await ctx.Response.CompleteAsync();
-            await release.Task;
-        });
-        try
-        {
-            await using var raw = await Http2RawClient.ConnectAsync(server.Port);
             await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
             Assert.Equal("Headers, Data(5)+ES", Describe(await ReadStreamAsync(raw, 1)));
-        }
-        finally
-        {
-            release.TrySetResult();
-        }
-    }
+        });
 
     [Fact]
-    public async Task CompleteAsyncRacingTheRunnersFlush_StillSendsEveryByteAndOneEnd()
-    {
+    public Task CompleteAsyncRacingTheRunnersFlush_StillSendsEveryByteAndOneEnd() => WithHeldApplicationAsync(
         // The continuation after Task.Yield can run while the runner is sending the held body: both go through the
         // stream's gate. Many streams, so the interleavings vary.
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = await TestServer.StartAsync(async ctx =>
+        async ctx =>
         {
-            ctx.Response.ContentLength = 5;
-            await ctx.Response.Body.WriteAsync("hello"u8.ToArray());
             await Task.Yield();
             await ctx.Response.CompleteAsync();
-            await release.Task;
-        }, c => c.Http2MaxConcurrentStreams = 200);
-        try
+        },
+        async (raw, _) =>
         {
-            await using var raw = await Http2RawClient.ConnectAsync(server.Port);
             const int streams = 60;
             for (var i = 0; i < streams; i++)
                 await raw.SendHeadersAsync(1 + 2 * i, true, Http2RawClient.Get());
@@ -238,10 +230,6 @@ public sealed class Http2ResponseFramingTests
             }
             Assert.All(bodies.Values, b => Assert.Equal("hello", b.ToString()));
             Assert.Equal(streams, bodies.Count);
-        }
-        finally
-        {
-            release.TrySetResult();
-        }
-    }
+        },
+        c => c.Http2MaxConcurrentStreams = 200);
 }
