@@ -25,7 +25,7 @@ internal sealed partial class Http2Connection
     private const int PingFloodLimit = 500;
     private const int EmptyDataFloodLimit = 500;
     private const int MaxContinuationFrames = 64;
-    private const int ResetByUsMemory = 1024;
+    private const int EndedStreamMemory = 512;
     private const int FlushInlineThreshold = 32 * 1024;
 
     private readonly Connection _connection;
@@ -36,8 +36,8 @@ internal sealed partial class Http2Connection
     private readonly SemaphoreSlim _outputLock = new(1, 1);
     private readonly object _sync = new();
     private readonly Dictionary<int, Http2Stream> _streams = new();
-    private readonly HashSet<int> _resetByUs = new();
-    private readonly HashSet<int> _closedStreams = new();
+    private Dictionary<int, StreamEnd> _endedStreams = new();
+    private Dictionary<int, StreamEnd> _endedStreamsBefore = new();
     private readonly HpackDecoder _decoder;
     private readonly HpackEncoder _encoder = new();
     private readonly Http2Settings _peerSettings = new();
@@ -82,10 +82,31 @@ internal sealed partial class Http2Connection
     private bool _flushScheduled;
     private bool _outputDone;
     private int _goAwaySent;
+    private int _closedToPeerRunning;
+    private int _runningStreams;
+    private TaskCompletionSource? _streamsDone;
+    private Http2Stream?[] _streamPool = [];
+    private int _pooledStreams;
     private ConnectionEnd _failure;
     private Http2ErrorCode _failureCode;
 
     private enum HeaderBlockKind : byte { Request, Trailers, Discard }
+
+    /// <summary>How a stream that is no longer registered ended; a later value overrides an earlier one.</summary>
+    private enum StreamEnd : byte
+    {
+        /// <summary>Unknown: never opened, or forgotten.</summary>
+        None,
+
+        /// <summary>Both sides sent END_STREAM: any frame but PRIORITY, WINDOW_UPDATE, RST_STREAM is a connection STREAM_CLOSED.</summary>
+        Closed,
+
+        /// <summary>We reset it, refused it or ignored it (after GOAWAY): frames the client sent meanwhile are discarded.</summary>
+        ResetByUs,
+
+        /// <summary>The client reset it: anything after that but PRIORITY is a stream STREAM_CLOSED.</summary>
+        ResetByClient,
+    }
 
     private readonly H2cUpgradeRequest? _upgrade;
 
@@ -149,7 +170,10 @@ internal sealed partial class Http2Connection
         try
         {
             if (_upgrade is not null)
+            {
                 _connection.SetHeaderDeadline(); // after the 101 the client preface must come within HeaderTimeout
+                ReportUpgrade(_upgrade);
+            }
             if (!await ReadPrefaceAsync())
                 return;
             WriteInitialSettings();
@@ -366,6 +390,8 @@ internal sealed partial class Http2Connection
         {
             foreach (var stream in _streams.Values)
                 stream.CheckBodyDeadline(now, timeout);
+            if (_pooledStreams > 0)
+                ExpirePooledStreamsLocked(now);
         }
     }
 
@@ -475,15 +501,21 @@ internal sealed partial class Http2Connection
         if (stream is null || stream.IsReset)
         {
             CreditConnection(length);
-            if (stream is not null && stream.ResetByClient)
+            var end = stream is null ? EndOf(id) : stream.ResetByClient ? StreamEnd.ResetByClient : StreamEnd.ResetByUs;
+            if (end == StreamEnd.ResetByClient)
                 throw Http2ProtocolException.Stream(id, Http2ErrorCode.StreamClosed, "DATA after RST_STREAM.");
-            if (stream is not null || IsResetByUs(id))
+            if (end == StreamEnd.ResetByUs)
                 return; // frames in flight after our RST_STREAM are ignored
             throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "DATA on a closed stream.");
         }
         if (stream.RequestEnded)
         {
             CreditConnection(length);
+            if (stream.ClosedToPeer)
+            {
+                // END_STREAM both ways: closed, even if the application is still finishing (RFC 9113 5.1).
+                throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "DATA on a closed stream.");
+            }
             throw Http2ProtocolException.Stream(id, Http2ErrorCode.StreamClosed, "DATA after END_STREAM.");
         }
         var closedMeanwhile = false;
@@ -527,7 +559,7 @@ internal sealed partial class Http2Connection
     {
         if (stream.DeclaredRequestLength is { } declared && stream.RequestBodyReceived != declared)
             throw Http2ProtocolException.Stream(stream.StreamId, Http2ErrorCode.ProtocolError, "DATA length differs from content-length.");
-        stream.RequestEnded = true;
+        stream.MarkRequestEnded();
         stream.CompleteBody();
     }
 
@@ -545,11 +577,21 @@ internal sealed partial class Http2Connection
             var existing = FindStream(id);
             if (existing is null)
             {
-                if (!IsResetByUs(id))
+                switch (EndOf(id))
                 {
-                    throw WasOpened(id)
-                        ? Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream.")
-                        : Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "HEADERS with a stream id lower than an earlier one.");
+                    case StreamEnd.ResetByClient:
+                        streamError = Http2ErrorCode.StreamClosed;
+                        break;
+                    case StreamEnd.ResetByUs:
+                        // Ignored, but decoded to keep HPACK in step; without END_STREAM it is malformed whatever the
+                        // state (a second HEADERS can only be trailers, which end the stream).
+                        if (!headers.EndStream)
+                            streamError = Http2ErrorCode.ProtocolError;
+                        break;
+                    case StreamEnd.Closed:
+                        throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream.");
+                    default:
+                        throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "HEADERS with a stream id lower than an earlier one.");
                 }
             }
             else if (existing.ResetByClient)
@@ -559,9 +601,13 @@ internal sealed partial class Http2Connection
             else if (existing.IsReset)
             {
                 // Reset by us: ignored, but decoded to keep HPACK in step.
+                if (!headers.EndStream)
+                    streamError = Http2ErrorCode.ProtocolError;
             }
             else if (existing.RequestEnded)
             {
+                if (existing.ClosedToPeer)
+                    throw Http2ProtocolException.Connection(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream.");
                 streamError = Http2ErrorCode.StreamClosed;
             }
             else if (!headers.EndStream)
@@ -583,9 +629,11 @@ internal sealed partial class Http2Connection
             }
             else if (_draining || _goAwayReceived)
             {
-                // After GOAWAY new streams are ignored.
+                // After GOAWAY new streams are ignored, and so is what follows on them (DATA still counts for the
+                // connection window).
+                RememberEnd(id, StreamEnd.ResetByUs);
             }
-            else if (StreamCount >= _config.Http2MaxConcurrentStreams)
+            else if (IsAtConcurrencyLimit())
             {
                 streamError = Http2ErrorCode.RefusedStream;
             }
@@ -593,7 +641,8 @@ internal sealed partial class Http2Connection
             {
                 lock (_sync)
                 {
-                    target = new Http2Stream(this, _server, id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
+                    target = RentStreamLocked();
+                    target.Start(id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
                 }
                 kind = HeaderBlockKind.Request;
             }
@@ -660,7 +709,7 @@ internal sealed partial class Http2Connection
         stream.OnHeadComplete(_headerBlockEndStream);
         if (_headerBlockEndStream)
         {
-            stream.RequestEnded = true;
+            stream.MarkRequestEnded();
             stream.CompleteBody();
         }
         StartStream(id, stream);
@@ -689,12 +738,17 @@ internal sealed partial class Http2Connection
         if (IsIdle(id))
             throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "RST_STREAM on an idle stream.");
         var stream = FindStream(id);
+        var end = stream is null ? EndOf(id) : StreamEnd.None;
         // Rapid reset (CVE-2023-44487): count the client's cancellations of streams it just opened, whether they
         // were running or refused; a reset of a stream whose response already ended costs nothing and is not counted.
-        if ((stream is not null || IsResetByUs(id)) && _resetFlood.Hit(_rapidResetLimit))
+        if ((stream is not null || end == StreamEnd.ResetByUs) && _resetFlood.Hit(_rapidResetLimit))
             Flood(ConnectionEnd.RapidReset, "Too many streams reset by the client.");
         if (stream is null)
+        {
+            if (end == StreamEnd.ResetByUs)
+                RememberEnd(id, StreamEnd.ResetByClient);
             return;
+        }
         stream.ResetByClient = true;
         lock (_sync)
         {
@@ -720,7 +774,8 @@ internal sealed partial class Http2Connection
         Http2Stream stream;
         lock (_sync)
         {
-            stream = new Http2Stream(this, _server, id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
+            stream = RentStreamLocked();
+            stream.Start(id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
         }
         _headerHandler.Begin(stream, trailers: false);
         Field(":method", upgrade.Method);
@@ -744,12 +799,29 @@ internal sealed partial class Http2Connection
             return;
         }
         stream.OnHeadComplete(endStream: true);
-        stream.RequestEnded = true;
+        stream.MarkRequestEnded();
         stream.CompleteBody();
         StartStream(id, stream);
 
         void Field(string name, string value) =>
             _headerHandler.OnHeader(Encoding.Latin1.GetBytes(name), Encoding.Latin1.GetBytes(value));
+    }
+
+    /// <summary>
+    /// The 101 went out (Upgrade: h2c): the contract's <c>ConnectionUpgraded</c>, with <c>protocol</c> <c>h2</c> (what
+    /// the connection now is, as <c>ConnectionCompleted</c> will say) and the request id of the upgrading request, which
+    /// stream 1 carries once the client preface has come.
+    /// </summary>
+    private void ReportUpgrade(H2cUpgradeRequest upgrade)
+    {
+        var request = new RequestInfo();
+        request.Reset(Info.ConnectionId, sequence: 1, streamId: 1);
+        request.Method = upgrade.Method;
+        var target = upgrade.Target;
+        var query = target.IndexOf('?', StringComparison.Ordinal);
+        request.Path = target[0] == '/' ? RequestTarget.DecodePath(Encoding.Latin1.GetBytes(query < 0 ? target : target[..query])) : "";
+        request.Version = HttpVersionKind.Http2;
+        _server.Emitter.ConnectionUpgraded(Info, request);
     }
 
     /// <summary>Registers an open stream (the first one ends the connection's idle wait) and runs the app on it.</summary>
@@ -764,7 +836,65 @@ internal sealed partial class Http2Connection
                 _connection.ClearIdleDeadline();
             }
         }
-        stream.Running = stream.RunAsync();
+        Interlocked.Increment(ref _runningStreams);
+        ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
+    }
+
+    /// <summary>Under the lock: a pooled stream object, or a new one.</summary>
+    private Http2Stream RentStreamLocked()
+    {
+        if (_pooledStreams == 0)
+            return new Http2Stream(this, _server);
+        var stream = _streamPool[--_pooledStreams]!;
+        _streamPool[_pooledStreams] = null;
+        return stream;
+    }
+
+    /// <summary>
+    /// A finished stream object goes back to the connection's pool (up to <c>Http2MaxConcurrentStreams</c>, as
+    /// Kestrel does) to serve a later stream: its request state, header collections, body pipe and hosting context
+    /// are reused instead of allocated. Streams reset or cut off by the connection's end, and extended CONNECT tunnels
+    /// (the application may still hold the tunnel stream), are not pooled; pooled ones
+    /// idle for <see cref="StreamPoolExpiryMs"/> are dropped by the heartbeat, so an idle connection holds none.
+    /// </summary>
+    public void ReturnStream(Http2Stream stream)
+    {
+        lock (_sync)
+        {
+            if (_closed || stream.IsReset || stream.HasTunnel)
+                return;
+            if (_pooledStreams == _streamPool.Length)
+            {
+                var max = _config.Http2MaxConcurrentStreams;
+                if (_streamPool.Length >= max)
+                    return;
+                Array.Resize(ref _streamPool, Math.Min(max, Math.Max(4, _streamPool.Length * 2)));
+            }
+            stream.PooledAt = Environment.TickCount64;
+            _streamPool[_pooledStreams++] = stream;
+        }
+    }
+
+    private const long StreamPoolExpiryMs = 5_000;
+
+    /// <summary>Heartbeat, under the lock: drops pooled streams idle too long (the oldest are at the bottom).</summary>
+    private void ExpirePooledStreamsLocked(long now)
+    {
+        var expired = 0;
+        while (expired < _pooledStreams && now - _streamPool[expired]!.PooledAt >= StreamPoolExpiryMs)
+            expired++;
+        if (expired == 0)
+            return;
+        Array.Copy(_streamPool, expired, _streamPool, 0, _pooledStreams - expired);
+        Array.Clear(_streamPool, _pooledStreams - expired, expired);
+        _pooledStreams -= expired;
+    }
+
+    /// <summary>A stream's work item is over (application, response, bookkeeping): the last thing it does.</summary>
+    public void OnStreamDone()
+    {
+        if (Interlocked.Decrement(ref _runningStreams) == 0)
+            Volatile.Read(ref _streamsDone)?.TrySetResult();
     }
 
     private void OnSettings(in Http2Frame frame)
@@ -868,7 +998,7 @@ internal sealed partial class Http2Connection
         if (IsIdle(id))
             throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "WINDOW_UPDATE on an idle stream.");
         var target = FindStream(id);
-        if (target is null)
+        if (target is null || target.IsReset)
             return;
         lock (_sync)
         {
@@ -905,7 +1035,7 @@ internal sealed partial class Http2Connection
         // streams only to have them reset costs us as much (CVE-2019-9514).
         if (_resetFlood.Hit(_rapidResetLimit))
             Flood(ConnectionEnd.RapidReset, "Too many streams reset.");
-        RememberResetByUs(streamId);
+        RememberEnd(streamId, StreamEnd.ResetByUs);
         Http2FrameWriter.WriteRstStream(_control, streamId, code);
         var stream = FindStream(streamId);
         if (stream is null)
@@ -918,34 +1048,56 @@ internal sealed partial class Http2Connection
         stream.FailBody(new IOException("The request stream was reset: " + code + "."));
     }
 
-    private bool IsResetByUs(int streamId)
+    /// <summary>How a stream no longer registered ended (the last <see cref="EndedStreamMemory"/> or more are remembered).</summary>
+    private StreamEnd EndOf(int streamId)
     {
         lock (_sync)
-            return _resetByUs.Contains(streamId);
+            return EndOfLocked(streamId);
     }
 
-    private bool WasOpened(int streamId)
+    private StreamEnd EndOfLocked(int streamId) =>
+        _endedStreams.TryGetValue(streamId, out var end) ? end : _endedStreamsBefore.GetValueOrDefault(streamId);
+
+    private void RememberEnd(int streamId, StreamEnd end)
     {
         lock (_sync)
-            return _closedStreams.Contains(streamId);
+            RememberEndLocked(streamId, end);
     }
 
-    private void RememberResetByUs(int streamId)
+    private void RememberEndLocked(int streamId, StreamEnd end)
     {
-        lock (_sync)
+        if (end <= EndOfLocked(streamId))
+            return;
+        if (_endedStreams.Count >= EndedStreamMemory && !_endedStreams.ContainsKey(streamId))
         {
-            if (_resetByUs.Count >= ResetByUsMemory)
-                _resetByUs.Clear();
-            _resetByUs.Add(streamId);
+            // Two generations: the older one is dropped, so the most recent endings are always known.
+            (_endedStreams, _endedStreamsBefore) = (_endedStreamsBefore, _endedStreams);
+            _endedStreams.Clear();
         }
+        _endedStreams[streamId] = end;
     }
+
+    /// <summary>
+    /// Whether a new stream would exceed SETTINGS_MAX_CONCURRENT_STREAMS. Streams closed for the client (END_STREAM both
+    /// ways) whose application is still finishing (OnCompleted callbacks) do not count, as the client no longer
+    /// counts them (RFC 9113 5.1.2); twice the limit in all is the hard cap on running applications.
+    /// </summary>
+    private bool IsAtConcurrencyLimit()
+    {
+        var max = _config.Http2MaxConcurrentStreams;
+        var registered = StreamCount;
+        return registered - Volatile.Read(ref _closedToPeerRunning) >= max || registered >= 2L * max;
+    }
+
+    /// <summary>Any thread: the stream just became closed for the client while its application still runs.</summary>
+    public void OnStreamClosedToPeer() => Interlocked.Increment(ref _closedToPeerRunning);
 
     /// <summary>Any thread: resets a stream of ours (application abort, failed response).</summary>
     public async ValueTask ResetStreamAsync(Http2Stream stream, Http2ErrorCode code)
     {
         if (stream.IsReset || stream.EndStreamSent)
             return;
-        RememberResetByUs(stream.StreamId);
+        RememberEnd(stream.StreamId, StreamEnd.ResetByUs);
         lock (_sync)
         {
             stream.MarkReset(byPeer: false);
@@ -1027,18 +1179,18 @@ internal sealed partial class Http2Connection
                     stream.FailBody(new IOException("The HTTP/2 connection closed."));
             }
         }
-        foreach (var stream in remaining)
-        {
-            try
-            {
-                await stream.Running;
-            }
-            catch (Exception ex)
-            {
-                _server.Logger.LogDebug(ex, "HTTP/2 stream {StreamId} failed", stream.StreamId);
-            }
-        }
+        // Every stream's work item, including the bookkeeping after its response (the stream failures are logged there).
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _streamsDone, done);
+        if (Volatile.Read(ref _runningStreams) == 0)
+            done.TrySetResult();
+        await done.Task;
         _closed = true;
+        lock (_sync)
+        {
+            Array.Clear(_streamPool);
+            _pooledStreams = 0;
+        }
         await _outputLock.WaitAsync();
         try
         {
@@ -1102,33 +1254,31 @@ internal sealed partial class Http2Connection
         var resetNoError = false;
         long credit;
         bool last;
+        if (stream.MarkFinished())
+            Interlocked.Decrement(ref _closedToPeerRunning);
         lock (_sync)
         {
             _streams.Remove(id);
-            if (_closedStreams.Count >= ResetByUsMemory)
-                _closedStreams.Clear();
-            _closedStreams.Add(id);
+            RememberEndLocked(id, stream.ResetByClient ? StreamEnd.ResetByClient : StreamEnd.Closed);
             credit = stream.UnreadBodyBytes;
             stream.UnreadBodyBytes = 0;
             if (!stream.RequestEnded && !stream.IsReset && !_closed)
             {
                 // RFC 9113 8.1: the response is complete before the request; stop the rest of the body.
                 resetNoError = true;
-                if (_resetByUs.Count >= ResetByUsMemory)
-                    _resetByUs.Clear();
-                _resetByUs.Add(id);
+                RememberEndLocked(id, StreamEnd.ResetByUs);
             }
             last = _streams.Count == 0;
         }
         var increment = credit > 0 ? TakeConnectionCredit(credit) : 0;
         if ((resetNoError || increment > 0) && !_closed)
         {
-            await WriteFrameAsync(output =>
+            await WriteFrameAsync((id, resetNoError, increment), static (output, s) =>
             {
-                if (resetNoError)
-                    Http2FrameWriter.WriteRstStream(output, id, Http2ErrorCode.NoError);
-                if (increment > 0)
-                    Http2FrameWriter.WriteWindowUpdate(output, 0, increment);
+                if (s.resetNoError)
+                    Http2FrameWriter.WriteRstStream(output, s.id, Http2ErrorCode.NoError);
+                if (s.increment > 0)
+                    Http2FrameWriter.WriteWindowUpdate(output, 0, s.increment);
             });
         }
         if (last)
@@ -1162,13 +1312,12 @@ internal sealed partial class Http2Connection
         }
         if ((streamIncrement == 0 && connectionIncrement == 0) || _closed)
             return default;
-        var id = stream.StreamId;
-        return WriteFrameAsync(output =>
+        return WriteFrameAsync((stream.StreamId, connectionIncrement, streamIncrement), static (output, s) =>
         {
-            if (connectionIncrement > 0)
-                Http2FrameWriter.WriteWindowUpdate(output, 0, connectionIncrement);
-            if (streamIncrement > 0)
-                Http2FrameWriter.WriteWindowUpdate(output, id, streamIncrement);
+            if (s.connectionIncrement > 0)
+                Http2FrameWriter.WriteWindowUpdate(output, 0, s.connectionIncrement);
+            if (s.streamIncrement > 0)
+                Http2FrameWriter.WriteWindowUpdate(output, s.StreamId, s.streamIncrement);
         });
     }
 
@@ -1429,14 +1578,18 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>Any thread: writes frames under the output lock (after the read loop's queued ones) and sends them.</summary>
-    private async ValueTask WriteFrameAsync(Action<IBufferWriter<byte>> write)
+    private ValueTask WriteFrameAsync(Action<IBufferWriter<byte>> write) =>
+        WriteFrameAsync(write, static (output, w) => w(output));
+
+    /// <summary>As above, with the frames' values passed as state (no closure allocated per call on the hot paths).</summary>
+    private async ValueTask WriteFrameAsync<TState>(TState state, Action<IBufferWriter<byte>, TState> write)
     {
         await _outputLock.WaitAsync();
         try
         {
             if (_outputDone)
                 return;
-            write(_output);
+            write(_output, state);
             await _output.FlushAsync();
         }
         catch (Exception)

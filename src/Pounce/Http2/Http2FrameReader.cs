@@ -43,8 +43,9 @@ internal static class Http2FrameReader
     /// <param name="maxFrameSize">The SETTINGS_MAX_FRAME_SIZE this endpoint advertised.</param>
     /// <param name="frame">The frame read.</param>
     /// <exception cref="Http2ProtocolException">
-    /// FRAME_SIZE_ERROR, as a connection error, when the length exceeds <paramref name="maxFrameSize"/>: checked as
-    /// soon as the header is in, without waiting for the payload. RFC 9113 4.2 allows a stream error for frames that
+    /// FRAME_SIZE_ERROR, as a connection error, when the length exceeds <paramref name="maxFrameSize"/> or is wrong
+    /// for a fixed-size connection-level frame (SETTINGS, PING, WINDOW_UPDATE, RST_STREAM): checked as soon as the
+    /// header is in, without waiting for the payload. RFC 9113 4.2 allows a stream error for frames that
     /// cannot change connection state, but the frame's bytes would still have to be skipped; ending the
     /// connection is the simple, allowed choice.
     /// </exception>
@@ -77,6 +78,7 @@ internal static class Http2FrameReader
                 header.StreamId);
         }
 
+        CheckFixedLength(header);
         long total = Http2FrameHeader.Size + (long)header.Length;
         if (buffer.Length < total)
         {
@@ -86,5 +88,26 @@ internal static class Http2FrameReader
         frame = new Http2Frame(header, buffer.Slice(Http2FrameHeader.Size, header.Length));
         buffer = buffer.Slice(total);
         return true;
+    }
+
+    /// <summary>
+    /// Frames of a fixed size that could change connection state are refused on their header alone (connection
+    /// FRAME_SIZE_ERROR): a wrong length is known before the payload arrives, and a peer announcing more octets than
+    /// it sends must not leave the connection waiting for them. The typed parsers check the same again.
+    /// </summary>
+    private static void CheckFixedLength(in Http2FrameHeader header)
+    {
+        bool wrong = header.Type switch
+        {
+            Http2FrameType.Settings => header.HasFlag(Http2FrameFlags.Ack) ? header.Length != 0 : header.Length % Http2Setting.Size != 0,
+            Http2FrameType.Ping => header.Length != Http2PingFrame.PayloadSize,
+            Http2FrameType.WindowUpdate or Http2FrameType.RstStream => header.Length != 4,
+            _ => false,
+        };
+        if (wrong)
+        {
+            throw Http2ProtocolException.Connection(
+                Http2ErrorCode.FrameSizeError, $"{header.Type} frame with length {header.Length}.", header.StreamId);
+        }
     }
 }

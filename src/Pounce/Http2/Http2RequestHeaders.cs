@@ -32,6 +32,12 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
     /// </summary>
     public bool ExtendedConnect { get; set; }
 
+    // Strings of this connection's earlier requests, reused when the same bytes come again: header values, :path
+    // and :authority mostly repeat from one request to the next, so most fields cost no new string.
+    private readonly string?[] _lastValues = new string?[KnownHeaders.Names.Length];
+    private string? _lastAuthority;
+    private Http2Stream.TargetStrings _lastTarget;
+
     /// <summary>Why the block is malformed, or null.</summary>
     public string? Malformed { get; private set; }
 
@@ -151,7 +157,7 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
                 return;
             }
             _hasScheme = true;
-            target.Scheme = Encoding.ASCII.GetString(value);
+            target.Scheme = value.SequenceEqual("https"u8) ? "https" : value.SequenceEqual("http"u8) ? "http" : Encoding.ASCII.GetString(value);
         }
         else if (name.SequenceEqual(":path"u8))
         {
@@ -169,7 +175,7 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
                 }
             }
             _hasPath = true;
-            target.SetTarget(value);
+            target.SetTarget(value, ref _lastTarget);
         }
         else if (name.SequenceEqual(":authority"u8))
         {
@@ -187,7 +193,7 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
                 }
             }
             _hasAuthority = true;
-            _authority = Encoding.ASCII.GetString(value);
+            _authority = Reuse(ref _lastAuthority, value);
         }
         else if (name.SequenceEqual(":protocol"u8))
         {
@@ -274,15 +280,23 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
         return true;
     }
 
-    private static void Add(HeaderDictionary headers, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    private void Add(HeaderDictionary headers, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
         var known = KnownHeaders.Find(name);
         var nameText = known >= 0 ? KnownHeaders.Names[known] : Encoding.ASCII.GetString(name);
-        var valueText = Encoding.Latin1.GetString(value);
+        var valueText = known >= 0 ? Reuse(ref _lastValues[known], value) : Encoding.Latin1.GetString(value);
         if (headers.TryGetValue(nameText, out var existing))
             headers[nameText] = StringValues.Concat(existing, valueText);
         else
             headers[nameText] = valueText;
+    }
+
+    /// <summary>The string of <paramref name="bytes"/> (Latin-1): <paramref name="last"/> when it is the same, else a new one kept there.</summary>
+    private static string Reuse(ref string? last, ReadOnlySpan<byte> bytes)
+    {
+        if (last is not null && Http2Stream.Latin1Equals(bytes, last))
+            return last;
+        return last = Encoding.Latin1.GetString(bytes);
     }
 
     private static bool TryParseLength(ReadOnlySpan<byte> value, out long length)

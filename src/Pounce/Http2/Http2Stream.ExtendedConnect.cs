@@ -14,6 +14,9 @@ internal sealed partial class Http2Stream : IHttpExtendedConnectFeature
 {
     private volatile Http2TunnelStream? _tunnel;
 
+    /// <summary>True once the application accepted the extended CONNECT: the object is the tunnel's, never pooled.</summary>
+    public bool HasTunnel => _tunnel is not null;
+
     /// <summary>The <c>:protocol</c> of an extended CONNECT request (set by the header handler), or null.</summary>
     public string? ConnectProtocol { get; set; }
 

@@ -19,7 +19,7 @@ namespace Pounce.Http2;
 /// connection's read loop, and its response sent as HEADERS/DATA within the flow-control windows.
 /// Window fields are guarded by the connection's lock.
 /// </summary>
-internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttpResetFeature
+internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttpResetFeature, IThreadPoolWorkItem
 {
     private static readonly PipeOptions BodyPipeOptions = new(
         pauseWriterThreshold: 0,
@@ -31,6 +31,8 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     private readonly Http2Connection _connection;
     private readonly ServerContext _server;
     private readonly Pipe _body = new(BodyPipeOptions);
+    private bool _bodyUsed;
+    private bool _bodyWriterDone;
     private bool _validTarget;
     private bool _isHead;
 
@@ -40,7 +42,9 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     private int _pendingEnd;
     private bool _headPending;
     private long? _headContentLength;
-    private bool _responseEnded;
+    private volatile bool _responseEnded;
+    private int _flushState;
+    private SemaphoreSlim? _flushGate;
     private volatile bool _endStreamSent;
     private TaskCompletionSource? _windowWaiter;
     private long _requestBodyRead;
@@ -48,14 +52,75 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     private volatile bool _bodyTimedOut;
     private int _reset;
 
-    public Http2Stream(Http2Connection connection, ServerContext server, int streamId, int sequence, int initialSendWindow, int initialReceiveWindow)
+    // Which ends of the stream are closed (END_STREAM received / sent), and whether it has left the connection.
+    private const int RequestSideClosed = 1;
+    private const int ResponseSideClosed = 2;
+    private const int Finished = 4;
+    private int _sides;
+
+    // Holding the end of a response (see DeferFlushUntilResponseEnd): while the application runs synchronously, a
+    // response whose declared body is complete is not sent yet, so that its last DATA frame can carry END_STREAM.
+    private const int AppRunning = 0;    // nothing held
+    private const int FlushHeld = 1;     // the application wrote its whole declared body; the runner must send it
+    private const int AppYielded = 2;    // the application waits for something: it sends what it writes itself
+    private const int RunnerFlushing = 3; // the runner took the held output: every flush goes through _flushGate
+
+    /// <summary>A stream object for <paramref name="connection"/>; <see cref="Start"/> makes it a stream, again and again (the connection pools them).</summary>
+    public Http2Stream(Http2Connection connection, ServerContext server)
         : base(connection.Info)
     {
         _connection = connection;
         _server = server;
+    }
+
+    /// <summary>
+    /// Read loop: makes this object (new, or pooled after an earlier stream of the connection finished) the stream
+    /// <paramref name="streamId"/>. Everything of the previous request is cleared; what is kept is allocation only
+    /// (header collections, the body pipe, the hosting context).
+    /// </summary>
+    public void Start(int streamId, int sequence, int initialSendWindow, int initialReceiveWindow)
+    {
         StreamId = streamId;
         SendWindow = initialSendWindow;
         ReceiveWindow = initialReceiveWindow;
+        ReceiveUnacknowledged = 0;
+        UnreadBodyBytes = 0;
+        RequestBodyReceived = 0;
+        DeclaredRequestLength = null;
+        ResetByPeer = false;
+        ResetByClient = false;
+        _validTarget = false;
+        _isHead = false;
+        if (_pending.Length > 0)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
+            _pending = [];
+        }
+        _pendingStart = _pendingEnd = 0;
+        _headPending = false;
+        _headContentLength = null;
+        DeclaredResponseLength = null;
+        _responseEnded = false;
+        _endStreamSent = false;
+        _windowWaiter = null;
+        _requestBodyRead = 0;
+        _bodyWaitStarted = 0;
+        _bodyTimedOut = false;
+        _flushState = AppRunning;
+        _flushGate = null;
+        _sides = 0;
+        Volatile.Write(ref _reset, 0);
+        if (_bodyUsed)
+        {
+            // The previous request's application completed the reader when it finished; the writer is ours.
+            if (!_bodyWriterDone)
+                _body.Writer.Complete();
+            _body.Reset();
+        }
+        _bodyUsed = true;
+        _bodyWriterDone = false;
+        ConnectProtocol = null;
+        _tunnel = null;
         ResetFeatures(sequence, streamId);
         Protocol = "HTTP/2";
         RequestInfo.Version = HttpVersionKind.Http2;
@@ -66,12 +131,15 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     }
 
     /// <summary>The stream id.</summary>
-    public int StreamId { get; }
+    public int StreamId { get; private set; }
 
     int IHttp2StreamIdFeature.StreamId => StreamId;
 
-    /// <summary>The running application, once started.</summary>
-    public Task Running { get; set; } = Task.CompletedTask;
+    /// <summary>Thread pool: runs the application (queued by the connection's read loop, which must not wait for it).</summary>
+    void IThreadPoolWorkItem.Execute() => _ = RunGuardedAsync();
+
+    /// <summary>When the pool expired it: <see cref="Environment.TickCount64"/> when it was returned.</summary>
+    public long PooledAt { get; set; }
 
     // ---- state shared with the connection (under its lock unless noted) ----
 
@@ -87,8 +155,27 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     /// <summary>Body bytes received and not yet read by the application.</summary>
     public long UnreadBodyBytes { get; set; }
 
-    /// <summary>END_STREAM received (read loop only).</summary>
-    public bool RequestEnded { get; set; }
+    /// <summary>END_STREAM received (set by the read loop).</summary>
+    public bool RequestEnded => (Volatile.Read(ref _sides) & RequestSideClosed) != 0;
+
+    /// <summary>END_STREAM sent and received: the stream is closed for the client, whatever the application still does.</summary>
+    public bool ClosedToPeer => (Volatile.Read(ref _sides) & (RequestSideClosed | ResponseSideClosed)) == (RequestSideClosed | ResponseSideClosed);
+
+    /// <summary>Read loop: END_STREAM arrived.</summary>
+    public void MarkRequestEnded() => CloseSide(RequestSideClosed);
+
+    /// <summary>
+    /// The stream is leaving the connection; true when it had become closed for the client before (the connection then
+    /// stops counting it as closed-but-running). Later side closes no longer report anything.
+    /// </summary>
+    public bool MarkFinished() => (Interlocked.Or(ref _sides, Finished) & (RequestSideClosed | ResponseSideClosed | Finished)) == (RequestSideClosed | ResponseSideClosed);
+
+    private void CloseSide(int side)
+    {
+        var before = Interlocked.Or(ref _sides, side);
+        if ((before & (side | Finished)) == 0 && (before | side) == (RequestSideClosed | ResponseSideClosed))
+            _connection.OnStreamClosedToPeer();
+    }
 
     /// <summary>Request body bytes received (read loop only).</summary>
     public long RequestBodyReceived { get; set; }
@@ -106,7 +193,11 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     public bool ResetByClient { get; set; }
 
     /// <summary>Under the output lock: the frame carrying END_STREAM was written.</summary>
-    public void OnEndStreamWritten() => _endStreamSent = true;
+    public void OnEndStreamWritten()
+    {
+        _endStreamSent = true;
+        CloseSide(ResponseSideClosed);
+    }
 
     /// <summary>Whether END_STREAM was sent.</summary>
     public bool EndStreamSent => _endStreamSent;
@@ -164,6 +255,45 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         }
     }
 
+    /// <summary>The strings a <c>:path</c> became, kept by the connection to reuse for the same bytes.</summary>
+    public struct TargetStrings
+    {
+        public string? Raw;
+        public string Path;
+        public string Query;
+        public bool Valid;
+    }
+
+    /// <summary><see cref="SetTarget(ReadOnlySpan{byte})"/>, reusing the strings of the connection's previous <c>:path</c> when it is the same.</summary>
+    public void SetTarget(ReadOnlySpan<byte> target, ref TargetStrings last)
+    {
+        if (last.Raw is not null && Latin1Equals(target, last.Raw))
+        {
+            RawTarget = last.Raw;
+            Path = last.Path;
+            QueryString = last.Query;
+            _validTarget = last.Valid;
+            return;
+        }
+        SetTarget(target);
+        // Only ASCII targets are kept: others may have been read as UTF-8, which a Latin-1 comparison cannot match.
+        if (System.Text.Ascii.IsValid(target))
+            last = new TargetStrings { Raw = RawTarget, Path = Path, Query = QueryString, Valid = _validTarget };
+    }
+
+    /// <summary>Whether <paramref name="text"/> is <paramref name="bytes"/> read as Latin-1.</summary>
+    public static bool Latin1Equals(ReadOnlySpan<byte> bytes, string text)
+    {
+        if (bytes.Length != text.Length)
+            return false;
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            if (text[i] != bytes[i])
+                return false;
+        }
+        return true;
+    }
+
     public void SetConnectTarget(string authority)
     {
         RawTarget = authority;
@@ -204,6 +334,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     {
         if (RequestTrailerHeaders.Count > 0)
             RequestTrailersAvailable = true;
+        _bodyWriterDone = true;
         _body.Writer.Complete();
     }
 
@@ -285,9 +416,27 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     // Running the application
     // =====================================================================================
 
-    public async Task RunAsync()
+    private async Task RunGuardedAsync()
     {
-        await Task.Yield();
+        try
+        {
+            await RunAsync();
+            // Done with this request (it left the connection's table): the object may serve the next stream at once.
+            _connection.ReturnStream(this);
+        }
+        catch (Exception ex)
+        {
+            _server.Logger.LogDebug(ex, "HTTP/2 stream {StreamId} failed", StreamId);
+        }
+        finally
+        {
+            // Last: the stream may already be serving another request of the connection by now.
+            _connection.OnStreamDone();
+        }
+    }
+
+    private async Task RunAsync()
+    {
         var info = RequestInfo;
         info.StartTimestamp = Stopwatch.GetTimestamp();
         var application = _server.Application;
@@ -297,7 +446,10 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         {
             if (appError is not null)
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(appError);
-            await application.ProcessRequestAsync(context);
+            var running = application.ProcessRequestAsync(context);
+            if (!running.IsCompleted)
+                await OnApplicationYieldedAsync();
+            await running;
         }
         catch (Exception ex)
         {
@@ -367,11 +519,9 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
                 return false;
             }
         }
-        if (!_responseEnded)
-        {
-            _responseEnded = true;
-            await FlushOutputAsync(default);
-        }
+        // Whatever is still held or pending goes out now, with END_STREAM on its last frame.
+        _responseEnded = true;
+        await FlushOutputAsync(default);
         // Answered when END_STREAM went out, or when the application itself reset the stream (as an HTTP/1.1
         // application abort counts); not when the client reset it or the connection went away.
         return (_endStreamSent || IsReset) && !ResetByPeer;
@@ -381,9 +531,82 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     {
         if (_responseEnded)
             return;
-        await FinishResponseBodyAsync();
-        _responseEnded = true;
-        await FlushOutputAsync(default);
+        var gate = await EnterOutputAsync();
+        try
+        {
+            await FinishResponseBodyAsync();
+            _responseEnded = true;
+            await FlushCoreAsync(default);
+        }
+        finally
+        {
+            gate?.Release();
+        }
+    }
+
+    /// <summary>
+    /// RequestContext hook, on the application's thread: its declared body is complete. While it has not yielded, the
+    /// output is held (the runner sends it, with END_STREAM on the last DATA frame, when the application returns, or
+    /// without when it waits for something first); afterwards the application sends it itself.
+    /// </summary>
+    protected override bool DeferFlushUntilResponseEnd()
+    {
+        var state = Volatile.Read(ref _flushState);
+        return state == FlushHeld || (state == AppRunning && Interlocked.CompareExchange(ref _flushState, FlushHeld, AppRunning) == AppRunning);
+    }
+
+    /// <summary>
+    /// Runner: the application returned a task that is not complete, so it waits for something: output it had
+    /// finished and that is held must not wait with it. Its continuation may already run on another thread; from here
+    /// on the flushes of both go through a gate.
+    /// </summary>
+    private async ValueTask OnApplicationYieldedAsync()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _flushState);
+            if (state == AppRunning)
+            {
+                if (Interlocked.CompareExchange(ref _flushState, AppYielded, AppRunning) == AppRunning)
+                    return;
+                continue;
+            }
+            if (state != FlushHeld)
+                return;
+            var gate = new SemaphoreSlim(0, 1); // taken: released once the held output is sent
+            Volatile.Write(ref _flushGate, gate);
+            if (Interlocked.CompareExchange(ref _flushState, RunnerFlushing, FlushHeld) != FlushHeld)
+                continue; // the application took its output back (CompleteAsync) and sends it itself
+            try
+            {
+                await FlushCoreAsync(default);
+            }
+            finally
+            {
+                gate.Release();
+            }
+            return;
+        }
+    }
+
+    /// <summary>Application thread, before sending on its own: takes held output back, or waits for the runner's flush.</summary>
+    private async ValueTask<SemaphoreSlim?> EnterOutputAsync()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _flushState);
+            if (state == FlushHeld)
+            {
+                if (Interlocked.CompareExchange(ref _flushState, AppRunning, FlushHeld) == FlushHeld)
+                    return null;
+                continue;
+            }
+            if (state != RunnerFlushing)
+                return null;
+            var gate = Volatile.Read(ref _flushGate)!;
+            await gate.WaitAsync();
+            return gate;
+        }
     }
 
     protected override void AbortByApplication()
@@ -422,8 +645,12 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         SignalRequestAborted();
     }
 
-    /// <summary>Read loop only: no more body will come.</summary>
-    public void FailBody(Exception error) => _body.Writer.Complete(error);
+    /// <summary>Read loop only (or the connection's end): no more body will come.</summary>
+    public void FailBody(Exception error)
+    {
+        _bodyWriterDone = true;
+        _body.Writer.Complete(error);
+    }
 
     // =====================================================================================
     // Response
@@ -484,7 +711,25 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     /// <summary>Whether a head, body bytes or the end of the stream wait to be sent.</summary>
     private bool HasPendingOutput => _headPending || _pendingEnd > _pendingStart || (_responseEnded && !_endStreamSent);
 
-    protected override async ValueTask FlushOutputAsync(CancellationToken cancellationToken)
+    protected override ValueTask FlushOutputAsync(CancellationToken cancellationToken) =>
+        Volatile.Read(ref _flushState) == RunnerFlushing ? FlushGatedAsync(cancellationToken) : FlushCoreAsync(cancellationToken);
+
+    private async ValueTask FlushGatedAsync(CancellationToken cancellationToken)
+    {
+        var gate = Volatile.Read(ref _flushGate)!;
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await FlushCoreAsync(cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Sends the pending head and body (and END_STREAM once the response ended) as the windows allow.</summary>
+    private async ValueTask FlushCoreAsync(CancellationToken cancellationToken)
     {
         while (HasPendingOutput)
         {

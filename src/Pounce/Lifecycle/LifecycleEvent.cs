@@ -127,7 +127,7 @@ public readonly struct LifecycleEvent
                 AddTrace(list, r);
                 break;
             case LifecycleEventKind.ConnectionUpgraded:
-                list.Add(new("protocol", "websocket"));
+                list.Add(new("protocol", ConnectionEnds.Name(c.Protocol))); // what it switched to: websocket, or h2 (h2c)
                 list.Add(new("request_id", r?.RequestId ?? ""));
                 break;
             case LifecycleEventKind.ConnectionCompleted:

@@ -59,7 +59,6 @@ internal static class JsonLineFormatter
     internal static readonly JsonEncodedText Exception = JsonEncodedText.Encode("exception");
     internal static readonly JsonEncodedText UserAgent = JsonEncodedText.Encode("user_agent");
     internal static readonly JsonEncodedText Dropped = JsonEncodedText.Encode("dropped");
-    internal static readonly JsonEncodedText Websocket = JsonEncodedText.Encode("websocket");
 
     private static readonly JsonEncodedText[] EventNames =
         Array.ConvertAll(Enum.GetNames<LifecycleEventKind>(), n => JsonEncodedText.Encode(n));
@@ -147,7 +146,7 @@ internal static class JsonLineFormatter
                 WriteTrace(w, r);
                 break;
             case LifecycleEventKind.ConnectionUpgraded:
-                w.WriteString(Protocol, Websocket);
+                w.WriteString(Protocol, ProtocolName(c.Protocol)); // what it switched to: websocket, or h2 (h2c)
                 if (r is not null)
                     WriteRequestId(w, r);
                 else

@@ -70,7 +70,7 @@ internal static class TextLineFormatter
                 Trace(output, r);
                 break;
             case LifecycleEventKind.ConnectionUpgraded:
-                Put(output, " protocol=websocket"u8);
+                Value(output, " protocol="u8, ConnectionEnds.Name(c.Protocol)); // websocket, or h2 (h2c)
                 if (r is not null)
                     RequestId(output, r);
                 break;

@@ -90,6 +90,34 @@ public class Http2FrameReaderTests
     }
 
     [Theory]
+    [InlineData("000009 04 00 00000000", "SETTINGS of 9 octets")]
+    [InlineData("000006 04 01 00000000", "SETTINGS ACK with a payload")]
+    [InlineData("000006 06 00 00000000", "PING of 6 octets")]
+    [InlineData("000009 06 00 00000000", "PING of 9 octets")]
+    [InlineData("000003 08 00 00000000", "WINDOW_UPDATE of 3 octets")]
+    [InlineData("000005 03 00 00000001", "RST_STREAM of 5 octets")]
+    public void FixedSizeFrame_WithWrongLength_IsRefusedOnItsHeader(string header, string what)
+    {
+        // Only the 9 header octets: the payload never has to arrive for the length to be refused.
+        var buffer = new ReadOnlySequence<byte>(Hex(header));
+        var error = Assert.Throws<Http2ProtocolException>(() => Http2FrameReader.TryReadFrame(ref buffer, 16_384, out _));
+        Assert.True(error.IsConnectionError, what);
+        Assert.Equal(Http2ErrorCode.FrameSizeError, error.ErrorCode);
+    }
+
+    [Theory]
+    [InlineData("00000c 04 00 00000000")]
+    [InlineData("000008 06 00 00000000")]
+    [InlineData("000004 08 00 00000001")]
+    [InlineData("000004 03 00 00000001")]
+    [InlineData("000004 02 00 00000001")] // PRIORITY: a wrong length is a stream error, left to the parser
+    public void FixedSizeFrame_NotRefusedOnItsHeader_WaitsForItsPayload(string header)
+    {
+        var buffer = new ReadOnlySequence<byte>(Hex(header));
+        Assert.False(Http2FrameReader.TryReadFrame(ref buffer, 16_384, out _));
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(5)]

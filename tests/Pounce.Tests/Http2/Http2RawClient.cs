@@ -46,7 +46,14 @@ internal sealed class Http2RawClient : IAsyncDisposable
     private int _start;
     private int _end;
 
-    private Http2RawClient(Socket socket) => _socket = socket;
+    private Http2RawClient(Socket socket, TimeSpan? readTimeout = null)
+    {
+        _socket = socket;
+        ReadTimeout = readTimeout ?? Timeout;
+    }
+
+    /// <summary>How long a read waits for the server before <see cref="TimeoutException"/>.</summary>
+    public TimeSpan ReadTimeout { get; }
 
     public static async Task<Http2RawClient> ConnectAsync(int port, bool handshake = true)
     {
@@ -67,9 +74,11 @@ internal sealed class Http2RawClient : IAsyncDisposable
     }
 
     /// <summary>Takes over a socket already past an HTTP/1.1 exchange (h2c Upgrade), without the handshake.</summary>
-    public static Http2RawClient FromSocket(Socket socket) => new(socket);
+    public static Http2RawClient FromSocket(Socket socket, TimeSpan? readTimeout = null) => new(socket, readTimeout);
 
     public Task SendAsync(byte[] bytes) => _socket.SendAsync(bytes, SocketFlags.None).WaitAsync(Timeout);
+
+    public Task SendAsync(ReadOnlyMemory<byte> bytes) => _socket.SendAsync(bytes, SocketFlags.None).AsTask().WaitAsync(Timeout);
 
     public async Task SendFrameAsync(Action<IBufferWriter<byte>> write)
     {
@@ -216,17 +225,40 @@ internal sealed class Http2RawClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads whatever comes (not necessarily frames) until the server closes; false on timeout.</summary>
+    public async Task<bool> DrainUntilCloseAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                _start = _end = 0;
+                await FillAsync(1);
+            }
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or SocketException)
+        {
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
     private async Task FillAsync(int count)
     {
         if (_end - _start >= count)
             return;
+        if (count > _buffer.Length)
+            throw new InvalidDataException($"A frame of {count} octets does not fit the client's buffer.");
         if (_start > 0)
         {
             Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
             _end -= _start;
             _start = 0;
         }
-        using var cts = new CancellationTokenSource(Timeout);
+        using var cts = new CancellationTokenSource(ReadTimeout);
         while (_end - _start < count)
         {
             int n;

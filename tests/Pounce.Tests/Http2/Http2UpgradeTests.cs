@@ -142,6 +142,10 @@ public sealed class Http2UpgradeTests
             Assert.True(await client.WaitForCloseAsync());
             var conn = await events.CompletedConnectionAsync();
             Assert.Equal("timeout", conn[^1].Str("reason"));
+            Assert.Equal("header_timeout", conn[^1].Str("detail"));
+            // Switched (101), then the client never spoke HTTP/2: the request never ran, so it is not reported.
+            Assert.Equal(["ConnectionOpened", "ConnectionUpgraded", "ConnectionCompleted"], conn.Select(e => e.Name).ToArray());
+            Assert.Equal("h2", conn[1].Str("protocol"));
         }
     }
 
@@ -180,10 +184,14 @@ public sealed class Http2UpgradeTests
                 Assert.True(await client.WaitForCloseAsync());
             }
             var conn = await events.CompletedConnectionAsync();
-            Assert.Equal(["ConnectionOpened", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], conn.Select(e => e.Name).ToArray());
+            Assert.Equal(["ConnectionOpened", "ConnectionUpgraded", "RequestStarted", "ResponseCompleted", "ConnectionCompleted"], conn.Select(e => e.Name).ToArray());
             Assert.Equal("h1", conn[0].Str("protocol"));
-            var started = conn[1];
-            var completed = conn[2];
+            // The 101 switched the connection (the contract's ConnectionUpgraded), to what ConnectionCompleted says it is.
+            var upgraded = conn[1];
+            Assert.Equal("h2", upgraded.Str("protocol"));
+            var started = conn[2];
+            var completed = conn[3];
+            Assert.Equal(started.RequestId, upgraded.RequestId);
             Assert.Equal(started.RequestId, completed.RequestId);
             Assert.Equal("/life", started.Str("path"));
             // One request, reported once: as HTTP/2 stream 1 (it is answered, and seen by the application, as HTTP/2).
@@ -191,7 +199,7 @@ public sealed class Http2UpgradeTests
             Assert.Equal(1, started.Num("stream_id"));
             Assert.Equal(1, completed.Num("stream_id"));
             Assert.Equal(200, completed.Num("status"));
-            Assert.Equal("h2", conn[3].Str("protocol"));
+            Assert.Equal("h2", conn[4].Str("protocol"));
         }
     }
 

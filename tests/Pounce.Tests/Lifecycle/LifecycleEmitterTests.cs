@@ -286,6 +286,7 @@ public class LifecycleEmitterTests
         var r = Request(c, durationMs: 10);
         emitter.ConnectionOpened(c);
         emitter.RequestStarted(c, r);
+        c.Protocol = ConnectionProtocol.WebSocket; // as the server sets it before the event
         emitter.ConnectionUpgraded(c, r);
         emitter.ClientDisconnected(c, r);
         emitter.ConnectionCompleted(c);
