@@ -71,14 +71,8 @@ done
 
 # ---- cleanup: never leave a server or a client behind -------------------------------------------
 
-stop_pid() { # pid: TERM, wait up to 5 s, then KILL
-  local pid=$1
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=../process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../process.sh"
 
 cleanup() {
   local rc=$?

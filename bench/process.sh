@@ -1,0 +1,10 @@
+# Shared by the bench scripts (sourced): stopping the processes they start.
+
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL; an empty or finished pid is fine
+  local pid=$1
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
