@@ -46,7 +46,7 @@ public abstract partial class RequestContext :
     private ResponseBodyPipeWriter? _responseBodyWriter;
     private CancellationTokenSource _abortedCts = new();
     private CancellationToken? _requestAbortedOverride;
-    private readonly object _abortLock = new();
+    private readonly Lock _abortLock = new();
     private bool _aborted;
     private Stack<KeyValuePair<Func<object, Task>, object>>? _onStarting;
     private Stack<KeyValuePair<Func<object, Task>, object>>? _onCompleted;

@@ -59,6 +59,7 @@ internal sealed partial class Http1Connection : RequestContext
     private ConnectionEnd _closeFact;
     private bool _requestInFlight;
     private BodyKind _bodyKind;
+    private bool _bytesAfterHead;
     private bool _bodyStarted;
     private bool _bodyComplete;
     private long _bodyRemaining;
@@ -163,6 +164,7 @@ internal sealed partial class Http1Connection : RequestContext
 
     private void ResetHeadState()
     {
+        _bytesAfterHead = false;
         _requestLineDone = false;
         _headerCount = 0;
         _headerBytes = 0;
@@ -233,7 +235,9 @@ internal sealed partial class Http1Connection : RequestContext
                 var status = ParseHead(buffer, out var consumed, out var error);
                 if (status == HeadStatus.Done)
                 {
-                    // Bytes after the head (body, pipelined requests) are not examined yet.
+                    // Bytes after the head (body, pipelined requests) are not examined yet; whether there are any is
+                    // remembered, so a bodiless request's response can hold its flush without asking the pipe again.
+                    _bytesAfterHead = !buffer.Slice(consumed).IsEmpty;
                     _input.AdvanceTo(consumed);
                     return ValidateHead();
                 }

@@ -34,7 +34,7 @@ internal sealed partial class Http2Connection
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly SemaphoreSlim _outputLock = new(1, 1);
-    private readonly object _sync = new();
+    private readonly Lock _sync = new();
     private readonly Dictionary<int, Http2Stream> _streams = new();
     private Dictionary<int, StreamEnd> _endedStreams = new();
     private Dictionary<int, StreamEnd> _endedStreamsBefore = new();
