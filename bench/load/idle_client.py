@@ -6,7 +6,8 @@ connection up completely (first request served, now waiting for the next one). T
     READY open=<connections still open> failed=<count> seconds=<time taken>
 and holds them until it is killed or --hold seconds pass.
 
-Plain sockets only: runs on any python3 (run.sh prefers Debian's /usr/bin/python3).
+Plain sockets, or TLS with --tls (certificate not verified: a loopback test server's self-signed one); runs on
+any python3 (run.sh prefers Debian's /usr/bin/python3).
 Only 127.0.0.0/8 and ::1 are accepted as targets.
 """
 import argparse
@@ -14,6 +15,7 @@ import ipaddress
 import resource
 import selectors
 import socket
+import ssl
 import sys
 import time
 
@@ -27,6 +29,7 @@ def parse_args():
     p.add_argument("--batch", type=int, default=200, help="connections opened (and answered) at a time")
     p.add_argument("--timeout", type=float, default=120.0, help="give up opening after this many seconds")
     p.add_argument("--hold", type=float, default=120.0, help="hold the connections at most this many seconds")
+    p.add_argument("--tls", action="store_true", help="connect with TLS (HTTP/1.1 ALPN), one handshake at a time")
     return p.parse_args()
 
 
@@ -51,8 +54,33 @@ def response_complete(buf):
     return len(buf) >= head_end + 4 + length
 
 
-def open_batch(host, port, request, count, deadline):
+def open_tls(host, port, request, deadline, context):
+    """One TLS connection, blocking: handshake, request, whole response. Returns the socket or None."""
+    raw = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        raw.settimeout(max(0.1, deadline - time.monotonic()))
+        raw.connect((host, port))
+        s = context.wrap_socket(raw, server_hostname="localhost")
+        s.sendall(request)
+        buf = bytearray()
+        while not response_complete(buf):
+            chunk = s.recv(65536)
+            if not chunk:
+                s.close()
+                return None
+            buf += chunk
+        s.setblocking(False)
+        return s
+    except OSError:
+        raw.close()
+        return None
+
+
+def open_batch(host, port, request, count, deadline, context=None):
     """Opens `count` connections, sends the request on each, waits for every response."""
+    if context is not None:
+        done = [s for s in (open_tls(host, port, request, deadline, context) for _ in range(count)) if s is not None]
+        return done, count - len(done)
     sel = selectors.DefaultSelector()
     pending = {}
     failed = 0
@@ -107,13 +135,19 @@ def main():
         sys.exit(f"idle_client: open-file limit {limit} is too low for {args.connections} connections")
 
     request = f"GET {args.path} HTTP/1.1\r\nHost: {args.host}:{args.port}\r\n\r\n".encode("ascii")
+    context = None
+    if args.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols(["http/1.1"])
     start = time.monotonic()
     deadline = start + args.timeout
     sockets = []
     failed = 0
     while len(sockets) + failed < args.connections and time.monotonic() < deadline:
         n = min(args.batch, args.connections - len(sockets) - failed)
-        done, bad = open_batch(args.host, args.port, request, n, deadline)
+        done, bad = open_batch(args.host, args.port, request, n, deadline, context)
         sockets.extend(done)
         failed += bad
     failed += args.connections - len(sockets) - failed
