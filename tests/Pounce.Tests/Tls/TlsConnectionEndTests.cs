@@ -1,0 +1,206 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Pounce.Lifecycle;
+using Pounce.Tests.Infrastructure;
+using Pounce.Tests.LifecycleE2E;
+using Xunit;
+
+namespace Pounce.Tests.Tls;
+
+/// <summary>
+/// How HTTPS connections end, driven by a raw <see cref="SslStream"/> client: deadlines fire through the TLS layer,
+/// and a client that goes away (reset, FIN, or a TLS close_notify) is told apart from the server's own closes.
+/// </summary>
+public sealed class TlsConnectionEndTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private static async Task<(TestServer Server, EventRecorder Events)> StartAsync(Action<WebApplication> configureApp, Action<ServerConfig>? configure = null)
+    {
+        var server = await TestServer.StartAppAsync(configureApp, c =>
+        {
+            c.ServerCertificate = TestCertificates.Localhost;
+            c.LifecycleLogging = true;
+            c.LogLevel = LogLevel.Debug;
+            configure?.Invoke(c);
+        });
+        var recorder = new EventRecorder();
+        server.Services.GetRequiredService<LifecycleEmitter>().AddObserver(recorder);
+        return (server, recorder);
+    }
+
+    /// <summary>A TLS client offering ALPN http/1.1 over a fresh loopback socket.</summary>
+    private sealed class TlsClient : IAsyncDisposable
+    {
+        private readonly byte[] _buffer = new byte[16 * 1024];
+
+        private TlsClient(Socket socket, SslStream ssl)
+        {
+            Socket = socket;
+            Ssl = ssl;
+        }
+
+        public Socket Socket { get; }
+
+        public SslStream Ssl { get; }
+
+        public static async Task<TlsClient> ConnectAsync(int port)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(IPAddress.Loopback, port);
+            var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: true,
+                (_, presented, _, _) => presented?.GetCertHashString() == TestCertificates.Localhost.GetCertHashString());
+            using var cts = new CancellationTokenSource(Timeout);
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                ApplicationProtocols = [SslApplicationProtocol.Http11],
+            }, cts.Token);
+            return new TlsClient(socket, ssl);
+        }
+
+        public async Task SendAsync(string text)
+        {
+            await Ssl.WriteAsync(Encoding.ASCII.GetBytes(text));
+            await Ssl.FlushAsync();
+        }
+
+        /// <summary>Reads until the end of a response head (or a 101's head) and returns it.</summary>
+        public async Task<string> ReadHeadAsync()
+        {
+            using var cts = new CancellationTokenSource(Timeout);
+            var head = new StringBuilder();
+            var one = new byte[1];
+            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+            {
+                if (await Ssl.ReadAsync(one, cts.Token) == 0)
+                    throw new IOException("The server closed before the end of the response head: " + head);
+                head.Append((char)one[0]);
+            }
+            return head.ToString();
+        }
+
+        /// <summary>Reads and discards until the server ends the TLS stream (close_notify or EOF); false on a timeout.</summary>
+        public async Task<bool> ReadsToEndAsync()
+        {
+            using var cts = new CancellationTokenSource(Timeout);
+            try
+            {
+                while (await Ssl.ReadAsync(_buffer, cts.Token) > 0)
+                {
+                }
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+        }
+
+        /// <summary>Sends a TCP reset.</summary>
+        public void Reset()
+        {
+            Socket.LingerState = new LingerOption(true, 0);
+            Socket.Close();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Ssl.DisposeAsync();
+            Socket.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task KeepAliveTimeout_OverTls_IsTimeout()
+    {
+        var (server, events) = await StartAsync(app => app.Run(ctx => ctx.Response.WriteAsync("ok")),
+            c => c.KeepAliveTimeout = TimeSpan.FromMilliseconds(300));
+        await using var _ = server;
+        await using var client = await TlsClient.ConnectAsync(server.Port);
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+        var connection = await events.CompletedConnectionAsync();
+        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
+        Assert.Equal("timeout", completed.Str("reason"));
+        Assert.Equal("keep_alive_timeout", completed.Str("detail"));
+        Assert.Equal(1, completed.Num("requests_served"));
+        Assert.True(await client.ReadsToEndAsync(), "the server did not close the idle connection");
+    }
+
+    [Fact]
+    public async Task PeerReset_MidResponse_OverTls_IsClientDisconnect()
+    {
+        var (server, events) = await StartAsync(app => app.Run(async ctx =>
+        {
+            ctx.Response.ContentLength = 1024 * 1024;
+            await ctx.Response.Body.WriteAsync(new byte[1024]);
+            await ctx.Response.Body.FlushAsync();
+            // The client resets once it has the head: wait for the server to notice, then the writes fail.
+            await Task.Delay(Timeout, ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+            var chunk = new byte[16 * 1024];
+            for (var i = 0; i < 63; i++)
+                await ctx.Response.Body.WriteAsync(chunk);
+        }));
+        await using var _ = server;
+        await using (var client = await TlsClient.ConnectAsync(server.Port))
+        {
+            await client.SendAsync("GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
+            client.Reset();
+        }
+        var connection = await events.CompletedConnectionAsync();
+        Assert.Contains(connection, e => e.Name == "ClientDisconnected");
+        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
+        Assert.Equal("client_disconnect", completed.Str("reason"));
+        Assert.Equal("peer_reset", completed.Str("detail"));
+    }
+
+    [Fact]
+    public async Task WebSocket_ClientCloseNotify_WithoutCloseHandshake_IsClientDisconnect()
+    {
+        // TLS's close_notify is the client closing its side, as a FIN is on a plaintext port: the WebSocket's peer
+        // vanished (client_disconnect), not an application error, even while the TCP connection stays open.
+        var (server, events) = await StartAsync(app =>
+        {
+            app.UseWebSockets();
+            app.Run(async ctx =>
+            {
+                using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
+                var buffer = new byte[1024];
+                while (true)
+                {
+                    var result = await ws.ReceiveAsync(buffer, CancellationToken.None);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                        break;
+                    await ws.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, CancellationToken.None);
+                }
+            });
+        });
+        await using var _ = server;
+        await using var client = await TlsClient.ConnectAsync(server.Port);
+        await client.SendAsync("GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 101", await client.ReadHeadAsync());
+        await events.WaitUntilAsync(e => e.Any(x => x.Name == "ConnectionUpgraded"), "ConnectionUpgraded");
+        await client.Ssl.ShutdownAsync(); // close_notify; the socket stays open
+
+        var connection = await events.CompletedConnectionAsync();
+        Assert.Contains(connection, e => e.Name == "ClientDisconnected" && Equals(e["during_streaming"], true));
+        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
+        Assert.Equal("client_disconnect", completed.Str("reason"));
+        Assert.Equal("client_closed", completed.Str("detail"));
+        Assert.True(await client.ReadsToEndAsync(), "the server did not close the connection");
+    }
+}
