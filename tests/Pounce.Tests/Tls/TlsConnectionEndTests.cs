@@ -203,4 +203,95 @@ public sealed class TlsConnectionEndTests
         Assert.Equal("client_closed", completed.Str("detail"));
         Assert.True(await client.ReadsToEndAsync(), "the server did not close the connection");
     }
+
+    [Fact]
+    public async Task ServerStop_DuringHandshake_ClosesAsShutdownIdle()
+    {
+        var (server, events) = await StartAsync(app => app.Run(ctx => ctx.Response.WriteAsync("ok")),
+            c => c.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        await using var _ = server;
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+        // The client holds its handshake in the certificate check: the server has sent its flight and waits for the
+        // client's (TLS 1.3: its Finished), so it is inside the handshake when the server stops.
+        var inCheck = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: true, (_, presented, _, _) =>
+        {
+            inCheck.TrySetResult();
+            release.Wait(Timeout);
+            return presented?.GetCertHashString() == TestCertificates.Localhost.GetCertHashString();
+        });
+        var handshake = ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls13,
+        });
+        try
+        {
+            await inCheck.Task.WaitAsync(Timeout);
+            var stop = server.StopAsync();
+            var connection = await events.CompletedConnectionAsync();
+            var completed = connection.Single(e => e.Name == "ConnectionCompleted");
+            Assert.Equal("shutdown", completed.Str("reason"));
+            Assert.Equal("shutdown_idle", completed.Str("detail"));
+            Assert.Equal("unknown", completed.Str("protocol"));
+            await stop.WaitAsync(TimeSpan.FromSeconds(10)); // not the 30 s ShutdownTimeout
+        }
+        finally
+        {
+            release.Set();
+        }
+        // The client sees the connection end: its handshake fails, or (TLS 1.3 finishes on the client's side) the stream ends.
+        try
+        {
+            await handshake.WaitAsync(Timeout);
+            Assert.Equal(0, await ssl.ReadAsync(new byte[1]).AsTask().WaitAsync(Timeout));
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task BodyReadTimeout_OverTls_IsTimeout()
+    {
+        var (server, events) = await StartAsync(app => app.Run(async ctx =>
+        {
+            var buffer = new byte[1024];
+            while (await ctx.Request.Body.ReadAsync(buffer) > 0)
+            {
+            }
+        }), c => c.BodyReadTimeout = TimeSpan.FromMilliseconds(300));
+        await using var _ = server;
+        await using var client = await TlsClient.ConnectAsync(server.Port);
+        await client.SendAsync("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
+        var connection = await events.CompletedConnectionAsync();
+        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
+        Assert.Equal("timeout", completed.Str("reason"));
+        Assert.Equal("body_read_timeout", completed.Str("detail"));
+    }
+
+    [Fact]
+    public async Task ResponseWriteTimeout_OverTls_IsTimeout()
+    {
+        var (server, events) = await StartAsync(app => app.Run(async ctx =>
+        {
+            // Far more than the socket buffers hold; the client never reads.
+            var chunk = new byte[64 * 1024];
+            for (var i = 0; i < 4096; i++)
+                await ctx.Response.Body.WriteAsync(chunk);
+        }), c => c.ResponseWriteTimeout = TimeSpan.FromMilliseconds(500));
+        await using var _ = server;
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+        await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: true,
+            (_, presented, _, _) => presented?.GetCertHashString() == TestCertificates.Localhost.GetCertHashString());
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost" });
+        await ssl.WriteAsync("GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n"u8.ToArray());
+        var connection = await events.CompletedConnectionAsync();
+        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
+        Assert.Equal("timeout", completed.Str("reason"));
+        Assert.Equal("write_timeout", completed.Str("detail"));
+    }
 }
