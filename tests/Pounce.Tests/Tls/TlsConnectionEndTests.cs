@@ -294,4 +294,40 @@ public sealed class TlsConnectionEndTests
         Assert.Equal("timeout", completed.Str("reason"));
         Assert.Equal("write_timeout", completed.Str("detail"));
     }
+
+    [Fact]
+    public async Task Http2_ClientCloseNotify_WithStreamInFlight_IsClientDisconnect()
+    {
+        var (server, events) = await StartAsync(app => app.Run(async ctx =>
+        {
+            await Task.Delay(Timeout, ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+            await ctx.Response.WriteAsync("late");
+        }));
+        await using var _ = server;
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+        await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: true,
+            (_, presented, _, _) => presented?.GetCertHashString() == TestCertificates.Localhost.GetCertHashString());
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ApplicationProtocols = [SslApplicationProtocol.Http2],
+        });
+        Assert.Equal(SslApplicationProtocol.Http2, ssl.NegotiatedApplicationProtocol);
+        var frames = new List<byte>();
+        frames.AddRange("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray());
+        frames.AddRange(new byte[] { 0, 0, 0, 0x4, 0, 0, 0, 0, 0 }); // SETTINGS, empty
+        byte[] block = [0x82, 0x87, 0x84, 0x41, 9, .. "localhost"u8]; // GET https / localhost (HPACK, no Huffman)
+        frames.AddRange(new byte[] { 0, 0, (byte)block.Length, 0x1, 0x5, 0, 0, 0, 1 }); // HEADERS, END_STREAM | END_HEADERS, stream 1
+        frames.AddRange(block);
+        await ssl.WriteAsync(frames.ToArray());
+        await events.WaitUntilAsync(e => e.Any(x => x.Name == "RequestStarted"), "RequestStarted");
+        await ssl.ShutdownAsync(); // close_notify; the socket stays open
+
+        var connection = await events.CompletedConnectionAsync();
+        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
+        Assert.Equal("client_disconnect", completed.Str("reason"));
+        Assert.Equal("client_closed", completed.Str("detail"));
+        Assert.Equal("h2", completed.Str("protocol"));
+    }
 }
