@@ -5,10 +5,6 @@ using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Pounce.Lifecycle;
-using Pounce.Tests.Infrastructure;
 using Pounce.Tests.LifecycleE2E;
 using Xunit;
 
@@ -22,18 +18,14 @@ public sealed class TlsConnectionEndTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
-    private static async Task<(TestServer Server, EventRecorder Events)> StartAsync(Action<WebApplication> configureApp, Action<ServerConfig>? configure = null)
+    /// <summary>Waits for the connection's end and checks its reason and detail; returns all its events.</summary>
+    private static async Task<IReadOnlyList<RecordedEvent>> AssertEndsAsync(EventRecorder events, string reason, string detail)
     {
-        var server = await TestServer.StartAppAsync(configureApp, c =>
-        {
-            c.ServerCertificate = TestCertificates.Localhost;
-            c.LifecycleLogging = true;
-            c.LogLevel = LogLevel.Debug;
-            configure?.Invoke(c);
-        });
-        var recorder = new EventRecorder();
-        server.Services.GetRequiredService<LifecycleEmitter>().AddObserver(recorder);
-        return (server, recorder);
+        var connection = await events.CompletedConnectionAsync();
+        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
+        Assert.Equal(reason, completed.Str("reason"));
+        Assert.Equal(detail, completed.Str("detail"));
+        return connection;
     }
 
     /// <summary>A TLS client offering ALPN http/1.1 over a fresh loopback socket.</summary>
@@ -51,9 +43,12 @@ public sealed class TlsConnectionEndTests
 
         public SslStream Ssl { get; }
 
-        public static async Task<TlsClient> ConnectAsync(int port)
+        /// <summary>Connects and handshakes, offering <paramref name="alpn"/> (http/1.1 by default).</summary>
+        public static async Task<TlsClient> ConnectAsync(int port, SslApplicationProtocol? alpn = null, int? receiveBufferSize = null)
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            if (receiveBufferSize is { } size)
+                socket.ReceiveBufferSize = size;
             await socket.ConnectAsync(IPAddress.Loopback, port);
             var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: true,
                 (_, presented, _, _) => presented?.GetCertHashString() == TestCertificates.Localhost.GetCertHashString());
@@ -61,7 +56,7 @@ public sealed class TlsConnectionEndTests
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
                 TargetHost = "localhost",
-                ApplicationProtocols = [SslApplicationProtocol.Http11],
+                ApplicationProtocols = [alpn ?? SslApplicationProtocol.Http11],
             }, cts.Token);
             return new TlsClient(socket, ssl);
         }
@@ -125,24 +120,21 @@ public sealed class TlsConnectionEndTests
     [Fact]
     public async Task KeepAliveTimeout_OverTls_IsTimeout()
     {
-        var (server, events) = await StartAsync(app => app.Run(ctx => ctx.Response.WriteAsync("ok")),
+        var (server, events) = await TlsTests.StartAsync(ctx => ctx.Response.WriteAsync("ok"),
             c => c.KeepAliveTimeout = TimeSpan.FromMilliseconds(300));
         await using var _ = server;
         await using var client = await TlsClient.ConnectAsync(server.Port);
         await client.SendAsync("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
-        var connection = await events.CompletedConnectionAsync();
-        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
-        Assert.Equal("timeout", completed.Str("reason"));
-        Assert.Equal("keep_alive_timeout", completed.Str("detail"));
-        Assert.Equal(1, completed.Num("requests_served"));
+        var connection = await AssertEndsAsync(events, "timeout", "keep_alive_timeout");
+        Assert.Equal(1, connection[^1].Num("requests_served"));
         Assert.True(await client.ReadsToEndAsync(), "the server did not close the idle connection");
     }
 
     [Fact]
     public async Task PeerReset_MidResponse_OverTls_IsClientDisconnect()
     {
-        var (server, events) = await StartAsync(app => app.Run(async ctx =>
+        var (server, events) = await TlsTests.StartAsync(async ctx =>
         {
             ctx.Response.ContentLength = 1024 * 1024;
             await ctx.Response.Body.WriteAsync(new byte[1024]);
@@ -152,7 +144,7 @@ public sealed class TlsConnectionEndTests
             var chunk = new byte[16 * 1024];
             for (var i = 0; i < 63; i++)
                 await ctx.Response.Body.WriteAsync(chunk);
-        }));
+        });
         await using var _ = server;
         await using (var client = await TlsClient.ConnectAsync(server.Port))
         {
@@ -160,11 +152,8 @@ public sealed class TlsConnectionEndTests
             Assert.StartsWith("HTTP/1.1 200", await client.ReadHeadAsync());
             client.Reset();
         }
-        var connection = await events.CompletedConnectionAsync();
+        var connection = await AssertEndsAsync(events, "client_disconnect", "peer_reset");
         Assert.Contains(connection, e => e.Name == "ClientDisconnected");
-        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
-        Assert.Equal("client_disconnect", completed.Str("reason"));
-        Assert.Equal("peer_reset", completed.Str("detail"));
     }
 
     [Fact]
@@ -172,22 +161,18 @@ public sealed class TlsConnectionEndTests
     {
         // TLS's close_notify is the client closing its side, as a FIN is on a plaintext port: the WebSocket's peer
         // vanished (client_disconnect), not an application error, even while the TCP connection stays open.
-        var (server, events) = await StartAsync(app =>
+        var (server, events) = await TlsTests.StartAsync(async ctx =>
         {
-            app.UseWebSockets();
-            app.Run(async ctx =>
+            using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
+            var buffer = new byte[1024];
+            while (true)
             {
-                using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
-                var buffer = new byte[1024];
-                while (true)
-                {
-                    var result = await ws.ReceiveAsync(buffer, CancellationToken.None);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                        break;
-                    await ws.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, CancellationToken.None);
-                }
-            });
-        });
+                var result = await ws.ReceiveAsync(buffer, CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                    break;
+                await ws.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, CancellationToken.None);
+            }
+        }, configureApp: app => app.UseWebSockets());
         await using var _ = server;
         await using var client = await TlsClient.ConnectAsync(server.Port);
         await client.SendAsync("GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -196,18 +181,15 @@ public sealed class TlsConnectionEndTests
         await events.WaitUntilAsync(e => e.Any(x => x.Name == "ConnectionUpgraded"), "ConnectionUpgraded");
         await client.Ssl.ShutdownAsync(); // close_notify; the socket stays open
 
-        var connection = await events.CompletedConnectionAsync();
+        var connection = await AssertEndsAsync(events, "client_disconnect", "client_closed");
         Assert.Contains(connection, e => e.Name == "ClientDisconnected" && Equals(e["during_streaming"], true));
-        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
-        Assert.Equal("client_disconnect", completed.Str("reason"));
-        Assert.Equal("client_closed", completed.Str("detail"));
         Assert.True(await client.ReadsToEndAsync(), "the server did not close the connection");
     }
 
     [Fact]
     public async Task ServerStop_DuringHandshake_ClosesAsShutdownIdle()
     {
-        var (server, events) = await StartAsync(app => app.Run(ctx => ctx.Response.WriteAsync("ok")),
+        var (server, events) = await TlsTests.StartAsync(ctx => ctx.Response.WriteAsync("ok"),
             c => c.ShutdownTimeout = TimeSpan.FromSeconds(30));
         await using var _ = server;
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -231,11 +213,8 @@ public sealed class TlsConnectionEndTests
         {
             await inCheck.Task.WaitAsync(Timeout);
             var stop = server.StopAsync();
-            var connection = await events.CompletedConnectionAsync();
-            var completed = connection.Single(e => e.Name == "ConnectionCompleted");
-            Assert.Equal("shutdown", completed.Str("reason"));
-            Assert.Equal("shutdown_idle", completed.Str("detail"));
-            Assert.Equal("unknown", completed.Str("protocol"));
+            var connection = await AssertEndsAsync(events, "shutdown", "shutdown_idle");
+            Assert.Equal("unknown", connection[^1].Str("protocol"));
             await stop.WaitAsync(TimeSpan.FromSeconds(10)); // not the 30 s ShutdownTimeout
         }
         finally
@@ -256,78 +235,57 @@ public sealed class TlsConnectionEndTests
     [Fact]
     public async Task BodyReadTimeout_OverTls_IsTimeout()
     {
-        var (server, events) = await StartAsync(app => app.Run(async ctx =>
+        var (server, events) = await TlsTests.StartAsync(async ctx =>
         {
             var buffer = new byte[1024];
             while (await ctx.Request.Body.ReadAsync(buffer) > 0)
             {
             }
-        }), c => c.BodyReadTimeout = TimeSpan.FromMilliseconds(300));
+        }, c => c.BodyReadTimeout = TimeSpan.FromMilliseconds(300));
         await using var _ = server;
         await using var client = await TlsClient.ConnectAsync(server.Port);
         await client.SendAsync("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
-        var connection = await events.CompletedConnectionAsync();
-        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
-        Assert.Equal("timeout", completed.Str("reason"));
-        Assert.Equal("body_read_timeout", completed.Str("detail"));
+        await AssertEndsAsync(events, "timeout", "body_read_timeout");
     }
 
     [Fact]
     public async Task ResponseWriteTimeout_OverTls_IsTimeout()
     {
-        var (server, events) = await StartAsync(app => app.Run(async ctx =>
+        var (server, events) = await TlsTests.StartAsync(async ctx =>
         {
             // Far more than the socket buffers hold; the client never reads.
             var chunk = new byte[64 * 1024];
             for (var i = 0; i < 4096; i++)
                 await ctx.Response.Body.WriteAsync(chunk);
-        }), c => c.ResponseWriteTimeout = TimeSpan.FromMilliseconds(500));
+        }, c => c.ResponseWriteTimeout = TimeSpan.FromMilliseconds(500));
         await using var _ = server;
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-        await socket.ConnectAsync(IPAddress.Loopback, server.Port);
-        await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: true,
-            (_, presented, _, _) => presented?.GetCertHashString() == TestCertificates.Localhost.GetCertHashString());
-        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost" });
-        await ssl.WriteAsync("GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n"u8.ToArray());
-        var connection = await events.CompletedConnectionAsync();
-        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
-        Assert.Equal("timeout", completed.Str("reason"));
-        Assert.Equal("write_timeout", completed.Str("detail"));
+        await using var client = await TlsClient.ConnectAsync(server.Port, receiveBufferSize: 4096);
+        await client.SendAsync("GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n"); // and never reads
+        await AssertEndsAsync(events, "timeout", "write_timeout");
     }
 
     [Fact]
     public async Task Http2_ClientCloseNotify_WithStreamInFlight_IsClientDisconnect()
     {
-        var (server, events) = await StartAsync(app => app.Run(async ctx =>
+        var (server, events) = await TlsTests.StartAsync(async ctx =>
         {
             await Task.Delay(Timeout, ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
             await ctx.Response.WriteAsync("late");
-        }));
-        await using var _ = server;
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(IPAddress.Loopback, server.Port);
-        await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: true,
-            (_, presented, _, _) => presented?.GetCertHashString() == TestCertificates.Localhost.GetCertHashString());
-        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-        {
-            TargetHost = "localhost",
-            ApplicationProtocols = [SslApplicationProtocol.Http2],
         });
-        Assert.Equal(SslApplicationProtocol.Http2, ssl.NegotiatedApplicationProtocol);
+        await using var _ = server;
+        await using var client = await TlsClient.ConnectAsync(server.Port, SslApplicationProtocol.Http2);
+        Assert.Equal(SslApplicationProtocol.Http2, client.Ssl.NegotiatedApplicationProtocol);
         var frames = new List<byte>();
         frames.AddRange("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray());
         frames.AddRange(new byte[] { 0, 0, 0, 0x4, 0, 0, 0, 0, 0 }); // SETTINGS, empty
         byte[] block = [0x82, 0x87, 0x84, 0x41, 9, .. "localhost"u8]; // GET https / localhost (HPACK, no Huffman)
         frames.AddRange(new byte[] { 0, 0, (byte)block.Length, 0x1, 0x5, 0, 0, 0, 1 }); // HEADERS, END_STREAM | END_HEADERS, stream 1
         frames.AddRange(block);
-        await ssl.WriteAsync(frames.ToArray());
+        await client.Ssl.WriteAsync(frames.ToArray());
         await events.WaitUntilAsync(e => e.Any(x => x.Name == "RequestStarted"), "RequestStarted");
-        await ssl.ShutdownAsync(); // close_notify; the socket stays open
+        await client.Ssl.ShutdownAsync(); // close_notify; the socket stays open
 
-        var connection = await events.CompletedConnectionAsync();
-        var completed = connection.Single(e => e.Name == "ConnectionCompleted");
-        Assert.Equal("client_disconnect", completed.Str("reason"));
-        Assert.Equal("client_closed", completed.Str("detail"));
-        Assert.Equal("h2", completed.Str("protocol"));
+        var connection = await AssertEndsAsync(events, "client_disconnect", "client_closed");
+        Assert.Equal("h2", connection[^1].Str("protocol"));
     }
 }
