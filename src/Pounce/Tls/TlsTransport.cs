@@ -114,7 +114,13 @@ internal sealed class TlsTransport : IDuplexPipe
                 var memory = writer.GetMemory(4096);
                 var read = await _ssl.ReadAsync(memory);
                 if (read == 0)
+                {
+                    // close_notify (or the socket's EOF, already recorded): the client closed its side. It may keep
+                    // the socket open, so say so here, before the protocol sees the end of its input.
+                    if (!_closing)
+                        _socket.OnPeerEndedStream();
                     break;
+                }
                 writer.Advance(read);
                 var result = await writer.FlushAsync();
                 if (result.IsCompleted || result.IsCanceled)

@@ -206,6 +206,16 @@ internal sealed class SocketTransport : IDuplexPipe
         }
     }
 
+    /// <summary>
+    /// The peer ended its stream in a layer above the socket (TLS close_notify) while the socket may stay open: the
+    /// same fact as its FIN, so the protocols' "did the client go away?" and <see cref="ConnectionClosed"/> agree.
+    /// </summary>
+    public void OnPeerEndedStream()
+    {
+        SetPeerClose(PeerClose.Fin);
+        SignalClosed();
+    }
+
     private void SetPeerClose(PeerClose kind) => Interlocked.CompareExchange(ref _peerClose, (int)kind, 0);
 
     private void SignalClosed()

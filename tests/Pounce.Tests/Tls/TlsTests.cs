@@ -22,7 +22,8 @@ namespace Pounce.Tests.Tls;
 /// <summary>HTTPS endpoints: the handshake, ALPN choosing HTTP/2 or HTTP/1.1, what the app sees, and how failures are logged.</summary>
 public sealed class TlsTests
 {
-    private static async Task<(TestServer Server, EventRecorder Events)> StartAsync(RequestDelegate handler, Action<ServerConfig>? configure = null,
+    /// <summary>An HTTPS test server (the shared test certificate, lifecycle events down to debug) and its event recorder.</summary>
+    internal static async Task<(TestServer Server, EventRecorder Events)> StartAsync(RequestDelegate handler, Action<ServerConfig>? configure = null,
         Action<WebApplication>? configureApp = null)
     {
         var server = await TestServer.StartAppAsync(app =>
