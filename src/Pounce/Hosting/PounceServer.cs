@@ -53,6 +53,9 @@ public sealed class PounceServer : IServer
     /// <summary>The addresses actually bound, with real ports (after start).</summary>
     public ICollection<string> Addresses => _addresses.Addresses;
 
+    /// <summary>Connections accepted and not yet closed (for tests and diagnostics); 0 before start.</summary>
+    internal int OpenConnections => _context?.Connections.Count ?? 0;
+
     /// <inheritdoc />
     public Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken) where TContext : notnull
         => StartAsync(new HostingRequestApplication<TContext>(application), cancellationToken);

@@ -86,11 +86,16 @@ internal abstract class UpgradedStream : Stream
     {
         if (Interlocked.Exchange(ref _shutdownStarted, 1) != 0)
             return;
-        if (await TrySendGoingAwayAsync())
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        // An application write still finishing (its bytes may already be with the client) is waited for, within the
+        // grace period: giving up at once would abort a WebSocket that was about to be closed cleanly.
+        if (await TrySendGoingAwayAsync(grace, ended))
         {
+            var left = grace - System.Diagnostics.Stopwatch.GetElapsedTime(started);
             try
             {
-                await Task.Delay(grace, ended);
+                if (left > TimeSpan.Zero)
+                    await Task.Delay(left, ended);
             }
             catch (OperationCanceledException)
             {
@@ -102,20 +107,30 @@ internal abstract class UpgradedStream : Stream
 
     /// <summary>
     /// Sends Close 1001 on behalf of the application, when this is a WebSocket, no write of the application is in
-    /// progress, the last frame sent is complete and no Close was sent yet. The application's WebSocket then sees the
-    /// client's answering Close as usual; what it writes afterwards (its own Close) is discarded. False when the
-    /// frame could not be sent.
+    /// progress (one in progress is waited for up to <paramref name="waitForWriter"/>), the last frame sent is complete
+    /// and no Close was sent yet. The application's WebSocket then sees the client's answering Close as usual; what it
+    /// writes afterwards (its own Close) is discarded. False when the frame could not be sent.
     /// </summary>
-    public ValueTask<bool> TrySendGoingAwayAsync() => TrySendCloseAsync(GoingAwayFrame, forShutdown: true);
+    public ValueTask<bool> TrySendGoingAwayAsync(TimeSpan waitForWriter, CancellationToken ended)
+        => TrySendCloseAsync(GoingAwayFrame, forShutdown: true, waitForWriter, ended);
 
     /// <summary>
     /// Sends a Close frame of the server's, when no write of the application is in progress, the last frame sent is
     /// complete and no Close was sent yet; later application writes are discarded.
     /// </summary>
-    private async ValueTask<bool> TrySendCloseAsync(byte[] closeFrame, bool forShutdown)
+    private async ValueTask<bool> TrySendCloseAsync(byte[] closeFrame, bool forShutdown, TimeSpan waitForWriter = default, CancellationToken ended = default)
     {
-        if (!_scanFrames || !_writeGate.Wait(0))
+        if (!_scanFrames)
             return false;
+        try
+        {
+            if (!(waitForWriter > TimeSpan.Zero ? await _writeGate.WaitAsync(waitForWriter, ended) : _writeGate.Wait(0)))
+                return false;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
         try
         {
             if (!_sent.AtFrameStart || _sent.SawClose || _peerEnded)
