@@ -371,7 +371,17 @@ public sealed class WebSocketTests
             Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, socket.CloseStatus);
             Assert.Equal("server shutting down", socket.CloseStatusDescription);
             // The client answers the Close; the application's WebSocket sees it and ends; the server stops.
-            await socket.CloseOutputAsync(WebSocketCloseStatus.EndpointUnavailable, null, cts.Token);
+            try
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.EndpointUnavailable, null, cts.Token);
+            }
+            catch (WebSocketException ex) when (http2 && ex.InnerException is HttpProtocolException { ErrorCode: 0 })
+            {
+                // HttpClient, on our GOAWAY (NO_ERROR, last stream id = this stream: it may go on, RFC 9113 6.8),
+                // sometimes tears the whole connection down itself (it sends FIN; seen in the server's transport) before
+                // this reply is written. That is the client's doing; what the server must do is checked below: the
+                // 1001 was received above, the stop is quick and the lifecycle says shutdown.
+            }
             await stopping;
             Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(4), $"stopping took {stopwatch.Elapsed}");
 
