@@ -43,7 +43,7 @@ internal sealed class Connection : IThreadPoolWorkItem
             Tls = tls is not null,
         };
         Transport = new SocketTransport(socket);
-        Pipes = Transport;
+        _pipes = Transport;
     }
 
     public ConnectionInfo Info { get; }
@@ -54,7 +54,13 @@ internal sealed class Connection : IThreadPoolWorkItem
     /// The pipes the protocol reads requests from and writes responses to: the socket's own, or the plaintext side
     /// of TLS once the handshake is done.
     /// </summary>
-    public IDuplexPipe Pipes { get; private set; }
+    public IDuplexPipe Pipes
+    {
+        get => Volatile.Read(ref _pipes);
+        private set => Volatile.Write(ref _pipes, value); // read by the heartbeat's thread
+    }
+
+    private IDuplexPipe _pipes;
 
     public ServerContext Server => _server;
 
