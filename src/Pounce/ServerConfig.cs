@@ -188,6 +188,16 @@ public sealed class ServerConfig
     /// <summary>Write log lines to this file instead of standard output. Default none (stdout).</summary>
     public string? LogFile { get; set; }
 
+    /// <summary>
+    /// With <see cref="LogFile"/>: rotate the file once it would grow past this many bytes (<c>app.log</c> becomes
+    /// <c>app.log.1</c>, the previous <c>.1</c> becomes <c>.2</c>, ...), always between two lines. 0 = never by size
+    /// (rotate with logrotate and <c>SIGHUP</c>, which reopens the file). 0 or at least 4096. Default 0.
+    /// </summary>
+    public long LogFileMaxSize { get; set; }
+
+    /// <summary>Rotated files kept by size rotation (<see cref="LogFileMaxSize"/>): <c>app.log.1</c> to <c>app.log.N</c>; older ones are deleted. 1 to 1000. Default 5.</summary>
+    public int LogFileMaxFiles { get; set; } = 5;
+
     /// <summary>Lines the asynchronous log writer queues; when full, further lines are dropped, counted, and the count is reported in a <c>LogLinesDropped</c> line. Default 65536.</summary>
     public int LogBufferLines { get; set; } = 65_536;
 
@@ -266,6 +276,10 @@ public sealed class ServerConfig
             throw Bad(nameof(HealthCheckPath), HealthCheckPath, "a path starting with '/'");
         if (LogFile is not null && LogFile.Length == 0)
             throw Bad(nameof(LogFile), LogFile, "a file path, or unset for standard output");
+        if (LogFileMaxSize != 0 && (LogFileMaxSize < 4096 || LogFile is null))
+            throw Bad(nameof(LogFileMaxSize), LogFileMaxSize, "0 (no size rotation) or at least 4096 bytes, given together with LogFile");
+        if (LogFileMaxFiles is < 1 or > 1000)
+            throw Bad(nameof(LogFileMaxFiles), LogFileMaxFiles, "1 to 1000");
         if (LogBufferLines < 16)
             throw Bad(nameof(LogBufferLines), LogBufferLines, "at least 16");
         if (OtelEndpoint is not null && !TryParseOtelEndpoint(OtelEndpoint, out _))

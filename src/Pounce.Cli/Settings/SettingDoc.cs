@@ -76,7 +76,9 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["LogSlowRequestsThreshold"] = new(Logging, "SECONDS", "a response taking at least this long is flagged slow and logged at info") { Expected = "a number of seconds greater than 0" },
         ["HealthCheckPath"] = new(Logging, "PATH", "requests to exactly this path emit no lifecycle events (e.g. /health)"),
         ["AccessLog"] = new(Logging, null, "write one access-log line per request"),
-        ["LogFile"] = new(Logging, "FILE", "write log lines to FILE instead of standard output"),
+        ["LogFile"] = new(Logging, "FILE", "write log lines to FILE instead of standard output; reopened on SIGHUP (logrotate's postrotate)"),
+        ["LogFileMaxSize"] = new(Logging, "BYTES", "rotate --log-file when it would grow past BYTES (FILE.1, FILE.2, ...), 0 = never by size") { Expected = "0 or a number of bytes of at least 4096" },
+        ["LogFileMaxFiles"] = new(Logging, "N", "rotated files kept by --log-file-max-size") { Expected = "an integer 1-1000", Min = 1, Max = 1000 },
         ["LogBufferLines"] = new(Logging, "N", "lines the asynchronous log writer buffers before it applies backpressure"),
 
         ["OtelEndpoint"] = new(Telemetry, "URL", "export traces and metrics with OTLP HTTP/protobuf to this receiver (e.g. http://localhost:4318); unset = no OpenTelemetry")

@@ -362,9 +362,13 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
             throw new InvalidOperationException("Invalid Pounce setting LogFile = '': expected a file path, or unset for standard output.");
         if (config.LogFile is null)
             return Console.OpenStandardOutput();
+        if (config.LogFileMaxSize is < 0 or (> 0 and < 4096))
+            throw new InvalidOperationException($"Invalid Pounce setting LogFileMaxSize = {config.LogFileMaxSize}: expected 0 (no size rotation) or at least 4096 bytes, given together with LogFile.");
+        if (config.LogFileMaxFiles is < 1 or > 1000)
+            throw new InvalidOperationException($"Invalid Pounce setting LogFileMaxFiles = {config.LogFileMaxFiles}: expected 1 to 1000.");
         try
         {
-            return new FileStream(config.LogFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096);
+            return LogFileStream.Open(config); // reopened on SIGHUP, rotated by LogFileMaxSize
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
