@@ -25,6 +25,7 @@ internal static class HelpText
             Commands:
               serve [APP]           serve APP, or the demo app (the default command: 'pounce APP' = 'pounce serve APP')
               config show [APP]     print the effective settings and where each came from
+              logs [VIEW] [FILE...]  answer questions from a Pounce log (see 'pounce logs --help')
 
             Arguments:
               APP                   path to an ASP.NET Core app's built .dll, e.g. bin/Release/net10.0/MyApp.dll

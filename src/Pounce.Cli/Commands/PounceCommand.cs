@@ -56,6 +56,9 @@ internal sealed class PounceCommand
         Config.Add(ConfigShow);
         Root.Add(Config);
 
+        Logs = new Logs.LogsCommand().Command;
+        Root.Add(Logs);
+
         foreach (var option in Root.Options)
         {
             if (option is HelpOption help)
@@ -70,6 +73,9 @@ internal sealed class PounceCommand
     public Command Config { get; }
 
     public Command ConfigShow { get; }
+
+    /// <summary><c>pounce logs</c> and its views.</summary>
+    public Command Logs { get; }
 
     private void AddAppArguments(Command command)
     {
@@ -160,9 +166,12 @@ internal sealed class PounceCommand
     {
         public override int Invoke(ParseResult parseResult)
         {
-            var text = parseResult.CommandResult.Command == command.ConfigShow || parseResult.CommandResult.Command == command.Config
+            var invoked = parseResult.CommandResult.Command;
+            var text = invoked == command.ConfigShow || invoked == command.Config
                 ? HelpText.ConfigShow()
-                : HelpText.Serve();
+                : invoked == command.Logs || command.Logs.Subcommands.Contains(invoked)
+                    ? Pounce.Cli.Logs.LogsHelp.Text()
+                    : HelpText.Serve();
             Console.Out.Write(text);
             return ExitCodes.Ok;
         }

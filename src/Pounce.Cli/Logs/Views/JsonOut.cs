@@ -1,0 +1,53 @@
+using System.Text.Json;
+
+namespace Pounce.Cli.Logs.Views;
+
+/// <summary>The parts every <c>--json</c> document shares: the input, its line counts and time span.</summary>
+internal static class JsonOut
+{
+    public static Utf8JsonWriter Create(Stream output)
+        => new(output, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    public static void WriteInput(Utf8JsonWriter w, LogStats s)
+    {
+        w.WriteStartObject("input");
+        w.WriteStartArray("files");
+        foreach (var f in s.Sources)
+            w.WriteStringValue(f);
+        w.WriteEndArray();
+        w.WriteNumber("lines", s.Lines);
+        w.WriteNumber("json_lines", s.JsonLines);
+        w.WriteNumber("text_lines", s.TextLines);
+        w.WriteNumber("malformed", s.Malformed);
+        w.WriteStartArray("malformed_at");
+        foreach (var m in s.MalformedAt)
+            w.WriteStringValue(m);
+        w.WriteEndArray();
+        w.WriteNumber("filtered_out", s.FilteredOut);
+        w.WriteNumber("dropped_reported", s.DroppedReported);
+        w.WriteString("first", s.First > 0 ? Timestamps.Format(s.First) : null);
+        w.WriteString("last", s.Last > 0 ? Timestamps.Format(s.Last) : null);
+        w.WriteNumber("span_seconds", s.First > 0 ? Math.Round((s.Last - s.First) / 1e7, 6) : 0);
+        w.WriteString("request_source", s.RequestSource);
+        w.WriteEndObject();
+    }
+
+    public static void WriteLatency(Utf8JsonWriter w, string name, LatencyHistogram h)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("count", h.Count);
+        w.WriteNumber("p50_ms", Cells.Ms(h.Percentile(0.50)));
+        w.WriteNumber("p90_ms", Cells.Ms(h.Percentile(0.90)));
+        w.WriteNumber("p99_ms", Cells.Ms(h.Percentile(0.99)));
+        w.WriteNumber("max_ms", Cells.Ms(h.Max));
+        w.WriteEndObject();
+    }
+
+    /// <summary>Map entries sorted by count, largest first, then by key.</summary>
+    public static List<KeyValuePair<TKey, long>> ByCount<TKey>(Dictionary<TKey, long> map, Func<TKey, string> name) where TKey : notnull
+    {
+        var list = map.ToList();
+        list.Sort((a, b) => a.Value != b.Value ? b.Value.CompareTo(a.Value) : string.CompareOrdinal(name(a.Key), name(b.Key)));
+        return list;
+    }
+}
