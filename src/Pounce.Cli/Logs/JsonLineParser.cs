@@ -10,15 +10,28 @@ namespace Pounce.Cli.Logs;
 /// </summary>
 internal static class JsonLineParser
 {
+    /// <summary>Kinds of line that are only counted, so need not be read to their end.</summary>
+    [Flags]
+    public enum CountOnly
+    {
+        None = 0,
+        RequestStarted = 1,
+        Access = 2,
+    }
+
     private static readonly JsonReaderOptions Options = new() { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 64 };
 
     /// <summary>Parses <paramref name="line"/>; false when it is not one well-formed JSON object.</summary>
-    public static bool TryParse(ReadOnlySpan<byte> line, ref LogRecord record)
+    /// <param name="line">The line, without its newline.</param>
+    /// <param name="record">Receives the fields.</param>
+    /// <param name="countOnly">Kinds whose lines are only counted (their time and kind are all that is used): reading
+    /// stops once both are known, after checking that the line is not cut short.</param>
+    public static bool TryParse(ReadOnlySpan<byte> line, ref LogRecord record, CountOnly countOnly = CountOnly.None)
     {
         record.Clear();
         try
         {
-            return Read(line, ref record);
+            return Read(line, ref record, countOnly);
         }
         catch (JsonException)
         {
@@ -26,7 +39,7 @@ internal static class JsonLineParser
         }
     }
 
-    private static bool Read(ReadOnlySpan<byte> line, ref LogRecord r)
+    private static bool Read(ReadOnlySpan<byte> line, ref LogRecord r, CountOnly countOnly)
     {
         var reader = new Utf8JsonReader(line, isFinalBlock: true, new JsonReaderState(Options));
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -53,6 +66,8 @@ internal static class JsonLineParser
             }
             if (escapedName)
                 continue; // none of the names we read needs escaping
+            if (countOnly != CountOnly.None && r.Timestamp != 0 && EnoughToCount(ref r, countOnly, hasEvent) && EndsLikeAnObject(line))
+                return true;
             switch (name.Length)
             {
                 case 4:
@@ -109,6 +124,29 @@ internal static class JsonLineParser
             }
         }
         return false; // the object never ended: a truncated line
+    }
+
+    /// <summary>True when the line is of a kind only counted, and its kind is known (set in <paramref name="r"/>).</summary>
+    private static bool EnoughToCount(ref LogRecord r, CountOnly countOnly, bool hasEvent)
+    {
+        if (hasEvent && (countOnly & CountOnly.RequestStarted) != 0 && r.EventName.SequenceEqual("RequestStarted"u8))
+        {
+            r.Kind = LineKind.RequestStarted;
+            return true;
+        }
+        if (!hasEvent && (countOnly & CountOnly.Access) != 0 && r.Category.SequenceEqual("Pounce.Access"u8))
+        {
+            r.Kind = LineKind.Access;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>A line cut short does not end with the object's closing brace.</summary>
+    private static bool EndsLikeAnObject(ReadOnlySpan<byte> line)
+    {
+        line = line.TrimEnd(" \t\r"u8);
+        return line.Length > 1 && line[^1] == '}' && line[^2] != '\\';
     }
 
     private static void Classify(ref LogRecord r, bool hasEvent)

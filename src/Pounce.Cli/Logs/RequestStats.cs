@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Pounce.Cli.Logs;
@@ -100,8 +101,7 @@ internal sealed class RequestStats
         }
         if (!r.HttpVersion.IsEmpty)
         {
-            var v = Versions.GetOrAdd(r.HttpVersion);
-            ByVersion[v] = ByVersion.GetValueOrDefault(v) + 1;
+            CollectionsMarshal.GetValueRefOrAddDefault(ByVersion, Versions.GetOrAdd(r.HttpVersion), out _)++;
         }
         if (disconnected)
         {
@@ -110,7 +110,7 @@ internal sealed class RequestStats
                 DisconnectsDuringStreaming++;
             path.Disconnects++;
             var client = r.ClientAddr.IsEmpty ? -1 : Clients.GetOrAdd(r.ClientAddr);
-            DisconnectsByClient[client] = DisconnectsByClient.GetValueOrDefault(client) + 1;
+            CollectionsMarshal.GetValueRefOrAddDefault(DisconnectsByClient, client, out _)++;
             if (r.WorkerId >= 0)
                 Bump(DisconnectsByWorker, r.WorkerId, 1);
         }
@@ -139,7 +139,7 @@ internal sealed class RequestStats
     {
         if (map.Count >= MaxWorkers && !map.ContainsKey(key))
             key = -1;
-        map[key] = map.GetValueOrDefault(key) + by;
+        CollectionsMarshal.GetValueRefOrAddDefault(map, key, out _) += by;
     }
 
     private void KeepIfSlowest(ref LogRecord r, bool disconnected)

@@ -74,8 +74,23 @@ public sealed class LogsCommandTests(RealRunLog run) : IClassFixture<RealRunLog>
             Assert.True(Math.Abs(actual - expected) <= expected * 0.01 + 0.001, $"{name}: {actual} ms, expected {expected} ms within 1%");
         }
         Assert.Equal(durations[^1], latency.GetProperty("max_ms").GetDouble(), 3);
-        var slowest = r.GetProperty("slowest_paths")[0];
-        Assert.Equal("/slow", slowest.GetProperty("path").GetString());
+        // The slowest paths: each one's p99 as computed directly, in decreasing order.
+        var perPath = Events("ResponseCompleted").GroupBy(e => Str(e, "path"))
+            .ToDictionary(g => g.Key, g => g.Select(e => e.GetProperty("duration_ms").GetDouble()).Order().ToList());
+        var listed = r.GetProperty("slowest_paths").EnumerateArray().ToList();
+        Assert.Equal(Math.Min(5, perPath.Count), listed.Count);
+        var previous = double.MaxValue;
+        foreach (var entry in listed)
+        {
+            var path = perPath[entry.GetProperty("path").GetString()!];
+            Assert.Equal(path.Count, entry.GetProperty("count").GetInt64());
+            var p99 = entry.GetProperty("p99_ms").GetDouble();
+            Assert.True(Math.Abs(p99 - Percentile(path, 0.99)) <= Percentile(path, 0.99) * 0.01 + 0.001, $"p99 of {entry.GetProperty("path")}: {p99}, expected {Percentile(path, 0.99)}");
+            Assert.True(p99 <= previous, "slowest_paths is not in decreasing order of p99");
+            previous = p99;
+        }
+        var slowestP99 = perPath.Values.Max(d => Percentile(d, 0.99));
+        Assert.True(Math.Abs(listed[0].GetProperty("p99_ms").GetDouble() - slowestP99) <= slowestP99 * 0.01 + 0.001);
 
         var c = s.GetProperty("connections");
         Assert.Equal(Events("ConnectionOpened").Count(), c.GetProperty("opened").GetInt64());
