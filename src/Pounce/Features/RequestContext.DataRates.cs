@@ -147,6 +147,16 @@ public abstract partial class RequestContext :
 
     // ---------------- lookup ----------------
 
+    /// <summary>The types <see cref="DataRateAndCompatFeature"/> may answer, for enumerating the collection.</summary>
+    private static readonly Type[] CompatFeatureTypes =
+    [
+        typeof(IHttpMinRequestBodyDataRateFeature),
+        typeof(IHttpMinResponseDataRateFeature),
+        typeof(IBadRequestExceptionFeature),
+        typeof(IPersistentStateFeature),
+        typeof(IHttpExtendedConnectFeature),
+    ];
+
     /// <summary>The features above, for a lookup the fixed slots did not answer (the application may replace them).</summary>
     private object? DataRateAndCompatFeature(Type key)
     {

@@ -197,6 +197,23 @@ public abstract partial class RequestContext :
             foreach (var pair in _extra)
                 yield return pair;
         }
+        foreach (var type in CompatFeatureTypes)
+        {
+            if (!ExtraHas(type) && DataRateAndCompatFeature(type) is { } feature)
+                yield return new KeyValuePair<Type, object>(type, feature);
+        }
+    }
+
+    private bool ExtraHas(Type type)
+    {
+        if (_extra is null)
+            return false;
+        foreach (var pair in _extra)
+        {
+            if (pair.Key == type)
+                return true;
+        }
+        return false;
     }
 
     IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable<KeyValuePair<Type, object>>)this).GetEnumerator();

@@ -32,11 +32,12 @@ public sealed class KestrelFeatureTests
                 f.Get<IHttpMinRequestBodyDataRateFeature>()!.MinDataRate!.BytesPerSecond,
                 f.Get<IHttpMinResponseDataRateFeature>()!.MinDataRate!.GracePeriod.TotalSeconds,
                 f.Get<IBadRequestExceptionFeature>()!.Error is null,
+                f.Any(p => p.Key == typeof(IPersistentStateFeature)) && f.Any(p => p.Key == typeof(IHttpExtendedConnectFeature)),
                 count));
         });
         using var client = server.CreateClient();
-        Assert.Equal("False,False,240,5,True,1", await client.GetStringAsync("/"));
-        Assert.Equal("False,False,240,5,True,2", await client.GetStringAsync("/"));
+        Assert.Equal("False,False,240,5,True,True,1", await client.GetStringAsync("/"));
+        Assert.Equal("False,False,240,5,True,True,2", await client.GetStringAsync("/"));
     }
 
     [Fact]
