@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Pounce.Hosting;
 
 namespace Pounce.Compat.Tests;
 
@@ -75,7 +74,7 @@ internal sealed class CompatHost : IAsyncDisposable
         else
         {
             builder.WebHost.UseUrls("http://127.0.0.1:0");
-            PounceWebHostBuilderExtensions.UsePounce(builder.WebHost, c =>
+            UsePounce(builder.WebHost, c =>
             {
                 c.AccessLog = false;
                 c.LogLevel = LogLevel.Warning;
@@ -91,6 +90,19 @@ internal sealed class CompatHost : IAsyncDisposable
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
             .Select(a => new Uri(a.TrimEnd('/') + "/")).ToArray();
         return new CompatHost(app, addresses[0], addresses[^1]);
+    }
+
+    /// <summary>
+    /// <c>builder.WebHost.UsePounce(configure)</c>, found by name in the Pounce assembly: the extension is moving to the
+    /// namespace of <c>UseKestrel</c> (<c>Microsoft.AspNetCore.Hosting</c>), and this finds it before and after.
+    /// </summary>
+    private static void UsePounce(IWebHostBuilder builder, Action<ServerConfig> configure)
+    {
+        var method = typeof(ServerConfig).Assembly.GetExportedTypes()
+            .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
+            .Single(m => m.Name == "UsePounce" && m.GetParameters() is [{ } first, { } second]
+                && first.ParameterType == typeof(IWebHostBuilder) && second.ParameterType == typeof(Action<ServerConfig>));
+        method.Invoke(null, [builder, configure]);
     }
 
     /// <summary>An HttpClient for this host speaking <paramref name="version"/> only (HTTP/2: prior knowledge).</summary>
