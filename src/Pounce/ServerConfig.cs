@@ -148,8 +148,41 @@ public sealed class ServerConfig
     /// <summary>Time allowed to receive a complete request head once its first byte arrived (slow-loris guard). Default 10 s.</summary>
     public TimeSpan HeaderTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Longest wait for more request body bytes while the application is reading the body. Default 30 s.</summary>
-    public TimeSpan BodyReadTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Longest single wait for more request body bytes while the application is reading the body (<c>reason: timeout</c>,
+    /// <c>detail: body_read_timeout</c>); 0 turns it off. Kestrel has no such limit: the minimum request body data rate
+    /// (<see cref="MinRequestBodyDataRate"/>) replaces it, so it is off by default. When set, it applies together with the
+    /// rate, and like the rate it is off for a request whose <c>IHttpMinRequestBodyDataRateFeature.MinDataRate</c> is
+    /// set to null (gRPC streaming calls). Default 0 (off).
+    /// </summary>
+    public TimeSpan BodyReadTimeout { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Minimum average rate, in bytes per second, at which a client must send a request body while the application
+    /// reads it, measured after <see cref="MinRequestBodyDataRateGracePeriod"/> (Kestrel's
+    /// <c>Limits.MinRequestBodyDataRate</c>). A slower body is answered with 408 and, on HTTP/1.1, the connection is
+    /// closed with <c>reason: timeout</c>, <c>detail: min_request_body_data_rate</c>. A request may change or turn it off
+    /// (null) through <c>IHttpMinRequestBodyDataRateFeature</c>, as Grpc.AspNetCore does for streaming calls. 0 turns the
+    /// check off server-wide. Default 240.
+    /// </summary>
+    public double MinRequestBodyDataRate { get; set; } = 240;
+
+    /// <summary>Time a request body is given before <see cref="MinRequestBodyDataRate"/> is enforced; more than 1 s (as Kestrel). Default 5 s.</summary>
+    public TimeSpan MinRequestBodyDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Minimum rate, in bytes per second, at which a client must accept response bytes (Kestrel's
+    /// <c>Limits.MinResponseDataRate</c>): a pending send of N bytes may take the longer of
+    /// <see cref="MinResponseDataRateGracePeriod"/> and N divided by this rate; past that the connection is aborted with
+    /// <c>reason: timeout</c>, <c>detail: min_response_data_rate</c>. An HTTP/1.1 request may change or turn it off
+    /// (null) through <c>IHttpMinResponseDataRateFeature</c>; on HTTP/2 it is connection-wide (as in Kestrel, which does
+    /// not offer the feature there). 0 turns it off; <see cref="ResponseWriteTimeout"/> still bounds any single send.
+    /// Default 240.
+    /// </summary>
+    public double MinResponseDataRate { get; set; } = 240;
+
+    /// <summary>Time a pending send is given before <see cref="MinResponseDataRate"/> is enforced; more than 1 s (as Kestrel). Default 5 s.</summary>
+    public TimeSpan MinResponseDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Longest time a response write may wait for the client to accept data. Default 30 s.</summary>
     public TimeSpan ResponseWriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -255,7 +288,10 @@ public sealed class ServerConfig
             throw Bad(nameof(Http2MaxHeaderListSize), Http2MaxHeaderListSize, "at least 256 bytes");
         CheckTimeout(nameof(KeepAliveTimeout), KeepAliveTimeout);
         CheckTimeout(nameof(HeaderTimeout), HeaderTimeout);
-        CheckTimeout(nameof(BodyReadTimeout), BodyReadTimeout);
+        if (BodyReadTimeout != TimeSpan.Zero)
+            CheckTimeout(nameof(BodyReadTimeout), BodyReadTimeout);
+        CheckRate(nameof(MinRequestBodyDataRate), MinRequestBodyDataRate, nameof(MinRequestBodyDataRateGracePeriod), MinRequestBodyDataRateGracePeriod);
+        CheckRate(nameof(MinResponseDataRate), MinResponseDataRate, nameof(MinResponseDataRateGracePeriod), MinResponseDataRateGracePeriod);
         CheckTimeout(nameof(ResponseWriteTimeout), ResponseWriteTimeout);
         CheckTimeout(nameof(TlsHandshakeTimeout), TlsHandshakeTimeout);
         if (SslCertFile is not null && SslCertFile.Length == 0)
@@ -289,7 +325,13 @@ public sealed class ServerConfig
     }
 
     /// <summary>A shallow copy, so a running server's settings cannot be changed under it.</summary>
-    public ServerConfig Clone() => (ServerConfig)MemberwiseClone();
+    public ServerConfig Clone()
+    {
+        var copy = (ServerConfig)MemberwiseClone();
+        copy._requestBodyRate = null;
+        copy._responseRate = null;
+        return copy;
+    }
 
     internal static bool ContainsControl(string s)
     {
@@ -315,6 +357,25 @@ public sealed class ServerConfig
         baseUri = uri.AbsolutePath.EndsWith('/') ? uri : new Uri(uri.GetLeftPart(UriPartial.Path) + "/");
         return true;
     }
+
+    private static void CheckRate(string name, double bytesPerSecond, string graceName, TimeSpan grace)
+    {
+        if (double.IsNaN(bytesPerSecond) || double.IsInfinity(bytesPerSecond) || bytesPerSecond < 0)
+            throw Bad(name, bytesPerSecond, "0 (off) or a positive number of bytes per second");
+        if (grace <= TimeSpan.FromSeconds(1) || grace > TimeSpan.FromDays(1))
+            throw Bad(graceName, grace.TotalSeconds, "more than 1 and at most 86400 seconds (Kestrel's MinDataRate needs more than 1 s)");
+    }
+
+    /// <summary>The server-wide <see cref="MinRequestBodyDataRate"/> as Kestrel's type, or null when off.</summary>
+    internal Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? RequestBodyRate
+        => MinRequestBodyDataRate > 0 ? _requestBodyRate ??= new(MinRequestBodyDataRate, MinRequestBodyDataRateGracePeriod) : null;
+
+    /// <summary>The server-wide <see cref="MinResponseDataRate"/> as Kestrel's type, or null when off.</summary>
+    internal Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? ResponseRate
+        => MinResponseDataRate > 0 ? _responseRate ??= new(MinResponseDataRate, MinResponseDataRateGracePeriod) : null;
+
+    private Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? _requestBodyRate;
+    private Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? _responseRate;
 
     private static void CheckTimeout(string name, TimeSpan value)
     {

@@ -63,7 +63,11 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
 
         ["KeepAliveTimeout"] = new(Timeouts, "SECONDS", "how long an idle keep-alive connection is kept open"),
         ["HeaderTimeout"] = new(Timeouts, "SECONDS", "time to receive a whole request head once it started (slow-loris guard)"),
-        ["BodyReadTimeout"] = new(Timeouts, "SECONDS", "longest wait for more request body bytes while the app reads"),
+        ["BodyReadTimeout"] = new(Timeouts, "SECONDS", "longest single wait for more request body bytes while the app reads; 0 = off (the data rate below replaces it)"),
+        ["MinRequestBodyDataRate"] = new(Timeouts, "BYTES_PER_SECOND", "minimum request body rate once the grace period is over (Kestrel's); 0 = off"),
+        ["MinRequestBodyDataRateGracePeriod"] = new(Timeouts, "SECONDS", "time before the request body rate is enforced (more than 1)"),
+        ["MinResponseDataRate"] = new(Timeouts, "BYTES_PER_SECOND", "minimum rate at which the client must accept response bytes (Kestrel's); 0 = off"),
+        ["MinResponseDataRateGracePeriod"] = new(Timeouts, "SECONDS", "time a pending send is given before the response rate is enforced (more than 1)"),
         ["ResponseWriteTimeout"] = new(Timeouts, "SECONDS", "longest wait for the client to accept response data"),
         ["ShutdownTimeout"] = new(Timeouts, "SECONDS", "on stop, how long in-flight requests may finish before being aborted"),
 

@@ -35,6 +35,7 @@ internal sealed class Connection : IThreadPoolWorkItem
     public Connection(ServerContext server, Socket socket, int workerId, bool admitted, TlsServerOptions? tls = null)
     {
         _server = server;
+        _responseDataRate = server.Config.ResponseRate;
         _socket = socket;
         _admitted = admitted;
         _tlsOptions = tls;
@@ -310,8 +311,26 @@ internal sealed class Connection : IThreadPoolWorkItem
 
     public void ClearIdleDeadline() => Volatile.Write(ref _idleDeadline, 0);
 
-    /// <summary>Arms the deadline for the next request body bytes.</summary>
-    public void SetBodyDeadline() => Volatile.Write(ref _bodyDeadline, Environment.TickCount64 + (long)Config.BodyReadTimeout.TotalMilliseconds);
+    /// <summary>
+    /// Arms the deadline (a <see cref="Environment.TickCount64"/> value; 0 = none) of the wait for the next request body
+    /// bytes, and the fact reported when it passes (the data rate or <c>BodyReadTimeout</c>).
+    /// </summary>
+    public void SetBodyDeadline(long deadline, ConnectionEnd onExpiry)
+    {
+        _bodyEnd = onExpiry;
+        Volatile.Write(ref _bodyDeadline, deadline);
+    }
+
+    private ConnectionEnd _bodyEnd = ConnectionEnd.BodyReadTimeout;
+
+    /// <summary>The minimum response data rate in force for the current request (HTTP/1.1 may change it per request); null = off.</summary>
+    public Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? ResponseDataRate
+    {
+        get => Volatile.Read(ref _responseDataRate);
+        set => Volatile.Write(ref _responseDataRate, value);
+    }
+
+    private Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? _responseDataRate;
 
     public void ClearBodyDeadline() => Volatile.Write(ref _bodyDeadline, 0);
 
@@ -328,13 +347,20 @@ internal sealed class Connection : IThreadPoolWorkItem
         if (body != 0 && now >= body)
         {
             Volatile.Write(ref _bodyDeadline, 0);
-            Info.ReportEnd(ConnectionEnd.BodyReadTimeout);
+            Info.ReportEnd(_bodyEnd);
             Pipes.Input.CancelPendingRead();
         }
         Volatile.Read(ref _heartbeatCallback)?.Invoke(now);
         var sendStarted = Transport.SendStartedTicks;
-        if (sendStarted != 0 && now - sendStarted >= (long)Config.ResponseWriteTimeout.TotalMilliseconds)
-            Abort(ConnectionEnd.WriteTimeout);
+        if (sendStarted != 0)
+        {
+            var sending = now - sendStarted;
+            if (sending >= (long)Config.ResponseWriteTimeout.TotalMilliseconds)
+                Abort(ConnectionEnd.WriteTimeout);
+            else if (ResponseDataRate is { BytesPerSecond: > 0 } rate && sending > rate.GracePeriod.TotalMilliseconds
+                && sending > Transport.SendPendingBytes * 1000.0 / rate.BytesPerSecond)
+                Abort(ConnectionEnd.MinResponseDataRate); // Kestrel's: a send of N bytes may take max(grace, N / rate).
+        }
     }
 
     // ---------------- shutdown and abort ----------------

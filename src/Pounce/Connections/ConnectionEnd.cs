@@ -35,6 +35,10 @@ public enum ConnectionEnd
     BodyReadTimeout,
     /// <summary>The client did not accept response bytes in time.</summary>
     WriteTimeout,
+    /// <summary>The request body arrived slower than the minimum data rate (<c>MinRequestBodyDataRate</c>) after its grace period.</summary>
+    MinRequestBodyDataRate,
+    /// <summary>The client accepted response bytes slower than the minimum data rate (<c>MinResponseDataRate</c>) after its grace period.</summary>
+    MinResponseDataRate,
     /// <summary>HTTP/2: the client did not acknowledge our SETTINGS within <c>HeaderTimeout</c> (GOAWAY SETTINGS_TIMEOUT).</summary>
     Http2SettingsTimeout,
     /// <summary>The TLS handshake did not finish within <c>TlsHandshakeTimeout</c>.</summary>
@@ -157,6 +161,8 @@ public static class ConnectionEnds
         ConnectionEnd.HeaderTimeout => (CloseReason.Timeout, "header_timeout"),
         ConnectionEnd.BodyReadTimeout => (CloseReason.Timeout, "body_read_timeout"),
         ConnectionEnd.WriteTimeout => (CloseReason.Timeout, "write_timeout"),
+        ConnectionEnd.MinRequestBodyDataRate => (CloseReason.Timeout, "min_request_body_data_rate"),
+        ConnectionEnd.MinResponseDataRate => (CloseReason.Timeout, "min_response_data_rate"),
         ConnectionEnd.Http2SettingsTimeout => (CloseReason.Timeout, "settings_timeout"),
         ConnectionEnd.TlsHandshakeTimeout => (CloseReason.Timeout, "tls_handshake_timeout"),
         ConnectionEnd.ClientClosedInFlight => (CloseReason.ClientDisconnect, "client_closed"),

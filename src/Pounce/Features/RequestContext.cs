@@ -114,6 +114,7 @@ public abstract partial class RequestContext :
             _aborted = false;
         }
         RequestInfo.Reset(Connection.ConnectionId, sequence, streamId);
+        ResetDataRates();
     }
 
     // ---------------- IFeatureCollection ----------------
@@ -140,7 +141,7 @@ public abstract partial class RequestContext :
                         return pair.Value;
                 }
             }
-            return null;
+            return DataRateAndCompatFeature(key);
         }
         set
         {
@@ -196,6 +197,23 @@ public abstract partial class RequestContext :
             foreach (var pair in _extra)
                 yield return pair;
         }
+        foreach (var type in CompatFeatureTypes)
+        {
+            if (!ExtraHas(type) && DataRateAndCompatFeature(type) is { } feature)
+                yield return new KeyValuePair<Type, object>(type, feature);
+        }
+    }
+
+    private bool ExtraHas(Type type)
+    {
+        if (_extra is null)
+            return false;
+        foreach (var pair in _extra)
+        {
+            if (pair.Key == type)
+                return true;
+        }
+        return false;
     }
 
     IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable<KeyValuePair<Type, object>>)this).GetEnumerator();
@@ -219,8 +237,8 @@ public abstract partial class RequestContext :
     /// <summary>Whether the protocol can send response trailers (HTTP/1.1 chunked, HTTP/2).</summary>
     protected virtual bool SupportsResponseTrailers => true;
 
-    /// <summary>The protocol's upgrade feature, or null when upgrades are not possible.</summary>
-    protected virtual object? UpgradeFeature => null;
+    /// <summary>The protocol's upgrade feature; where upgrades are not possible (HTTP/2), one that reports false.</summary>
+    protected virtual object? UpgradeFeature => NoUpgrade.Instance;
 
     private sealed class Removed
     {

@@ -20,12 +20,23 @@ internal sealed partial class Http1Connection
 {
     private static readonly byte[] DrainScratch = new byte[8192];
 
+    protected override ServerConfig ServerSettings => _config;
+
+    protected override bool OffersMinResponseDataRate => true;
+
+    protected override void OnMinResponseDataRateChanged(Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate? rate)
+        => _connection.ResponseDataRate = rate;
+
     protected override async ValueTask<int> ReadBodyCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         if (_bodyError != ConnectionEnd.None)
             throw BodyError(_bodyError);
         if (_bodyComplete)
+        {
+            // A body without chunked framing has no trailers: once it is read they are "available", and empty (as Kestrel).
+            RequestTrailersAvailable = true;
             return 0;
+        }
         if (!_bodyStarted)
         {
             _bodyStarted = true;
@@ -59,6 +70,7 @@ internal sealed partial class Http1Connection
                 _input.AdvanceTo(data.GetPosition(n));
                 _bodyRemaining -= n;
                 _bodyReceived += n;
+                CountBodyBytes(n);
                 if (_bodyRemaining == 0)
                     _bodyComplete = true;
                 return n;
@@ -78,6 +90,7 @@ internal sealed partial class Http1Connection
             if (written > 0 || _bodyComplete)
             {
                 _input.AdvanceTo(consumed);
+                CountBodyBytes(written);
                 return written;
             }
             _input.AdvanceTo(consumed, data.End);
@@ -99,7 +112,9 @@ internal sealed partial class Http1Connection
             }
             else
             {
-                _connection.SetBodyDeadline();
+                // Waiting for the client: the heartbeat enforces the minimum data rate and BodyReadTimeout.
+                var started = Environment.TickCount64;
+                _connection.SetBodyDeadline(BeginBodyWait(started, out var onExpiry), onExpiry);
                 try
                 {
                     result = await pending;
@@ -107,13 +122,14 @@ internal sealed partial class Http1Connection
                 finally
                 {
                     _connection.ClearBodyDeadline();
+                    EndBodyWait(Environment.TickCount64);
                 }
             }
             if (!result.IsCanceled)
                 return result;
             _input.AdvanceTo(result.Buffer.Start);
-            if (Connection.End == ConnectionEnd.BodyReadTimeout)
-                throw BodyError(ConnectionEnd.BodyReadTimeout);
+            if (Connection.End is ConnectionEnd.BodyReadTimeout or ConnectionEnd.MinRequestBodyDataRate)
+                throw BodyError(Connection.End);
             if (_connection.Transport.PeerClose != Transport.PeerClose.None || Connection.End != ConnectionEnd.None)
                 throw new ConnectionResetException("The client disconnected while the request body was being read.");
         }
@@ -122,18 +138,25 @@ internal sealed partial class Http1Connection
     private BadHttpRequestException UnexpectedEnd()
     {
         _bodyError = ConnectionEnd.ClientClosedMidRequest;
-        return new BadHttpRequestException("Unexpected end of request content: the client closed the connection.", StatusCodes.Status400BadRequest);
+        SetClose(ConnectionEnd.ClientClosedMidRequest);
+        return RecordBadRequest(new BadHttpRequestException("Unexpected end of request content: the client closed the connection.", StatusCodes.Status400BadRequest));
     }
 
+    /// <summary>
+    /// The body cannot be read on: the error the application sees. The connection cannot serve another request
+    /// either (the rest of the body is unknown), so the response, even one the application writes after catching
+    /// this, says <c>Connection: close</c> and the connection closes after it.
+    /// </summary>
     private BadHttpRequestException BodyError(ConnectionEnd fact)
     {
         _bodyError = fact;
+        SetClose(fact);
         return fact switch
         {
-            ConnectionEnd.BodyTooLarge => new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge),
-            ConnectionEnd.BodyReadTimeout => new BadHttpRequestException("Reading the request body timed out.", StatusCodes.Status408RequestTimeout),
-            ConnectionEnd.ClientClosedMidRequest => new BadHttpRequestException("Unexpected end of request content.", StatusCodes.Status400BadRequest),
-            _ => new BadHttpRequestException("Malformed chunked request body.", StatusCodes.Status400BadRequest),
+            ConnectionEnd.BodyTooLarge => RecordBadRequest(new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge)),
+            ConnectionEnd.BodyReadTimeout or ConnectionEnd.MinRequestBodyDataRate => BodyTooSlow(fact),
+            ConnectionEnd.ClientClosedMidRequest => RecordBadRequest(new BadHttpRequestException("Unexpected end of request content.", StatusCodes.Status400BadRequest)),
+            _ => RecordBadRequest(new BadHttpRequestException("Malformed chunked request body.", StatusCodes.Status400BadRequest)),
         };
     }
 

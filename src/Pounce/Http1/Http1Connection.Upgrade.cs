@@ -53,6 +53,8 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
             ResponseHeaders[HeaderNames.Connection] = HeaderNames.Upgrade;
             await StartResponseAsync(default);
             _upgraded = true;
+            // Kestrel's minimum response data rate does not apply to upgraded connections (ResponseWriteTimeout does).
+            _connection.ResponseDataRate = null;
         }
         catch
         {

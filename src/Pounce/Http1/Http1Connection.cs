@@ -93,7 +93,8 @@ internal sealed partial class Http1Connection : RequestContext
 
     protected override bool SupportsResponseTrailers => _version == HttpVersionKind.Http11;
 
-    protected override bool SupportsRequestTrailers => _bodyKind == BodyKind.Chunked;
+    // Every HTTP/1.1 request offers IHttpRequestTrailersFeature (as Kestrel): empty and available once a body without chunked framing is read.
+    protected override bool SupportsRequestTrailers => true;
 
     protected override bool ResponseBodySuppressed => _isHead;
 

@@ -385,11 +385,10 @@ internal sealed partial class Http2Connection
         var sentAt = Volatile.Read(ref _settingsSentAt);
         if (!_ourSettingsAcknowledged && sentAt != 0 && now - sentAt >= (long)_config.HeaderTimeout.TotalMilliseconds)
             FailFromOutside(ConnectionEnd.Http2SettingsTimeout, Http2ErrorCode.SettingsTimeout);
-        var timeout = (long)_config.BodyReadTimeout.TotalMilliseconds;
         lock (_sync)
         {
             foreach (var stream in _streams.Values)
-                stream.CheckBodyDeadline(now, timeout);
+                stream.CheckBodyDeadline(now);
             if (_pooledStreams > 0)
                 ExpirePooledStreamsLocked(now);
         }

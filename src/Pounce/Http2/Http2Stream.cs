@@ -48,7 +48,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     private volatile bool _endStreamSent;
     private TaskCompletionSource? _windowWaiter;
     private long _requestBodyRead;
-    private long _bodyWaitStarted;
+    private long _bodyWaitDeadline;
     private volatile bool _bodyTimedOut;
     private int _reset;
 
@@ -104,7 +104,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         _endStreamSent = false;
         _windowWaiter = null;
         _requestBodyRead = 0;
-        _bodyWaitStarted = 0;
+        _bodyWaitDeadline = 0;
         _bodyTimedOut = false;
         _flushState = AppRunning;
         _flushGate = null;
@@ -305,7 +305,8 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     /// <summary>Called by the connection once the request head is complete.</summary>
     public void OnHeadComplete(bool endStream)
     {
-        CanHaveBody = !endStream;
+        // RFC 8441: an extended CONNECT carries a tunnel, not a request body (proxies such as YARP must not forward one).
+        CanHaveBody = !endStream && ConnectProtocol is null;
         RequestInfo.Method = Method;
         RequestInfo.Path = Path;
         RequestInfo.Version = HttpVersionKind.Http2;
@@ -340,12 +341,12 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
 
     protected override async ValueTask<int> ReadBodyCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        if (!CanHaveBody)
+        if (!CanHaveBody && _tunnel is null)
             return 0;
         if (IsReset)
             throw new IOException("The HTTP/2 stream was reset.");
         if (_requestBodyRead == 0 && DeclaredRequestLength is { } declared && MaxRequestBodySize is { } max && declared > max)
-            throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
+            throw RecordBadRequest(new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge));
         if (buffer.IsEmpty)
             return 0;
         var reader = _body.Reader;
@@ -354,15 +355,16 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         {
             if (!reader.TryRead(out result))
             {
-                // Waiting for the client: the heartbeat enforces BodyReadTimeout (see CheckBodyDeadline).
-                Volatile.Write(ref _bodyWaitStarted, Environment.TickCount64);
+                // Waiting for the client: the heartbeat enforces the data rate and BodyReadTimeout (see CheckBodyDeadline).
+                Volatile.Write(ref _bodyWaitDeadline, _tunnel is null ? BeginBodyWait(Environment.TickCount64, out _bodyWaitExpiry) : 0);
                 try
                 {
                     result = await reader.ReadAsync(cancellationToken);
                 }
                 finally
                 {
-                    Volatile.Write(ref _bodyWaitStarted, 0);
+                    Volatile.Write(ref _bodyWaitDeadline, 0);
+                    EndBodyWait(Environment.TickCount64);
                 }
             }
         }
@@ -375,7 +377,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         if (_bodyTimedOut)
         {
             reader.AdvanceTo(data.Start);
-            throw new BadHttpRequestException("The request body did not arrive in time.", StatusCodes.Status408RequestTimeout);
+            throw BodyTooSlow(_bodyWaitExpiry);
         }
         if (result.IsCanceled || IsReset)
         {
@@ -396,17 +398,18 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         System.Buffers.BuffersExtensions.CopyTo(data.Slice(0, n), buffer.Span);
         reader.AdvanceTo(data.GetPosition(n));
         _requestBodyRead += n;
+        CountBodyBytes(n);
         if (MaxRequestBodySize is { } limit && _requestBodyRead > limit)
-            throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
+            throw RecordBadRequest(new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge));
         await _connection.OnBodyConsumedAsync(this, n);
         return n;
     }
 
-    /// <summary>Heartbeat: fails a body read that waited longer than <c>BodyReadTimeout</c> (408 when possible).</summary>
-    public void CheckBodyDeadline(long now, long timeoutMs)
+    /// <summary>Heartbeat: fails a body read past its deadline (the minimum data rate or <c>BodyReadTimeout</c>; 408 when possible).</summary>
+    public void CheckBodyDeadline(long now)
     {
-        var started = Volatile.Read(ref _bodyWaitStarted);
-        if (started == 0 || now - started < timeoutMs || _bodyTimedOut || _tunnel is not null)
+        var deadline = Volatile.Read(ref _bodyWaitDeadline);
+        if (deadline == 0 || now < deadline || _bodyTimedOut || _tunnel is not null)
             return;
         _bodyTimedOut = true;
         _body.Reader.CancelPendingRead();

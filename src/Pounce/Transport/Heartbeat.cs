@@ -28,13 +28,20 @@ internal sealed class Heartbeat : IDisposable
     /// <summary>The line <c>Date: ...\r\n</c> for the current second.</summary>
     public ReadOnlySpan<byte> DateHeaderLine => Volatile.Read(ref _dateHeaderLine);
 
-    /// <summary>Picks a tick short enough for the smallest timeout: a tenth of it, between 50 ms and 1 s.</summary>
+    /// <summary>Picks a tick short enough for the smallest timeout or grace period in force: a tenth of it, between 50 ms and 1 s.</summary>
     public static TimeSpan IntervalFor(ServerConfig config)
     {
         var smallest = TimeSpan.FromSeconds(1);
-        foreach (var t in (ReadOnlySpan<TimeSpan>)[config.KeepAliveTimeout, config.HeaderTimeout, config.BodyReadTimeout, config.ResponseWriteTimeout])
+        ReadOnlySpan<TimeSpan> timeouts =
+        [
+            config.KeepAliveTimeout, config.HeaderTimeout, config.BodyReadTimeout, config.ResponseWriteTimeout,
+            config.MinRequestBodyDataRate > 0 ? config.MinRequestBodyDataRateGracePeriod : TimeSpan.Zero,
+            config.MinResponseDataRate > 0 ? config.MinResponseDataRateGracePeriod : TimeSpan.Zero,
+        ];
+        foreach (var t in timeouts)
         {
-            if (t / 10 < smallest)
+            // Zero: that check is off.
+            if (t > TimeSpan.Zero && t / 10 < smallest)
                 smallest = t / 10;
         }
         return smallest < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : smallest;

@@ -70,6 +70,11 @@ internal sealed class SocketTransport : IDuplexPipe
     /// <summary><see cref="Environment.TickCount64"/> when the pending send started, 0 when no send is pending.</summary>
     public long SendStartedTicks => Volatile.Read(ref _sendStartedTicks);
 
+    /// <summary>The size of the pending send (valid while <see cref="SendStartedTicks"/> is not 0), for the minimum response data rate.</summary>
+    public long SendPendingBytes => Volatile.Read(ref _sendPendingBytes);
+
+    private long _sendPendingBytes;
+
     /// <summary>Total bytes handed to the socket.</summary>
     public long BytesSent { get; private set; }
 
@@ -135,6 +140,7 @@ internal sealed class SocketTransport : IDuplexPipe
                 {
                     if (!buffer.IsEmpty)
                     {
+                        Volatile.Write(ref _sendPendingBytes, buffer.Length);
                         Volatile.Write(ref _sendStartedTicks, Environment.TickCount64);
                         if (buffer.IsSingleSegment)
                             await SendAllAsync(buffer.First);
