@@ -1,5 +1,6 @@
 using System.Text;
 using Pounce.Tests.Infrastructure;
+using Pounce.Tests.LifecycleE2E;
 
 namespace Pounce.Tests.WebSockets;
 
@@ -33,6 +34,34 @@ public sealed class WebSocketConformanceTests
             Assert.Single(started);
             var endings = connection.Where(e => e.Name is "ResponseCompleted" or "ClientDisconnected" && e.RequestId == started[0].RequestId).ToList();
             Assert.True(endings.Count == 1, $"status {response.Status}: {endings.Count} endings: " + string.Join("\n", connection));
+        }
+    }
+
+    public static TheoryData<string> Protocols => new() { "h1", "h2" };
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task InvalidUtf8_FailsTheWebSocket_AsSoonAsTheBadByteArrives(string protocol)
+    {
+        var (server, events) = await WebSocketTests.StartEchoAsync();
+        await using (server)
+        {
+            await using var ws = await WsTestTransport.OpenAsync(protocol, server);
+            await ws.SendAsync(WebSocketWire.Text("fine"));
+            Assert.Equal("fine", Encoding.UTF8.GetString(await ws.Reader.ReadMessageAsync()));
+            // A text frame that announces 1000 bytes, of which only the first few come: "ab", then 0xFF (never UTF-8).
+            // The rest never arrives, so only a check of each byte as it comes can answer.
+            var frame = WebSocketWire.Frame(Opcode.Text, [.. "ab"u8, 0xFF, .. new byte[997]]);
+            await ws.SendAsync(frame[..(2 + 2 + 4 + 3)]);
+            var close = await ws.Reader.ExpectAsync(Opcode.Close);
+            Assert.Equal(1007, close.CloseCode);
+            if (protocol == "h1")
+            {
+                Assert.Null(await ws.Reader.ReadAsync());
+                var end = await events.CompletedConnectionAsync();
+                Assert.Equal("error", end[^1].Str("reason"));
+                Assert.Equal("websocket_protocol_error", end[^1].Str("detail"));
+            }
         }
     }
 }
