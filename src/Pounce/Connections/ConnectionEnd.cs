@@ -208,6 +208,17 @@ public static class ConnectionEnds
         _ => (CloseReason.Error, "internal_error"),
     };
 
+    /// <summary>
+    /// The <c>aborted</c> cause of a <c>ResponseCompleted</c> the server cut short because of <paramref name="end"/>:
+    /// <c>shutdown</c> for any shutdown, else the fact's detail (<c>write_timeout</c>, <c>app_abort</c>,
+    /// <c>app_error</c>, <c>flow_control_stall</c>, ...).
+    /// </summary>
+    public static string AbortCause(ConnectionEnd end)
+    {
+        var (reason, detail) = Describe(end);
+        return reason == CloseReason.Shutdown ? "shutdown" : detail;
+    }
+
     /// <summary>The contract's lower-case name of a reason.</summary>
     public static string Name(CloseReason reason) => reason switch
     {

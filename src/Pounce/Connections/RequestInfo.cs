@@ -52,6 +52,12 @@ public sealed class RequestInfo
     /// <summary>Response body bytes handed to the transport.</summary>
     public long BytesSent { get; internal set; }
 
+    /// <summary>
+    /// Why the server cut the response short (<c>write_timeout</c>, <c>app_abort</c>, <c>app_error</c>,
+    /// <c>shutdown</c>, ...; see <see cref="ConnectionEnds.AbortCause"/>), or null when it was sent whole.
+    /// </summary>
+    public string? Aborted { get; internal set; }
+
     /// <summary>Whether the status line (or any body byte) was sent.</summary>
     public bool ResponseStarted { get; internal set; }
 
@@ -143,6 +149,7 @@ public sealed class RequestInfo
         EndTimestamp = 0;
         Status = 0;
         BytesSent = 0;
+        Aborted = null;
         ResponseStarted = false;
         IsStreaming = false;
         TraceId = default;

@@ -281,18 +281,8 @@ internal sealed partial class Http1Connection
         }
         if (digits == 0)
             throw BodyError(ConnectionEnd.BadChunk);
-        var ext = line[i..];
-        if (!ext.IsEmpty)
-        {
-            var trimmed = ext.TrimStart(" \t"u8);
-            if (trimmed.IsEmpty || trimmed[0] != (byte)';')
-                throw BodyError(ConnectionEnd.BadChunk);
-            foreach (var b in trimmed)
-            {
-                if (!HttpCharacters.IsFieldValueByte(b))
-                    throw BodyError(ConnectionEnd.BadChunk);
-            }
-        }
+        if (i < line.Length && !ChunkExtension.IsValid(line[i..]))
+            throw BodyError(ConnectionEnd.BadChunk);
         return size;
     }
 

@@ -9,6 +9,12 @@ namespace Pounce.Http1;
 /// <summary>Running one request through the application and writing its response.</summary>
 internal sealed partial class Http1Connection
 {
+    // A response the server cut short: the transport stopped taking bytes (write timeout, abort, shutdown) before it
+    // was all sent, or the application failed after it started. Bytes the transport had accepted when it started.
+    private bool _outputLost;
+    private bool _responseCut;
+    private long _transportBytesAtStart;
+
     /// <summary>Runs the application for the parsed request; false when the connection must close.</summary>
     private async ValueTask<bool> RunRequestAsync()
     {
@@ -19,6 +25,9 @@ internal sealed partial class Http1Connection
         info.Version = _version;
         info.UserAgent = RequestHeaders.TryGetValue(HeaderNames.UserAgent, out var ua) ? ua.ToString() : null;
         info.StartTimestamp = Stopwatch.GetTimestamp();
+        _outputLost = false;
+        _responseCut = false;
+        _transportBytesAtStart = _connection.Transport.BytesSent;
         if (_config.MaxRequestsPerConnection > 0 && _sequence >= _config.MaxRequestsPerConnection)
             SetClose(ConnectionEnd.MaxRequestsReached);
 
@@ -57,6 +66,8 @@ internal sealed partial class Http1Connection
 
         var handedOver = await CompleteResponseAsync(appError);
         info.EndTimestamp = Stopwatch.GetTimestamp();
+        if (handedOver && (_responseCut || (_outputLost && !_completeResponseSent)))
+            NoteResponseCut(info);
         Volatile.Write(ref _requestInFlight, false);
 
         // One ending per request: completed when the last byte was handed over before the peer left.
@@ -98,6 +109,19 @@ internal sealed partial class Http1Connection
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// A response the server gave up on: says why (<c>aborted</c>), and counts only the bytes the transport accepted
+    /// since the request started (at most what the application wrote; the head's bytes are in that count, so it is
+    /// an upper bound by a head's size).
+    /// </summary>
+    private void NoteResponseCut(RequestInfo info)
+    {
+        info.Aborted = ConnectionEnds.AbortCause(Connection.End);
+        var accepted = Math.Max(0, _connection.Transport.BytesSent - _transportBytesAtStart);
+        if (info.BytesSent > accepted)
+            info.BytesSent = accepted;
     }
 
     private void SetClose(ConnectionEnd fact)
@@ -156,6 +180,7 @@ internal sealed partial class Http1Connection
             {
                 // A started response cannot be turned into an error answer: the connection is aborted, and the
                 // request still counts as answered (by the server) unless the client had already left.
+                _responseCut = !_completeResponseSent;
                 _connection.Abort(ConnectionEnd.AppError);
                 return !PeerGone;
             }
@@ -183,6 +208,7 @@ internal sealed partial class Http1Connection
             {
                 // An invalid response trailer: the started response cannot be ended, so the connection is aborted.
                 ReportApplicationError(ex, "Unhandled exception while processing the request");
+                _responseCut = true;
                 _connection.Abort(ConnectionEnd.AppError);
                 return !PeerGone;
             }
@@ -240,7 +266,10 @@ internal sealed partial class Http1Connection
         var complete = HasStarted && (_responseEnded || ResponseBodyDone);
         var result = await _output.FlushAsync(cancellationToken);
         if (result.IsCompleted)
+        {
+            _outputLost = true;
             SignalRequestAborted();
+        }
         else if (complete)
             _completeResponseSent = true;
     }

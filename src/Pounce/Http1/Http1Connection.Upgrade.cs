@@ -75,11 +75,9 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
             // The peer is gone: the stream's first read or write says so to the application.
         }
 
+        // The request's one ending (ResponseCompleted or ClientDisconnected) comes when the upgraded session ends
+        // (FinishUpgradedAsync), as over HTTP/2: the 101 is only the moment of the switch.
         Connection.Protocol = ConnectionProtocol.WebSocket;
-        info.EndTimestamp = Stopwatch.GetTimestamp();
-        Connection.TotalBytesSent += info.BytesSent;
-        Connection.RequestsServed++;
-        _server.Emitter.ResponseCompleted(Connection, info);
         _server.Emitter.ConnectionUpgraded(Connection, info);
         _connection.SetUpgraded(OnShutdownWhileUpgraded);
         return _upgradedStream;
@@ -104,7 +102,9 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         var stream = _upgradedStream!;
         var info = RequestInfo;
         Volatile.Write(ref _requestInFlight, false);
-        Connection.TotalBytesSent += stream.BytesWritten;
+        info.BytesSent += stream.BytesWritten;
+        Connection.TotalBytesSent += info.BytesSent;
+        var vanished = false;
         var peer = _connection.Transport.PeerClose;
         var peerGone = peer is Transport.PeerClose.Fin or Transport.PeerClose.Reset;
         if (stream.ClosedForShutdown || (_connection.ShutdownRequested && !(peerGone && stream.PeerEnded)))
@@ -122,9 +122,7 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         }
         else if (peerGone && (stream.PeerEnded || appError is not null || RequestAborted))
         {
-            info.EndTimestamp = Stopwatch.GetTimestamp();
-            if (Connection.ReportEnd(peer == Transport.PeerClose.Fin ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.PeerReset))
-                _server.Emitter.ClientDisconnected(Connection, info);
+            vanished = Connection.ReportEnd(peer == Transport.PeerClose.Fin ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.PeerReset);
         }
         else if (appError is not null && !(appError is OperationCanceledException && RequestAborted))
         {
@@ -134,6 +132,18 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         else
         {
             Connection.ReportEnd(ConnectionEnd.UpgradeCompleted);
+        }
+
+        // Exactly one ending for the request, whatever the session's end: the client vanished, or it was answered.
+        info.EndTimestamp = Stopwatch.GetTimestamp();
+        if (vanished)
+        {
+            _server.Emitter.ClientDisconnected(Connection, info);
+        }
+        else
+        {
+            Connection.RequestsServed++;
+            _server.Emitter.ResponseCompleted(Connection, info);
         }
 
         await FireOnCompletedAsync();

@@ -42,6 +42,7 @@ internal sealed partial class Http1Connection : RequestContext
     private int _headerBytes;
     private int _emptyLinesBeforeRequest;
     private int _hostCount;
+    private bool _hostEmpty;
     private int _contentLengthCount;
     private long _contentLength;
     private string? _transferEncoding;
@@ -171,6 +172,7 @@ internal sealed partial class Http1Connection : RequestContext
         _headerBytes = 0;
         _emptyLinesBeforeRequest = 0;
         _hostCount = 0;
+        _hostEmpty = false;
         _contentLengthCount = 0;
         _contentLength = 0;
         _transferEncoding = null;
@@ -274,6 +276,8 @@ internal sealed partial class Http1Connection : RequestContext
                     error = ConnectionEnd.RequestLineTooLong;
                 else if (_requestLineDone && _headerBytes + pending > _config.MaxHeaderSize)
                     error = ConnectionEnd.HeadersTooLarge;
+                else if (!_requestLineDone && !CanStartRequestLine(reader.UnreadSequence))
+                    error = ConnectionEnd.BadRequestLine;
                 return error == ConnectionEnd.None ? HeadStatus.NeedMore : HeadStatus.Error;
             }
             consumed = reader.Position;
@@ -343,6 +347,17 @@ internal sealed partial class Http1Connection : RequestContext
         }
     }
 
+    /// <summary>Whether the start of a request line still waiting for its end can become a valid one.</summary>
+    private static bool CanStartRequestLine(in ReadOnlySequence<byte> pending)
+    {
+        if (pending.FirstSpan.Length >= 32 || pending.IsSingleSegment)
+            return HttpCharacters.CanStartRequestLine(pending.FirstSpan);
+        Span<byte> prefix = stackalloc byte[32];
+        var n = (int)Math.Min(pending.Length, 32);
+        pending.Slice(0, n).CopyTo(prefix);
+        return HttpCharacters.CanStartRequestLine(prefix[..n]);
+    }
+
     private ReadOnlySpan<byte> CopyLine(in ReadOnlySequence<byte> line)
     {
         var length = (int)line.Length;
@@ -382,9 +397,12 @@ internal sealed partial class Http1Connection : RequestContext
 
         foreach (var b in target)
         {
-            if (!HttpCharacters.IsTargetByte(b))
+            if (!HttpCharacters.IsRequestTargetByte(b))
                 return ConnectionEnd.BadRequestTarget;
         }
+        var pathEnd = target.IndexOf((byte)'?');
+        if (RequestTarget.ContainsEncodedNul(pathEnd < 0 ? target : target[..pathEnd]))
+            return ConnectionEnd.BadRequestTarget;
 
         Method = MethodString(method);
         _isHead = ReferenceEquals(Method, HttpMethods.Head);
@@ -443,7 +461,7 @@ internal sealed partial class Http1Connection : RequestContext
         var afterScheme = target[schemeLength..];
         var authorityEnd = afterScheme.IndexOfAny((byte)'/', (byte)'?');
         var authority = authorityEnd < 0 ? afterScheme : afterScheme[..authorityEnd];
-        if (authority.IsEmpty || authority.IndexOf((byte)'@') >= 0 || !IsValidHost(authority))
+        if (authority.IsEmpty || !HttpCharacters.IsValidHost(authority))
             return ConnectionEnd.BadRequestTarget;
         _absoluteHost = Encoding.ASCII.GetString(authority);
         var pathAndQuery = authorityEnd < 0 ? [] : afterScheme[authorityEnd..];
@@ -551,7 +569,8 @@ internal sealed partial class Http1Connection : RequestContext
         {
             case KnownHeaders.Host:
                 _hostCount++;
-                if (!IsValidHost(value))
+                _hostEmpty = value.IsEmpty;
+                if (!HttpCharacters.IsValidHost(value))
                     return ConnectionEnd.BadHost;
                 break;
             case KnownHeaders.ContentLength:
@@ -591,54 +610,13 @@ internal sealed partial class Http1Connection : RequestContext
         return ConnectionEnd.None;
     }
 
-    /// <summary>uri-host [ ":" port ], where uri-host may be an IP literal in brackets; empty is allowed.</summary>
-    private static bool IsValidHost(ReadOnlySpan<byte> host)
-    {
-        if (host.IsEmpty)
-            return true;
-        foreach (var b in host)
-        {
-            if (!HttpCharacters.IsHostByte(b))
-                return false;
-        }
-        ReadOnlySpan<byte> port;
-        if (host[0] == (byte)'[')
-        {
-            var close = host.IndexOf((byte)']');
-            if (close < 2)
-                return false;
-            var after = host[(close + 1)..];
-            if (after.IsEmpty)
-                return true;
-            if (after[0] != (byte)':')
-                return false;
-            port = after[1..];
-        }
-        else
-        {
-            if (host.IndexOfAny((byte)'[', (byte)']') >= 0)
-                return false;
-            var colon = host.IndexOf((byte)':');
-            if (colon < 0)
-                return true;
-            if (colon == 0)
-                return false;
-            port = host[(colon + 1)..];
-        }
-        if (port.Length > 5)
-            return false;
-        foreach (var b in port)
-        {
-            if (b is < (byte)'0' or > (byte)'9')
-                return false;
-        }
-        return true;
-    }
-
     /// <summary>Applies the message-level rules once the whole head is in (RFC 9112 3.2, 6.1, 6.3, 9.3).</summary>
     private ConnectionEnd ValidateHead()
     {
         if (_version == HttpVersionKind.Http11 ? _hostCount != 1 : _hostCount > 1)
+            return ConnectionEnd.BadHost;
+        // An origin-form target's URI takes its authority from Host: an empty one names no server (RFC 9112 3.2).
+        if (_hostEmpty && _version == HttpVersionKind.Http11 && _absoluteHost is null && RawTarget != "*")
             return ConnectionEnd.BadHost;
         if (_absoluteHost is not null)
             RequestHeaders[HeaderNames.Host] = _absoluteHost;

@@ -5,6 +5,8 @@ internal static class HttpCharacters
 {
     private static readonly bool[] Token = Build("!#$%&'*+-.^_`|~", alnum: true);
     private static readonly bool[] HostChars = Build("-._~!$&'()*+,;=:[]%", alnum: true);
+    private static readonly bool[] RegNameChars = Build("-._~%", alnum: true);
+    private static readonly bool[] IpLiteralChars = Build("-._~%:", alnum: true);
 
     private static bool[] Build(string extra, bool alnum)
     {
@@ -50,8 +52,102 @@ internal static class HttpCharacters
         return -1;
     }
 
-    /// <summary>A request-target byte: visible ASCII, or a byte of UTF-8 (tolerated, as browsers send it).</summary>
+    /// <summary>
+    /// A byte of an HTTP/2 <c>:path</c>: visible ASCII, or a byte of UTF-8 (tolerated there, as HPACK carries octets).
+    /// HTTP/1.1 request lines use the stricter <see cref="IsRequestTargetByte"/>.
+    /// </summary>
     public static bool IsTargetByte(byte b) => b > 0x20 && b != 0x7f;
+
+    /// <summary>
+    /// A byte of an HTTP/1.1 request-target (RFC 9112 3.2): visible ASCII only (0x21-0x7E), and never <c>#</c> (a
+    /// fragment is not part of a request-target, RFC 9112 3.2 / RFC 9110 7.1). Raw non-ASCII octets must be
+    /// percent-encoded.
+    /// </summary>
+    public static bool IsRequestTargetByte(byte b) => b is > 0x20 and < 0x7f and not (byte)'#';
+
+    /// <summary>
+    /// Whether <paramref name="prefix"/>, the first bytes of a request line whose end has not arrived yet, can still
+    /// become a valid one: a method token, then a space and request-target bytes. Looks at 32 bytes at most, so a
+    /// client that trickles bytes costs nothing; false means a 400 can be answered at once, without waiting for a
+    /// line end until the header timeout.
+    /// </summary>
+    public static bool CanStartRequestLine(ReadOnlySpan<byte> prefix)
+    {
+        if (prefix.IsEmpty || prefix[0] is (byte)'\r' or (byte)'\n')
+            return true; // an empty line before the request line (RFC 9112 2.2), judged once complete
+        if (prefix.Length > 32)
+            prefix = prefix[..32];
+        var i = 0;
+        while (i < prefix.Length && Token[prefix[i]])
+            i++;
+        if (i == prefix.Length)
+            return true;
+        if (i == 0 || prefix[i] != (byte)' ')
+            return false;
+        for (i++; i < prefix.Length; i++)
+        {
+            var b = prefix[i];
+            if (b == (byte)' ')
+                return i > 0 && prefix[i - 1] != (byte)' ';
+            if (!IsRequestTargetByte(b))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// uri-host [ ":" port ] of a <c>Host</c> field or an absolute-form authority (RFC 9112 3.2, RFC 3986 3.2.2):
+    /// an IP literal in brackets, or a host name of letters, digits, <c>-._~</c> and percent-encodings (the
+    /// sub-delimiters RFC 3986 allows in a reg-name, such as <c>,</c>, are refused: no DNS name has them and they are
+    /// a classic of header smuggling); no userinfo (<c>@</c>); the port, when present, 1 to 5 digits. Empty is valid
+    /// here (HTTP/1.0, or a target without an authority); the caller decides when an empty host is not.
+    /// </summary>
+    public static bool IsValidHost(ReadOnlySpan<byte> host)
+    {
+        if (host.IsEmpty)
+            return true;
+        ReadOnlySpan<byte> port;
+        if (host[0] == (byte)'[')
+        {
+            var close = host.IndexOf((byte)']');
+            if (close < 2)
+                return false;
+            foreach (var b in host[1..close])
+            {
+                if (!IpLiteralChars[b])
+                    return false;
+            }
+            var after = host[(close + 1)..];
+            if (after.IsEmpty)
+                return true;
+            if (after[0] != (byte)':')
+                return false;
+            port = after[1..];
+        }
+        else
+        {
+            var colon = host.IndexOf((byte)':');
+            var name = colon < 0 ? host : host[..colon];
+            if (name.IsEmpty)
+                return false;
+            foreach (var b in name)
+            {
+                if (!RegNameChars[b])
+                    return false;
+            }
+            if (colon < 0)
+                return true;
+            port = host[(colon + 1)..];
+        }
+        if (port.Length > 5)
+            return false;
+        foreach (var b in port)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+                return false;
+        }
+        return true;
+    }
 
     /// <summary>A byte of uri-host [":" port] (RFC 3986 reg-name, IP-literal).</summary>
     public static bool IsHostByte(byte b) => HostChars[b];

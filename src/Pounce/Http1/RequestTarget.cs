@@ -45,6 +45,12 @@ internal static class RequestTarget
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> holds <c>%00</c>, which would decode to a NUL in <c>Request.Path</c>: no
+    /// resource name has one, and C libraries, file systems and log readers cut strings there. The request is refused.
+    /// </summary>
+    public static bool ContainsEncodedNul(ReadOnlySpan<byte> path) => path.IndexOf("%00"u8) >= 0;
+
     /// <summary>ASCII text as a string; other bytes are read as UTF-8 when valid, else Latin-1.</summary>
     public static string ToString(ReadOnlySpan<byte> raw)
     {

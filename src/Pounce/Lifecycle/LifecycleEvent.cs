@@ -110,6 +110,8 @@ public readonly struct LifecycleEvent
                 list.Add(new("duration_ms", RoundedMs(DurationMs)));
                 if (Slow)
                     list.Add(new("slow", true));
+                if (r.Aborted is { } aborted)
+                    list.Add(new("aborted", aborted));
                 list.Add(new("method", r.Method));
                 list.Add(new("path", r.Path));
                 list.Add(new("request_id", r.RequestId));

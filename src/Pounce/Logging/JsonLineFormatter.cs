@@ -46,6 +46,7 @@ internal static class JsonLineFormatter
     internal static readonly JsonEncodedText BytesSent = JsonEncodedText.Encode("bytes_sent");
     internal static readonly JsonEncodedText DurationMs = JsonEncodedText.Encode("duration_ms");
     internal static readonly JsonEncodedText Slow = JsonEncodedText.Encode("slow");
+    internal static readonly JsonEncodedText Aborted = JsonEncodedText.Encode("aborted");
     internal static readonly JsonEncodedText TraceId = JsonEncodedText.Encode("trace_id");
     internal static readonly JsonEncodedText SpanId = JsonEncodedText.Encode("span_id");
     internal static readonly JsonEncodedText DuringStreaming = JsonEncodedText.Encode("during_streaming");
@@ -129,6 +130,8 @@ internal static class JsonLineFormatter
                 WriteMs(w, DurationMs, e.DurationMs);
                 if (e.Slow)
                     w.WriteBoolean(Slow, true);
+                if (r.Aborted is { } aborted)
+                    w.WriteString(Aborted, aborted);
                 WriteSafe(w, Method, r.Method);
                 WriteSafe(w, Path, r.Path);
                 WriteRequestId(w, r);

@@ -53,6 +53,8 @@ internal static class TextLineFormatter
                 Duration(output, " duration_ms="u8, e.DurationMs);
                 if (e.Slow)
                     Put(output, " slow=true"u8);
+                if (r.Aborted is { } aborted)
+                    Value(output, " aborted="u8, aborted);
                 Value(output, " method="u8, r.Method);
                 Value(output, " path="u8, r.Path);
                 RequestId(output, r);

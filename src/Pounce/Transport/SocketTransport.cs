@@ -75,8 +75,12 @@ internal sealed class SocketTransport : IDuplexPipe
 
     private long _sendPendingBytes;
 
-    /// <summary>Total bytes handed to the socket.</summary>
-    public long BytesSent { get; private set; }
+    /// <summary>Total bytes the socket accepted (counted send by send, so a failed send leaves what went before).</summary>
+    public long BytesSent => Volatile.Read(ref _bytesSent);
+
+    private long _bytesSent;
+
+    private void CountSent(int n) => Volatile.Write(ref _bytesSent, _bytesSent + n); // the send loop is the only writer
 
     public void Start()
     {
@@ -147,7 +151,6 @@ internal sealed class SocketTransport : IDuplexPipe
                         else
                             await SendGatheredAsync(buffer);
                         Volatile.Write(ref _sendStartedTicks, 0);
-                        BytesSent += buffer.Length;
                     }
                 }
                 finally
@@ -164,11 +167,18 @@ internal sealed class SocketTransport : IDuplexPipe
             Volatile.Write(ref _sendStartedTicks, 0);
             SetPeerClose(ex is ObjectDisposedException ? PeerClose.Aborted : PeerClose.Reset);
             SignalClosed();
-            await reader.CompleteAsync(ex);
+            // A peer that went away (reset, broken pipe) or a socket the server aborted (write timeout: ECANCELED) is a
+            // fact, not a fault: the writer's next flush says IsCompleted (the protocol then knows the response is
+            // lost, and the request is aborted) instead of throwing a SocketException into the protocol or the
+            // application. Anything else is a bug and stays an exception.
+            await reader.CompleteAsync(IsPeerOrAbortFailure(ex) ? null : ex);
             // Unblock a reader waiting for a request that can never be answered.
             _input.Reader.CancelPendingRead();
         }
     }
+
+    /// <summary>A send failed because the connection is gone (the peer's doing, or the server's abort).</summary>
+    internal static bool IsPeerOrAbortFailure(Exception ex) => ex is SocketException or ObjectDisposedException or IOException or OperationCanceledException;
 
     /// <summary>
     /// Sends a multi-segment buffer with as few system calls as possible: up to 16 segments in one vectored send
@@ -198,6 +208,7 @@ internal sealed class SocketTransport : IDuplexPipe
                 continue;
             }
             var sent = await _socket.SendAsync(_gather, SocketFlags.None);
+            CountSent(sent);
             buffer = buffer.Slice(sent);
         }
         _gather.Clear();
@@ -208,6 +219,7 @@ internal sealed class SocketTransport : IDuplexPipe
         while (!data.IsEmpty)
         {
             var sent = await _socket.SendAsync(data, SocketFlags.None);
+            CountSent(sent);
             data = data[sent..];
         }
     }

@@ -17,7 +17,7 @@ internal abstract class UpgradedStream : Stream
     private volatile bool _peerEnded;
     private volatile bool _closedForShutdown;
     private volatile bool _closedByServer;
-    private volatile bool _unmaskedFrame;
+    private volatile bool _refusedFrame;
     private int _shutdownStarted;
 
     /// <summary>Close frame <c>1001 Going Away</c> (RFC 6455 7.4.1), unmasked as a server sends it.</summary>
@@ -25,6 +25,9 @@ internal abstract class UpgradedStream : Stream
 
     /// <summary>Close frame <c>1002 Protocol Error</c>, for a client frame without a mask (RFC 6455 5.1).</summary>
     private static readonly byte[] UnmaskedFrameClose = CreateCloseFrame(1002, "frame not masked"u8);
+
+    /// <summary>Close frame <c>1007 Invalid frame payload data</c>, for a text message that is not UTF-8 (RFC 6455 8.1).</summary>
+    private static readonly byte[] InvalidUtf8Close = CreateCloseFrame(1007, "invalid UTF-8"u8);
 
     private static byte[] CreateGoingAwayFrame() => CreateCloseFrame(1001, "server shutting down"u8);
 
@@ -61,11 +64,12 @@ internal abstract class UpgradedStream : Stream
     public bool CloseHandshakeDone => _scanFrames && _received.SawClose && _sent.SawClose;
 
     /// <summary>
-    /// The client broke RFC 6455 and the WebSocket was failed for it: it sent an unmasked frame (refused here), or
+    /// The client broke RFC 6455 and the WebSocket was failed for it: it sent an unmasked frame or invalid UTF-8 in a
+    /// text message (refused here), or
     /// the server's framer sent Close 1002 (protocol error) or 1007 (invalid payload data, e.g. bad UTF-8). A lifecycle
     /// <c>error</c>, not a normal close, even when the client answered the Close.
     /// </summary>
-    public bool PeerViolatedProtocol => _unmaskedFrame || (_scanFrames && _sent.CloseCode is 1002 or 1007);
+    public bool PeerViolatedProtocol => _refusedFrame || (_scanFrames && _sent.CloseCode is 1002 or 1007);
 
     /// <summary>For a transport that learns of the peer's end outside <see cref="ReadTransportAsync"/>.</summary>
     protected void MarkPeerEnded() => _peerEnded = true;
@@ -184,7 +188,7 @@ internal abstract class UpgradedStream : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_unmaskedFrame)
+        if (_refusedFrame)
             return 0;
         int n;
         try
@@ -208,23 +212,26 @@ internal abstract class UpgradedStream : Stream
         }
         if (_scanFrames)
         {
-            _received.Scan(buffer.Span[..n], requireMasked: true);
+            _received.Scan(buffer.Span[..n], requireMasked: true, validateUtf8: true);
             if (_received.SawUnmasked)
-                return await RefuseUnmaskedFrameAsync(_received.UnmaskedFrameStart);
+                return await RefuseFrameAsync(UnmaskedFrameClose, _received.UnmaskedFrameStart);
+            if (_received.SawInvalidUtf8)
+                return await RefuseFrameAsync(InvalidUtf8Close, _received.InvalidFrameStart);
         }
         return n;
     }
 
     /// <summary>
     /// RFC 6455 5.1: a server must close the connection on an unmasked client frame (and may send 1002); the BCL's
-    /// framer does not check it, so the server does. The application gets the frames before the unmasked one, then
-    /// the end of its input (its WebSocket fails as if the client had gone); Close 1002 is sent when nothing of the
-    /// application's is being written.
+    /// framer does not check it, so the server does. RFC 6455 8.1: a text message that is not UTF-8 fails the
+    /// WebSocket (1007) as soon as the bad byte arrives; the BCL's framer only sees it when the frame is complete.
+    /// The application gets the frames before the refused one, then the end of its input (its WebSocket fails as if
+    /// the client had gone); the Close is sent when nothing of the application's is being written.
     /// </summary>
-    private async ValueTask<int> RefuseUnmaskedFrameAsync(int frameStart)
+    private async ValueTask<int> RefuseFrameAsync(byte[] closeFrame, int frameStart)
     {
-        _unmaskedFrame = true;
-        await TrySendCloseAsync(UnmaskedFrameClose, forShutdown: false);
+        _refusedFrame = true;
+        await TrySendCloseAsync(closeFrame, forShutdown: false);
         return Math.Max(frameStart, 0);
     }
 

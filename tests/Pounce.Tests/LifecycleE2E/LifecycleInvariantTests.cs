@@ -245,7 +245,7 @@ public sealed class LifecycleInvariantTests
             "/back%5Cslash",
             "/new%0Aline%0D%0A{\"event\":\"Forged\"}",
             "/esc%1B[31mred%1B[0m",
-            "/bell%07%00nul",
+            "/bell%07nul",
             "/bad%FF%FEutf8",
             "/tab%09and%7Fdel",
             "/%E2%80%A8sep",
