@@ -73,7 +73,7 @@ internal sealed class BenchOptions
                                        URL (e.g. http://127.0.0.1:4318); default none (no OpenTelemetry)
 
         Prints one line "Listening on http(s)://127.0.0.1:PORT" to stdout once the server accepts connections,
-        then runs until SIGINT/SIGTERM.
+        then runs until SIGINT/SIGTERM. SIGUSR1 prints "allocated_bytes=N" (GC.GetTotalAllocatedBytes) to stderr.
         """;
 
     public ServerKind Server { get; private set; }

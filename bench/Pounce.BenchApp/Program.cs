@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using System.Runtime.InteropServices;
 using Pounce.BenchApp;
 
 BenchOptions options;
@@ -46,6 +47,15 @@ if (bound is null)
 
 Console.Out.WriteLine($"Listening on {bound}");
 Console.Out.Flush();
+
+// SIGUSR1 prints the bytes this process has allocated so far ("allocated_bytes=N" on stderr): run.sh reads it before
+// and after a measured run and divides the difference by the requests served (allocations per request).
+using var allocationReport = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create((PosixSignal)10, context =>
+{
+    context.Cancel = true;
+    Console.Error.WriteLine($"allocated_bytes={GC.GetTotalAllocatedBytes(precise: true)}");
+    Console.Error.Flush();
+});
 
 await app.WaitForShutdownAsync();
 return 0;

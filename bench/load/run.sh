@@ -172,6 +172,22 @@ status_kb() { # field: VmHWM (peak RSS) or VmRSS (current RSS) of the server, in
   awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo null
 }
 
+# allocated_bytes NAME: the server's GC.GetTotalAllocatedBytes, asked with SIGUSR1 (the bench app prints
+# "allocated_bytes=N" to stderr); prints null when no answer came within 2 s.
+allocated_bytes() {
+  local err=$WORK/$1.err seen deadline=$((SECONDS + 2))
+  seen=$(grep -c '^allocated_bytes=' "$err" || true)
+  kill -USR1 "$SERVER_PID" 2>/dev/null || { echo null; return 0; }
+  while (( SECONDS <= deadline )); do
+    if (( $(grep -c '^allocated_bytes=' "$err" || true) > seen )); then
+      sed -n 's/^allocated_bytes=\([0-9]*\).*/\1/p' "$err" | tail -n1
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo null
+}
+
 # ---- load generators ---------------------------------------------------------------------------
 
 # wrk_run PATH DEPTH SECONDS [SCRIPT]: prints the WRKJSON object (or nothing on failure)
@@ -220,14 +236,18 @@ measure() {
   [[ $base == h2 && $name == kestrel ]] && flags+=(--protocols http2)
   [[ $base == https || $base == h2tls ]] && flags+=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem")
 
+  local alloc0=null alloc1=null
   if start_server "$name" "${flags[@]}"; then
     if [[ $base == h2 || $base == h2tls ]]; then
       (( WARMUP > 0 )) && h2_run "$path" "$WARMUP" > /dev/null
+      alloc0=$(allocated_bytes "$name")
       result=$(h2_run "$path" "$DURATION")
     else
       (( WARMUP > 0 )) && wrk_run "$path" "$depth" "$WARMUP" "$script" > /dev/null
+      alloc0=$(allocated_bytes "$name")
       result=$(wrk_run "$path" "$depth" "$DURATION" "$script")
     fi
+    alloc1=$(allocated_bytes "$name")
     hwm=$(status_kb VmHWM); [[ -n $hwm ]] || hwm=null
     stop_server
     if [[ -f $WORK/lifecycle.log ]]; then loglines=$(wc -l < "$WORK/lifecycle.log"); fi
@@ -237,16 +257,18 @@ measure() {
 
   if [[ -n $result ]]; then
     jq -c -n --arg g "$group" --arg s "$scenario" --arg n "$name" --arg v "$variant" --argjson r "$round" \
-      --argjson w "$result" --argjson hwm "$hwm" --argjson lines "$loglines" \
+      --argjson w "$result" --argjson hwm "$hwm" --argjson lines "$loglines" --argjson a0 "$alloc0" --argjson a1 "$alloc1" \
       '{group: $g, scenario: $s, server: $n, variant: $v, round: $r, ok: true,
         rps: $w.rps, requests: $w.requests,
+        alloc_bytes_per_request: (if $a0 == null or $a1 == null or $w.requests == 0 then null
+                                  else (($a1 - $a0) / $w.requests | round) end),
         p99_ms: (if $w.p99_us == null then null else $w.p99_us / 1000 end),
         p50_ms: (if $w.p50_us == null then null else $w.p50_us / 1000 end),
         errors: $w.errors, error_count: ($w.errors | add), peak_rss_kb: $hwm, log_lines: $lines}' >> "$RUNS"
-    log "$(printf '%-10s %-9s %-7s round %d: %10.0f req/s  p99 %s ms  peak RSS %s kB  errors %s' \
+    log "$(printf '%-10s %-9s %-7s round %d: %10.0f req/s  p99 %s ms  peak RSS %s kB  errors %s  alloc/req %s B' \
       "$scenario" "$name" "$variant" "$round" "$(jq -r .rps <<<"$result")" \
       "$(jq -r 'if .p99_us == null then "n/a" else .p99_us / 1000 end' <<<"$result")" "$hwm" \
-      "$(jq -r '.errors | add' <<<"$result")")"
+      "$(jq -r '.errors | add' <<<"$result")" "$(tail -n1 "$RUNS" | jq -r '.alloc_bytes_per_request // "n/a"')")"
   else
     jq -c -n --arg g "$group" --arg s "$scenario" --arg n "$name" --arg v "$variant" --argjson r "$round" \
       '{group: $g, scenario: $s, server: $n, variant: $v, round: $r, ok: false}' >> "$RUNS"
