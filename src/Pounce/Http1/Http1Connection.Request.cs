@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
@@ -10,6 +11,7 @@ namespace Pounce.Http1;
 internal sealed partial class Http1Connection
 {
     /// <summary>Runs the application for the parsed request; false when the connection must close.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> RunRequestAsync()
     {
         _sequence++;
@@ -112,6 +114,7 @@ internal sealed partial class Http1Connection
     /// nothing was sent yet, or an abort when a started response cannot be finished. Returns whether the last
     /// byte was handed to the transport while the client was still there.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> CompleteResponseAsync(Exception? appError)
     {
         if (appError is null && !_responseEnded)
