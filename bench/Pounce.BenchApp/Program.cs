@@ -50,9 +50,16 @@ Console.Out.Flush();
 
 // SIGUSR1 prints the bytes this process has allocated so far ("allocated_bytes=N" on stderr): run.sh reads it before
 // and after a measured run and divides the difference by the requests served (allocations per request).
+// With BENCH_ALLOC_TYPES=1 it also lists the types the runtime's allocation sampling saw since the previous SIGUSR1.
+using var sampler = AllocationSampler.StartIfRequested();
 using var allocationReport = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create((PosixSignal)10, context =>
 {
     context.Cancel = true;
+    if (sampler is not null)
+    {
+        Console.Error.Write(sampler.Report(40));
+        sampler.Reset();
+    }
     Console.Error.WriteLine($"allocated_bytes={GC.GetTotalAllocatedBytes(precise: true)}");
     Console.Error.Flush();
 });
