@@ -13,26 +13,43 @@ namespace Pounce.Lifecycle;
 /// </summary>
 public sealed class LifecycleLogState : IReadOnlyList<KeyValuePair<string, object?>>
 {
-    private readonly IReadOnlyList<KeyValuePair<string, object?>> _fields;
+    // A request event keeps a copy of its request's facts (the live record is reused by the next request) and builds
+    // its properties only when a provider asks for them: an enabled logger that writes nothing (the EventSource
+    // provider with no listener) then costs two small objects per event, not the field list and its boxed values.
+    private readonly LifecycleEvent _event;
+    private IReadOnlyList<KeyValuePair<string, object?>>? _fields;
     private string? _text;
 
     internal LifecycleLogState(IReadOnlyList<KeyValuePair<string, object?>> fields) => _fields = fields;
 
+    private LifecycleLogState(in LifecycleEvent e) => _event = e;
+
+    /// <summary>The state of <paramref name="e"/>: lazy for request events, a snapshot of the fields for connection events
+    /// (whose counters keep changing and which are rare).</summary>
+    internal static LifecycleLogState For(in LifecycleEvent e)
+    {
+        if (e.Request is { } r && e.Kind is LifecycleEventKind.RequestStarted or LifecycleEventKind.ResponseCompleted or LifecycleEventKind.ClientDisconnected)
+            return new LifecycleLogState(new LifecycleEvent(e.Kind, e.Level, e.TimestampUtc, e.Connection, RequestSnapshot.Of(r), e.DurationMs, e.Slow));
+        return new LifecycleLogState(e.GetFields());
+    }
+
     internal static readonly Func<LifecycleLogState, Exception?, string> Format = (s, _) => s.ToString();
 
-    /// <inheritdoc />
-    public KeyValuePair<string, object?> this[int index] => _fields[index];
+    private IReadOnlyList<KeyValuePair<string, object?>> Fields => _fields ??= _event.GetFields();
 
     /// <inheritdoc />
-    public int Count => _fields.Count;
+    public KeyValuePair<string, object?> this[int index] => Fields[index];
 
     /// <inheritdoc />
-    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => _fields.GetEnumerator();
+    public int Count => Fields.Count;
+
+    /// <inheritdoc />
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => Fields.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
     /// <summary>The event as <c>EventName key=value ...</c> (fields after <c>level</c>).</summary>
-    public override string ToString() => _text ??= Render(_fields);
+    public override string ToString() => _text ??= Render(Fields);
 
     internal static string Render(IReadOnlyList<KeyValuePair<string, object?>> fields)
     {
@@ -108,21 +125,7 @@ public sealed class AccessLogState : IReadOnlyList<KeyValuePair<string, object?>
     internal static readonly Func<AccessLogState, Exception?, string> Format = (s, _) => s.ToString();
 
     internal static AccessLogState Create(DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
-    {
-        var snapshot = new RequestInfo
-        {
-            ConnectionId = r.ConnectionId,
-            Sequence = r.Sequence,
-            StreamId = r.StreamId,
-            Method = r.Method,
-            Path = r.Path,
-            Version = r.Version,
-            UserAgent = r.UserAgent,
-            Status = r.Status,
-            BytesSent = r.BytesSent,
-        };
-        return new AccessLogState(timestampUtc, c, snapshot, durationMs);
-    }
+        => new(timestampUtc, c, RequestSnapshot.Of(r), durationMs);
 
     private KeyValuePair<string, object?>[] Fields => _fieldsCache ??= BuildFields();
 
@@ -166,4 +169,28 @@ public sealed class AccessLogState : IReadOnlyList<KeyValuePair<string, object?>
 
     /// <summary>The access line in the text (Apache combined) format.</summary>
     public override string ToString() => _text ??= BuildText();
+}
+
+/// <summary>A copy of the request facts that log lines and their ILogger properties read, taken while they are current.</summary>
+internal static class RequestSnapshot
+{
+    public static RequestInfo Of(RequestInfo r) => new()
+    {
+        ConnectionId = r.ConnectionId,
+        Sequence = r.Sequence,
+        StreamId = r.StreamId,
+        Method = r.Method,
+        Path = r.Path,
+        Version = r.Version,
+        UserAgent = r.UserAgent,
+        Status = r.Status,
+        BytesSent = r.BytesSent,
+        StartTimestamp = r.StartTimestamp,
+        EndTimestamp = r.EndTimestamp,
+        ResponseStarted = r.ResponseStarted,
+        IsStreaming = r.IsStreaming,
+        TraceId = r.TraceId,
+        SpanId = r.SpanId,
+        HasTrace = r.HasTrace,
+    };
 }
