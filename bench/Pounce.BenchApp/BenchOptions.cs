@@ -10,6 +10,16 @@ internal enum ServerKind
     Pounce,
 }
 
+/// <summary>Which application the server hosts.</summary>
+internal enum BenchAppKind
+{
+    /// <summary>A minimal-API app as people write it: routing, JSON results, model binding, the web template's logging.</summary>
+    Realistic,
+
+    /// <summary>One terminal <c>app.Run</c>, no routing, logging providers cleared: the server core only.</summary>
+    Core,
+}
+
 /// <summary>HTTP versions Kestrel offers on its cleartext endpoint (Pounce detects the protocol itself).</summary>
 internal enum BenchProtocols
 {
@@ -24,15 +34,28 @@ internal sealed class BenchOptions
     public const string Usage = """
         Pounce.BenchApp: the same ASP.NET Core app on Kestrel or on Pounce, for load comparisons.
 
-        Endpoints: GET /plaintext, /json, /bytes/4k, /bytes/1m, /ws (WebSocket echo); anything else: 404.
+        Apps (--app):
+          realistic (default)          minimal APIs with routing, as `dotnet new web` starts them: CreateBuilder, the
+                                       template's appsettings.json (Logging:LogLevel Default Information,
+                                       Microsoft.AspNetCore Warning), the console logger as the template has it
+                                       (Pounce replaces it with its own writer), each server at its own defaults
+                                       (Pounce: access log on). GET /plaintext, /json, /users/{id:int},
+                                       POST /users (JSON body, model-bound, answered 201 with it), GET /bytes/4k,
+                                       /bytes/1m, /ws (WebSocket echo).
+          core                         the server core only: one terminal app.Run (no routing), slim builder,
+                                       logging providers cleared on both servers, Pounce's access log off unless
+                                       --access-log true. GET /plaintext, /json, /bytes/4k, /bytes/1m, /ws.
 
         Options:
           --server kestrel|pounce      server to host the app (required)
+          --app realistic|core         the application (default realistic)
           --port N                     port on 127.0.0.1; 0 binds a free port (default 0)
-          --keep-alive-timeout SEC     idle keep-alive timeout, both servers (default 120)
+          --keep-alive-timeout SEC     idle keep-alive timeout, both servers (default: each server's own in the
+                                       realistic app; 120 in the core app)
           --max-connections N          connection limit, both servers (default 100000)
           --protocols http1|http2|http1and2
-                                       Kestrel only: HTTP versions on the cleartext endpoint (default http1);
+                                       Kestrel only: HTTP versions on the cleartext endpoint (default: Kestrel's
+                                       own in the realistic app, http1 in the core app);
                                        use http2 for h2load with prior knowledge. Pounce detects the protocol.
           --tls-cert FILE --tls-key FILE
                                        both servers: serve HTTPS with this PEM certificate and key (ALPN h2 and
@@ -40,30 +63,31 @@ internal sealed class BenchOptions
           Pounce only (passed through to ServerConfig; ignored with a warning for Kestrel):
           --workers N                  accept loops (default: ServerConfig default)
           --lifecycle-logging [true|false]
-                                       connection lifecycle events (default false)
-          --log-level trace|debug|info|warning|error|critical|none (default info)
-          --log-format text|json       (default text)
+                                       connection lifecycle events (default: ServerConfig's, false)
+          --log-level trace|debug|info|warning|error|critical|none (default: ServerConfig's, info)
+          --log-format text|json       (default: ServerConfig's, text)
           --log-file PATH              write log lines to PATH instead of stdout
-          --access-log true|false      per-request access log line (default false in the bench app,
-                                       so a plain run pays for no logging at all)
+          --access-log true|false      per-request access log line (default: ServerConfig's, true, in the
+                                       realistic app; false in the core app, which pays for no logging at all)
           --otel-endpoint URL          OpenTelemetry: traces and metrics exported with OTLP HTTP/protobuf to
                                        URL (e.g. http://127.0.0.1:4318); default none (no OpenTelemetry)
 
         Prints one line "Listening on http(s)://127.0.0.1:PORT" to stdout once the server accepts connections,
-        then runs until SIGINT/SIGTERM. Logging providers are cleared for both servers.
+        then runs until SIGINT/SIGTERM. SIGUSR1 prints "allocated_bytes=N" (GC.GetTotalAllocatedBytes) to stderr.
         """;
 
     public ServerKind Server { get; private set; }
+    public BenchAppKind App { get; private set; } = BenchAppKind.Realistic;
     public int Port { get; private set; }
-    public TimeSpan KeepAliveTimeout { get; private set; } = TimeSpan.FromSeconds(120);
+    public TimeSpan? KeepAliveTimeout { get; private set; }
     public int MaxConnections { get; private set; } = 100_000;
-    public BenchProtocols Protocols { get; private set; } = BenchProtocols.Http1;
+    public BenchProtocols? Protocols { get; private set; }
     public int? Workers { get; private set; }
-    public bool LifecycleLogging { get; private set; }
-    public LogLevel LogLevel { get; private set; } = LogLevel.Information;
-    public LogFormat LogFormat { get; private set; } = LogFormat.Text;
+    public bool? LifecycleLogging { get; private set; }
+    public LogLevel? LogLevel { get; private set; }
+    public LogFormat? LogFormat { get; private set; }
     public string? LogFile { get; private set; }
-    public bool AccessLog { get; private set; }
+    public bool? AccessLog { get; private set; }
     public string? OtelEndpoint { get; private set; }
     public bool ShowHelp { get; private set; }
     public string? TlsCert { get; private set; }
@@ -120,6 +144,14 @@ internal sealed class BenchOptions
                     };
                     serverGiven = true;
                     break;
+                case "--app":
+                    o.App = Value().ToLowerInvariant() switch
+                    {
+                        "realistic" => BenchAppKind.Realistic,
+                        "core" => BenchAppKind.Core,
+                        var v => throw new ArgumentException($"--app must be realistic or core, not '{v}'"),
+                    };
+                    break;
                 case "--port":
                     o.Port = ParseInt(arg, Value(), 0, 65535);
                     break;
@@ -155,13 +187,13 @@ internal sealed class BenchOptions
                 case "--log-level":
                     o.LogLevel = Value().ToLowerInvariant() switch
                     {
-                        "trace" => LogLevel.Trace,
-                        "debug" => LogLevel.Debug,
-                        "info" or "information" => LogLevel.Information,
-                        "warn" or "warning" => LogLevel.Warning,
-                        "error" => LogLevel.Error,
-                        "critical" => LogLevel.Critical,
-                        "none" => LogLevel.None,
+                        "trace" => Microsoft.Extensions.Logging.LogLevel.Trace,
+                        "debug" => Microsoft.Extensions.Logging.LogLevel.Debug,
+                        "info" or "information" => Microsoft.Extensions.Logging.LogLevel.Information,
+                        "warn" or "warning" => Microsoft.Extensions.Logging.LogLevel.Warning,
+                        "error" => Microsoft.Extensions.Logging.LogLevel.Error,
+                        "critical" => Microsoft.Extensions.Logging.LogLevel.Critical,
+                        "none" => Microsoft.Extensions.Logging.LogLevel.None,
                         var v => throw new ArgumentException($"--log-level must be trace, debug, info, warning, error, critical or none, not '{v}'"),
                     };
                     o.PounceOnlyFlags.Add(arg);
@@ -169,8 +201,8 @@ internal sealed class BenchOptions
                 case "--log-format":
                     o.LogFormat = Value().ToLowerInvariant() switch
                     {
-                        "text" => LogFormat.Text,
-                        "json" => LogFormat.Json,
+                        "text" => Pounce.LogFormat.Text,
+                        "json" => Pounce.LogFormat.Json,
                         var v => throw new ArgumentException($"--log-format must be text or json, not '{v}'"),
                     };
                     o.PounceOnlyFlags.Add(arg);

@@ -1,12 +1,7 @@
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Pounce;
+using System.Runtime.InteropServices;
 using Pounce.BenchApp;
-using Pounce.Hosting;
 
 BenchOptions options;
 try
@@ -29,75 +24,7 @@ if (options.ShowHelp)
 if (options.Server == ServerKind.Kestrel && options.PounceOnlyFlags.Count > 0)
     await Console.Error.WriteLineAsync($"Pounce.BenchApp: ignored for Kestrel: {string.Join(", ", options.PounceOnlyFlags)}");
 
-// No command-line configuration: the flags above are the whole interface, and the same
-// (empty) configuration reaches both servers.
-var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-
-// Neither server pays for console logging. Cleared before UsePounce, so whatever logging Pounce registers
-// itself (its line writer, its ILogger provider) stays: that is what --lifecycle-logging measures.
-builder.Logging.ClearProviders();
-builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-builder.Logging.AddFilter("System", LogLevel.Warning);
-// ASP.NET Core hosting starts an Activity and a log scope for every request as soon as any logger provider is
-// enabled for its category at any level. Pounce always has its own provider (that is how every line follows
-// LogFormat); Kestrel here has none. Turning the category off for both keeps that per-request cost out of the
-// comparison instead of charging it to one side only.
-builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
-
-// Same binding for both: 127.0.0.1 and the given port (0 = a free one).
-var tls = options.TlsCert is not null;
-var url = $"{(tls ? "https" : "http")}://127.0.0.1:{options.Port}";
-builder.WebHost.UseUrls(url);
-
-if (options.Server == ServerKind.Kestrel)
-{
-    if (tls)
-        builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves Kestrel's HTTPS out
-    builder.WebHost.ConfigureKestrel(kestrel =>
-    {
-        kestrel.AddServerHeader = true; // "Server: Kestrel", as Pounce sends "Server: pounce"
-        kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
-        kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
-        kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = tls ? HttpProtocols.Http1AndHttp2 : options.Protocols switch
-        {
-            BenchProtocols.Http2 => HttpProtocols.Http2,
-            BenchProtocols.Http1AndHttp2 => HttpProtocols.Http1AndHttp2,
-            _ => HttpProtocols.Http1,
-        });
-        if (tls)
-        {
-            var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(options.TlsCert!, options.TlsKey);
-            kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate);
-        }
-    });
-}
-else
-{
-    builder.WebHost.UsePounce(config =>
-    {
-        config.Host = "127.0.0.1";
-        config.Port = options.Port;
-        config.KeepAliveTimeout = options.KeepAliveTimeout;
-        config.MaxConnections = options.MaxConnections;
-        if (options.Workers is { } workers)
-            config.Workers = workers;
-        config.LifecycleLogging = options.LifecycleLogging;
-        config.LogLevel = options.LogLevel;
-        config.LogFormat = options.LogFormat;
-        config.LogFile = options.LogFile;
-        config.AccessLog = options.AccessLog;
-        config.SslCertFile = options.TlsCert;
-        config.SslKeyFile = options.TlsKey;
-        config.OtelEndpoint = options.OtelEndpoint;
-    });
-}
-
-var app = builder.Build();
-
-// One terminal middleware, the same on both servers: no routing, no static files, nothing else. The WebSocket
-// middleware runs for /ws only (bench/autobahn), so the HTTP scenarios do not pay for it.
-app.UseWhen(WebSocketEcho.IsEchoPath, ws => ws.UseWebSockets().Run(WebSocketEcho.HandleAsync));
-app.Run(BenchEndpoints.HandleAsync);
+var app = options.App == BenchAppKind.Core ? CoreApp.Build(options) : RealisticApp.Build(options);
 
 try
 {
@@ -120,6 +47,22 @@ if (bound is null)
 
 Console.Out.WriteLine($"Listening on {bound}");
 Console.Out.Flush();
+
+// SIGUSR1 prints the bytes this process has allocated so far ("allocated_bytes=N" on stderr): run.sh reads it before
+// and after a measured run and divides the difference by the requests served (allocations per request).
+// With BENCH_ALLOC_TYPES=1 it also lists the types the runtime's allocation sampling saw since the previous SIGUSR1.
+using var sampler = AllocationSampler.StartIfRequested();
+using var allocationReport = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create((PosixSignal)10, context =>
+{
+    context.Cancel = true;
+    if (sampler is not null)
+    {
+        Console.Error.Write(sampler.Report(40));
+        sampler.Reset();
+    }
+    Console.Error.WriteLine($"allocated_bytes={GC.GetTotalAllocatedBytes(precise: true)}");
+    Console.Error.Flush();
+});
 
 await app.WaitForShutdownAsync();
 return 0;
@@ -172,65 +115,4 @@ static int ListeningPortOfThisProcess()
     {
     }
     return 0;
-}
-
-namespace Pounce.BenchApp
-{
-    /// <summary>The TechEmpower plaintext and JSON tests, plus two fixed-size bodies.</summary>
-    internal static class BenchEndpoints
-    {
-        private static readonly byte[] PlaintextBody = Encoding.ASCII.GetBytes("Hello, World!");
-        private static readonly byte[] Body4K = Fill(4 * 1024);
-        private static readonly byte[] Body1M = Fill(1024 * 1024);
-
-        public static Task HandleAsync(HttpContext context)
-        {
-            var path = context.Request.Path.Value;
-            var response = context.Response;
-            switch (path)
-            {
-                case "/plaintext":
-                    return WriteAsync(response, "text/plain", PlaintextBody);
-                case "/json":
-                    // Serialized per request, as the TechEmpower rules require.
-                    var json = JsonSerializer.SerializeToUtf8Bytes(new JsonMessage { Message = "Hello, World!" }, BenchJsonContext.Default.JsonMessage);
-                    return WriteAsync(response, "application/json", json);
-                case "/bytes/4k":
-                    return WriteAsync(response, "application/octet-stream", Body4K);
-                case "/bytes/1m":
-                    return WriteAsync(response, "application/octet-stream", Body1M);
-                default:
-                    response.StatusCode = StatusCodes.Status404NotFound;
-                    response.ContentLength = 0;
-                    return Task.CompletedTask;
-            }
-        }
-
-        private static Task WriteAsync(HttpResponse response, string contentType, byte[] body)
-        {
-            response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = contentType;
-            response.ContentLength = body.Length;
-            return response.Body.WriteAsync(body, 0, body.Length);
-        }
-
-        private static byte[] Fill(int length)
-        {
-            var bytes = new byte[length];
-            for (var i = 0; i < bytes.Length; i++)
-                bytes[i] = (byte)('a' + (i % 26));
-            return bytes;
-        }
-    }
-
-    internal sealed class JsonMessage
-    {
-        public string Message { get; set; } = "";
-    }
-
-    [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
-    [JsonSerializable(typeof(JsonMessage))]
-    internal sealed partial class BenchJsonContext : JsonSerializerContext
-    {
-    }
 }

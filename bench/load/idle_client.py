@@ -49,8 +49,13 @@ def response_complete(buf):
     length = 0
     for line in buf[:head_end].split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value.strip())
+        elif name == b"transfer-encoding" and value.strip().lower().endswith(b"chunked"):
+            # Small responses only (the bench app's /plaintext): complete once the last chunk and the empty
+            # trailer section have arrived.
+            return buf.endswith(b"0\r\n\r\n") and len(buf) > head_end + 4
     return len(buf) >= head_end + 4 + length
 
 

@@ -3,24 +3,34 @@
 # runs alternated (K P K P ...) so that drift in the machine hits both servers alike; the numbers
 # to read are the ratios. See bench/README.md for how to read them.
 #
-# Usage: bench/load/run.sh            (everything, defaults below)
-#        DURATION=1 WARMUP=1 ROUNDS=1 SCENARIOS=plaintext LOGGING=0 IDLE=0 bench/load/run.sh   (smoke)
+# Usage: bench/load/run.sh            (everything, defaults below: about 20 minutes)
+#        DURATION=5 WARMUP=2 IDLE_CONNS=5000 IDLE_TLS_CONNS=2000 bench/load/run.sh   (every row, about 15 minutes)
+#        DURATION=1 WARMUP=1 ROUNDS=1 SCENARIOS=plaintext H2=0 TLS=0 IDLE=0 bench/load/run.sh   (smoke)
+#
+# Every scenario runs the realistic app (bench/Pounce.BenchApp --app realistic: minimal APIs with routing, the web
+# template's appsettings.json and console logger, each server at its own defaults, Pounce's access log on) unless
+# its name starts with "core-", which runs the routing-free app.Run app with no logging on either side.
 #
 # Settings (environment):
 #   DURATION=8        seconds measured per run
 #   WARMUP=2          seconds of load before each measured run (same server process, discarded)
 #   ROUNDS=3          alternations per scenario (each round runs every server once)
 #   SERVERS="kestrel pounce"   servers compared, in the order they alternate
-#   SCENARIOS="plaintext pipelined json bytes4k bytes1m"   HTTP/1.1 scenarios (wrk); may also name h2, https, h2tls
+#   SCENARIOS="plaintext pipelined json user post bytes4k bytes1m logfile core-plaintext"
+#                     HTTP/1.1 scenarios (wrk): plaintext, pipelined (plaintext, PIPELINE-deep), json, user
+#                     (GET /users/42), post (POST /users, JSON body model-bound), bytes4k, bytes1m; logfile (plaintext,
+#                     Pounce with lifecycle logging at debug and the access log, JSON, both to --log-file, against
+#                     Kestrel at its defaults); core-<any of these> (the routing-free app); may also name h2, https, h2tls
 #   CONNECTIONS=64    wrk connections;  THREADS=2  wrk threads;  PIPELINE=16  requests per write (pipelined)
-#   H2=0              1 adds the HTTP/2 scenario: h2load -c$H2_CONNECTIONS -m$H2_STREAMS, h2c prior knowledge
+#   H2=1              adds the HTTP/2 scenario: h2load -c$H2_CONNECTIONS -m$H2_STREAMS, h2c prior knowledge
 #   H2_CONNECTIONS=16 H2_STREAMS=16
-#   TLS=0             1 adds the HTTPS scenarios (self-signed certificate made with openssl, both servers):
-#                     https (wrk, HTTP/1.1 over TLS, /plaintext) and h2tls (h2load, ALPN h2, /plaintext)
-#   LOGGING=1         Pounce overhead table (plaintext): off / info / debug JSON to a file / otel (OtelEndpoint
-#                     pointed at otlp_sink.py, a local OTLP receiver that answers 200 to every export)
-#   IDLE=1            memory of IDLE_CONNS idle keep-alive connections, per server
-#   IDLE_CONNS=10000
+#   TLS=1             adds the HTTPS scenarios (self-signed certificate made with openssl, both servers):
+#                     https (wrk, HTTP/1.1 over TLS, /plaintext) and, with H2=1, h2tls (h2load, ALPN h2, /plaintext);
+#                     and, with IDLE=1, the idle TLS connection row
+#   LOGGING=0         1 adds the Pounce overhead table (realistic app, plaintext): off (no lifecycle, no access log) /
+#                     info / debug JSON to a file / otel (OtelEndpoint pointed at otlp_sink.py, a local OTLP receiver)
+#   IDLE=1            memory of IDLE_CONNS idle keep-alive connections per server (and IDLE_TLS_CONNS over TLS)
+#   IDLE_CONNS=10000  IDLE_TLS_CONNS=3000
 #   RESULTS_DIR=bench/load/results   where <date>.json and <date>.md go
 #   NO_BUILD=0        1 skips `dotnet build -c Release` of the bench app
 #   START_TIMEOUT=20  seconds a server may take to print its URL
@@ -33,17 +43,18 @@ DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
 ROUNDS=${ROUNDS:-3}
 SERVERS=${SERVERS:-"kestrel pounce"}
-SCENARIOS=${SCENARIOS:-"plaintext pipelined json bytes4k bytes1m"}
+SCENARIOS=${SCENARIOS:-"plaintext pipelined json user post bytes4k bytes1m logfile core-plaintext"}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 PIPELINE=${PIPELINE:-16}
-H2=${H2:-0}
+H2=${H2:-1}
 H2_CONNECTIONS=${H2_CONNECTIONS:-16}
 H2_STREAMS=${H2_STREAMS:-16}
-TLS=${TLS:-0}
-LOGGING=${LOGGING:-1}
+TLS=${TLS:-1}
+LOGGING=${LOGGING:-0}
 IDLE=${IDLE:-1}
 IDLE_CONNS=${IDLE_CONNS:-10000}
+IDLE_TLS_CONNS=${IDLE_TLS_CONNS:-3000}
 RESULTS_DIR=${RESULTS_DIR:-$HERE/results}
 NO_BUILD=${NO_BUILD:-0}
 START_TIMEOUT=${START_TIMEOUT:-20}
@@ -63,7 +74,7 @@ log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-for v in DURATION WARMUP ROUNDS CONNECTIONS THREADS PIPELINE H2_CONNECTIONS H2_STREAMS IDLE_CONNS START_TIMEOUT; do
+for v in DURATION WARMUP ROUNDS CONNECTIONS THREADS PIPELINE H2_CONNECTIONS H2_STREAMS IDLE_CONNS IDLE_TLS_CONNS START_TIMEOUT; do
   is_uint "${!v}" || die "$v must be a whole number, not '${!v}'"
 done
 (( DURATION >= 1 && ROUNDS >= 1 && CONNECTIONS >= THREADS && THREADS >= 1 )) \
@@ -161,11 +172,27 @@ status_kb() { # field: VmHWM (peak RSS) or VmRSS (current RSS) of the server, in
   awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo null
 }
 
+# allocated_bytes NAME: the server's GC.GetTotalAllocatedBytes, asked with SIGUSR1 (the bench app prints
+# "allocated_bytes=N" to stderr); prints null when no answer came within 2 s.
+allocated_bytes() {
+  local err=$WORK/$1.err seen deadline=$((SECONDS + 2))
+  seen=$(grep -c '^allocated_bytes=' "$err" || true)
+  kill -USR1 "$SERVER_PID" 2>/dev/null || { echo null; return 0; }
+  while (( SECONDS <= deadline )); do
+    if (( $(grep -c '^allocated_bytes=' "$err" || true) > seen )); then
+      sed -n 's/^allocated_bytes=\([0-9]*\).*/\1/p' "$err" | tail -n1
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo null
+}
+
 # ---- load generators ---------------------------------------------------------------------------
 
-# wrk_run PATH DEPTH SECONDS: prints the WRKJSON object (or nothing on failure)
+# wrk_run PATH DEPTH SECONDS [SCRIPT]: prints the WRKJSON object (or nothing on failure)
 wrk_run() {
-  local path=$1 depth=$2 seconds=$3 script=$HERE/wrk/report.lua out
+  local path=$1 depth=$2 seconds=$3 script=$HERE/wrk/${4:-report.lua} out
   local -a extra=()
   if (( depth > 1 )); then script=$HERE/wrk/pipeline.lua; extra=(-- "$depth"); fi
   out=$(timeout $((seconds + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" --timeout 5s --latency \
@@ -192,46 +219,56 @@ h2_run() {
 # peak RSS; appends one line to runs.jsonl.
 measure() {
   local name=$1 scenario=$2 group=$3 round=$4 variant=$5; shift 5
-  local path depth=1 result="" hwm=null loglines=null
-  case $scenario in
-    plaintext|pipelined|h2|https|h2tls) path=/plaintext ;;
+  local path depth=1 result="" hwm=null loglines=null script=report.lua base=${scenario#core-}
+  case $base in
+    plaintext|pipelined|h2|https|h2tls|logfile) path=/plaintext ;;
     json) path=/json ;;
+    user) path=/users/42 ;;
+    post) path=/users; script=post.lua ;;
     bytes4k) path=/bytes/4k ;;
     bytes1m) path=/bytes/1m ;;
     *) die "unknown scenario $scenario" ;;
   esac
-  [[ $scenario == pipelined ]] && depth=$PIPELINE
+  [[ $scenario == core-* && ($base == user || $base == post || $base == logfile) ]] \
+    && die "scenario $scenario: the core app has no /users and no logfile variant"
+  [[ $base == pipelined ]] && depth=$PIPELINE
   local -a flags=("$@")
-  [[ $scenario == h2 && $name == kestrel ]] && flags+=(--protocols http2)
-  [[ $scenario == https || $scenario == h2tls ]] && flags+=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem")
+  [[ $base == h2 && $name == kestrel ]] && flags+=(--protocols http2)
+  [[ $base == https || $base == h2tls ]] && flags+=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem")
 
+  local alloc0=null alloc1=null
   if start_server "$name" "${flags[@]}"; then
-    if [[ $scenario == h2 || $scenario == h2tls ]]; then
+    if [[ $base == h2 || $base == h2tls ]]; then
       (( WARMUP > 0 )) && h2_run "$path" "$WARMUP" > /dev/null
+      alloc0=$(allocated_bytes "$name")
       result=$(h2_run "$path" "$DURATION")
     else
-      (( WARMUP > 0 )) && wrk_run "$path" "$depth" "$WARMUP" > /dev/null
-      result=$(wrk_run "$path" "$depth" "$DURATION")
+      (( WARMUP > 0 )) && wrk_run "$path" "$depth" "$WARMUP" "$script" > /dev/null
+      alloc0=$(allocated_bytes "$name")
+      result=$(wrk_run "$path" "$depth" "$DURATION" "$script")
     fi
+    alloc1=$(allocated_bytes "$name")
     hwm=$(status_kb VmHWM); [[ -n $hwm ]] || hwm=null
     stop_server
-    if [[ $variant == debug && -f $WORK/lifecycle.log ]]; then loglines=$(wc -l < "$WORK/lifecycle.log"); fi
+    if [[ -f $WORK/lifecycle.log ]]; then loglines=$(wc -l < "$WORK/lifecycle.log"); fi
     if [[ $variant == info ]]; then loglines=$(grep -vc '^Listening on' "$SERVER_OUT" || true); fi
   fi
   rm -f "$WORK/lifecycle.log" "$SERVER_OUT"
 
   if [[ -n $result ]]; then
     jq -c -n --arg g "$group" --arg s "$scenario" --arg n "$name" --arg v "$variant" --argjson r "$round" \
-      --argjson w "$result" --argjson hwm "$hwm" --argjson lines "$loglines" \
+      --argjson w "$result" --argjson hwm "$hwm" --argjson lines "$loglines" --argjson a0 "$alloc0" --argjson a1 "$alloc1" \
       '{group: $g, scenario: $s, server: $n, variant: $v, round: $r, ok: true,
         rps: $w.rps, requests: $w.requests,
+        alloc_bytes_per_request: (if $a0 == null or $a1 == null or $w.requests == 0 then null
+                                  else (($a1 - $a0) / $w.requests | round) end),
         p99_ms: (if $w.p99_us == null then null else $w.p99_us / 1000 end),
         p50_ms: (if $w.p50_us == null then null else $w.p50_us / 1000 end),
         errors: $w.errors, error_count: ($w.errors | add), peak_rss_kb: $hwm, log_lines: $lines}' >> "$RUNS"
-    log "$(printf '%-10s %-9s %-7s round %d: %10.0f req/s  p99 %s ms  peak RSS %s kB  errors %s' \
+    log "$(printf '%-10s %-9s %-7s round %d: %10.0f req/s  p99 %s ms  peak RSS %s kB  errors %s  alloc/req %s B' \
       "$scenario" "$name" "$variant" "$round" "$(jq -r .rps <<<"$result")" \
       "$(jq -r 'if .p99_us == null then "n/a" else .p99_us / 1000 end' <<<"$result")" "$hwm" \
-      "$(jq -r '.errors | add' <<<"$result")")"
+      "$(jq -r '.errors | add' <<<"$result")" "$(tail -n1 "$RUNS" | jq -r '.alloc_bytes_per_request // "n/a"')")"
   else
     jq -c -n --arg g "$group" --arg s "$scenario" --arg n "$name" --arg v "$variant" --argjson r "$round" \
       '{group: $g, scenario: $s, server: $n, variant: $v, round: $r, ok: false}' >> "$RUNS"
@@ -239,17 +276,24 @@ measure() {
   fi
 }
 
-# idle_run NAME: RSS before and after IDLE_CONNS idle keep-alive connections.
+# idle_run NAME [tls]: RSS before and after IDLE_CONNS (IDLE_TLS_CONNS over TLS) idle keep-alive connections
+# to the realistic app.
 idle_run() {
-  local name=$1 before after line open=0 failed=0 ok=false
-  local port
-  if start_server "$name" --keep-alive-timeout 600; then
+  local name=$1 tls=${2:-} before after line open=0 failed=0 ok=false
+  local port conns=$IDLE_CONNS
+  local -a sflags=(--keep-alive-timeout 600) cflags=()
+  if [[ $tls == tls ]]; then
+    conns=$IDLE_TLS_CONNS
+    sflags+=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem")
+    cflags=(--tls)
+  fi
+  if start_server "$name" "${sflags[@]}"; then
     port=${SERVER_URL##*:}
     # Warm the server up first, so "before" already includes JIT and pools of a working server.
     (( WARMUP > 0 )) && wrk_run /plaintext 1 "$WARMUP" > /dev/null
     sleep 1
     before=$(status_kb VmRSS)
-    "$PYTHON" "$HERE/idle_client.py" --host 127.0.0.1 --port "$port" --connections "$IDLE_CONNS" \
+    "$PYTHON" "$HERE/idle_client.py" --host 127.0.0.1 --port "$port" --connections "$conns" "${cflags[@]}" \
       --timeout 120 --hold 300 > "$WORK/client.out" 2> "$WORK/client.err" < /dev/null &
     CLIENT_PID=$!
     local deadline=$((SECONDS + 150))
@@ -276,15 +320,15 @@ idle_run() {
     stop_server
   fi
   if [[ $ok == true ]]; then
-    jq -c -n --arg n "$name" --argjson want "$IDLE_CONNS" --argjson open "$open" --argjson failed "$failed" \
-      --argjson before "$before" --argjson after "$after" \
-      '{group: "idle", server: $n, ok: true, connections_requested: $want, connections_open: $open,
+    jq -c -n --arg n "$name" --argjson want "$conns" --argjson open "$open" --argjson failed "$failed" \
+      --argjson before "$before" --argjson after "$after" --argjson tls "$([[ $tls == tls ]] && echo true || echo false)" \
+      '{group: "idle", server: $n, tls: $tls, ok: true, connections_requested: $want, connections_open: $open,
         connections_failed: $failed, rss_before_kb: $before, rss_after_kb: $after,
         bytes_per_connection: (if $open > 0 then (($after - $before) * 1024 / $open | floor) else null end)}' >> "$RUNS"
-    log "idle       $(printf '%-9s' "$name"): $open open ($failed failed), RSS $before kB -> $after kB"
+    log "idle $(printf '%-5s %-9s' "${tls:-plain}" "$name"): $open open ($failed failed), RSS $before kB -> $after kB"
   else
-    jq -c -n --arg n "$name" '{group: "idle", server: $n, ok: false}' >> "$RUNS"
-    log "idle       $(printf '%-9s' "$name"): FAILED"
+    jq -c -n --arg n "$name" --argjson tls "$([[ $tls == tls ]] && echo true || echo false)" '{group: "idle", server: $n, tls: $tls, ok: false}' >> "$RUNS"
+    log "idle $(printf '%-5s %-9s' "${tls:-plain}" "$name"): FAILED"
   fi
 }
 
@@ -306,7 +350,7 @@ if [[ $TLS == 1 ]]; then
   scenarios="$scenarios https"
   [[ $H2 == 1 ]] && scenarios="$scenarios h2tls"
 fi
-if [[ " $scenarios " == *" https "* || " $scenarios " == *" h2tls "* ]]; then
+if [[ " $scenarios " == *" https "* || " $scenarios " == *" h2tls "* || ($TLS == 1 && $IDLE == 1) ]]; then
   command -v openssl >/dev/null || die "openssl is needed for the HTTPS scenarios"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
     -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null || die "openssl could not make a certificate"
@@ -320,13 +364,19 @@ n_runs=$(( $(wc -w <<<"$scenarios") * ROUNDS * ${#servers[@]} ))
 log "work dir $WORK; ${DURATION}s runs after ${WARMUP}s warm-up, $ROUNDS rounds, wrk -t$THREADS -c$CONNECTIONS"
 log "$n_runs measured runs: about $(( (n_runs * (DURATION + WARMUP + 2) + 60) / 60 )) min$([[ $IDLE == 1 ]] && echo " plus the idle-connection test")"
 
-# Pounce and Kestrel without any logging: the comparison. Alternated A B A B ...
+# Pounce against Kestrel, each at its own defaults on the realistic app (Pounce's access log on), or with no
+# logging on either side on the core app; logfile: Pounce with everything logged to a file. Alternated A B A B ...
 for scenario in $scenarios; do
   for round in $(seq "$ROUNDS"); do
     for s in "${servers[@]}"; do
       flags=()
-      [[ $s == pounce ]] && flags=(--lifecycle-logging false --access-log false)
-      measure "$s" "$scenario" compare "$round" off "${flags[@]}"
+      variant=default
+      if [[ $scenario == core-* ]]; then
+        flags=(--app core); variant=off
+      elif [[ $scenario == logfile && $s == pounce ]]; then
+        flags=(--lifecycle-logging true --log-level debug --log-format json --log-file "$WORK/lifecycle.log"); variant=debug
+      fi
+      measure "$s" "$scenario" compare "$round" "$variant" "${flags[@]}"
     done
   done
 done
@@ -366,6 +416,9 @@ fi
 if [[ $IDLE == 1 ]]; then
   [[ -n $PYTHON ]] || die "python3 is needed for the idle-connection test"
   for s in "${servers[@]}"; do idle_run "$s"; done
+  if [[ $TLS == 1 ]]; then
+    for s in "${servers[@]}"; do idle_run "$s" tls; done
+  fi
 fi
 
 # ---- summary -----------------------------------------------------------------------------------
@@ -380,10 +433,10 @@ jq -s \
   --arg dotnet "$(dotnet --version 2>/dev/null || echo unknown)" \
   --arg wrk "$(wrk -v 2>&1 | head -n1 | awk '{print $2}')" \
   --argjson settings "$(jq -n --argjson d "$DURATION" --argjson w "$WARMUP" --argjson r "$ROUNDS" \
-     --argjson c "$CONNECTIONS" --argjson t "$THREADS" --argjson p "$PIPELINE" --argjson i "$IDLE_CONNS" \
+     --argjson c "$CONNECTIONS" --argjson t "$THREADS" --argjson p "$PIPELINE" --argjson i "$IDLE_CONNS" --argjson it "$IDLE_TLS_CONNS" \
      --argjson h2c "$H2_CONNECTIONS" --argjson h2m "$H2_STREAMS" --arg servers "$SERVERS" \
      '{duration_s: $d, warmup_s: $w, rounds: $r, connections: $c, threads: $t, pipeline: $p,
-       idle_connections: $i, h2_connections: $h2c, h2_streams: $h2m, servers: ($servers | split(" ") | map(select(. != "")))}')" \
+       idle_connections: $i, idle_tls_connections: $it, h2_connections: $h2c, h2_streams: $h2m, servers: ($servers | split(" ") | map(select(. != "")))}')" \
   -f "$HERE/summarize.jq" "$RUNS" > "$JSON_OUT"
 jq -r -f "$HERE/markdown.jq" "$JSON_OUT" > "$MD_OUT"
 

@@ -25,6 +25,7 @@ def side_summary($runs):
       failed_runs: ($runs | map(select(.ok | not)) | length),
       median_rps: ($ok | map(.rps) | median | round_to(0)),
       median_p99_ms: ($ok | map(.p99_ms) | median | round_to(3)),
+      median_alloc_bytes_per_request: ($ok | map(.alloc_bytes_per_request) | median | round_to(0)),
       max_peak_rss_mb: ($ok | map(.peak_rss_kb) | map(select(. != null)) | if length == 0 then null else max / 1024 end | round_to(1)),
       errors: (if ($ok | length) == 0 then null else ($ok | map(.error_count // 0) | add) end)
     };

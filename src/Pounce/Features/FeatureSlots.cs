@@ -1,9 +1,16 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Features.Authentication;
+using Microsoft.AspNetCore.Routing;
 
 namespace Pounce.Features;
 
-/// <summary>The features a <see cref="RequestContext"/> serves itself, each with a fixed slot for fast lookup.</summary>
+/// <summary>
+/// The features a <see cref="RequestContext"/> keeps in fixed slots for fast lookup: first the ones it serves itself
+/// (or its connection's TLS features), then <see cref="IEndpointFeature"/> and <see cref="IRouteValuesFeature"/>, which
+/// it also implements so routing allocates no feature object per request, then features that hosting, routing and the
+/// usual middleware set on every request (stored as set, null until then), so they never go to the overflow list.
+/// </summary>
 internal static class FeatureSlots
 {
     public static readonly Type[] Types =
@@ -24,6 +31,20 @@ internal static class FeatureSlots
         typeof(ITlsConnectionFeature),
         typeof(ITlsHandshakeFeature),
         typeof(Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature),
+        typeof(IEndpointFeature),
+        typeof(IRouteValuesFeature),
+
+        // Stored only: whatever the application sets, reset per request.
+        typeof(IServiceProvidersFeature),
+        typeof(IItemsFeature),
+        typeof(IQueryFeature),
+        typeof(IRequestCookiesFeature),
+        typeof(IResponseCookiesFeature),
+        typeof(IHttpAuthenticationFeature),
+        typeof(IHttpActivityFeature),
+        typeof(IHttpMetricsTagsFeature),
+        typeof(IFormFeature),
+        typeof(IHttpWebSocketFeature),
     ];
 
     public const int ResponseTrailers = 9;
@@ -32,6 +53,11 @@ internal static class FeatureSlots
     public const int TlsConnection = 13;
     public const int TlsHandshake = 14;
     public const int TlsApplicationProtocol = 15;
+    public const int Endpoint = 16;
+    public const int RouteValues = 17;
+
+    /// <summary>The first slot that only stores what was set (no default feature behind it).</summary>
+    public const int FirstStoredOnly = 18;
 
     public static int Count => Types.Length;
 

@@ -26,7 +26,9 @@ public abstract partial class RequestContext :
     IHttpBodyControlFeature,
     IHttpResponseTrailersFeature,
     IHttpRequestTrailersFeature,
-    IRequestBodyPipeFeature
+    IRequestBodyPipeFeature,
+    IEndpointFeature,
+    IRouteValuesFeature
 {
     private readonly object?[] _slots = new object?[FeatureSlots.Count];
     private List<KeyValuePair<Type, object>>? _extra;
@@ -73,6 +75,7 @@ public abstract partial class RequestContext :
     {
         Array.Clear(_slots);
         _extra?.Clear();
+        ResetRouting();
         _revision++;
         _requestHeaders.Clear();
         _responseHeaders.IsReadOnly = false;
@@ -228,6 +231,8 @@ public abstract partial class RequestContext :
             return UpgradeFeature;
         if (slot >= FeatureSlots.TlsConnection && slot <= FeatureSlots.TlsApplicationProtocol)
             return Connection.TlsFeatures;
+        if (slot >= FeatureSlots.FirstStoredOnly)
+            return null;
         return this;
     }
 

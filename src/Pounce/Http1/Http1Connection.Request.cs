@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
@@ -16,6 +17,7 @@ internal sealed partial class Http1Connection
     private long _transportBytesAtStart;
 
     /// <summary>Runs the application for the parsed request; false when the connection must close.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> RunRequestAsync()
     {
         _sequence++;
@@ -136,6 +138,7 @@ internal sealed partial class Http1Connection
     /// nothing was sent yet, or an abort when a started response cannot be finished. Returns whether the last
     /// byte was handed to the transport while the client was still there.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> CompleteResponseAsync(Exception? appError)
     {
         if (appError is null && !_responseEnded)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -203,6 +204,7 @@ internal sealed partial class Http1Connection : RequestContext
     }
 
     /// <summary>Reads and parses the next request head; returns the fact that ends the connection instead, if any.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ConnectionEnd> ReadRequestHeadAsync()
     {
         ResetFeatures(_sequence + 1, 0);

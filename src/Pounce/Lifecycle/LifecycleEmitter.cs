@@ -319,7 +319,7 @@ public sealed class LifecycleEmitter
         }
         if (_lifecycleLogger is { } logger && logger.IsEnabled(e.Level))
         {
-            var state = new LifecycleLogState(e.GetFields());
+            var state = LifecycleLogState.For(in e);
             logger.Log(e.Level, new EventId((int)e.Kind + 1, e.Name), state, null, LifecycleLogState.Format);
         }
     }

@@ -13,26 +13,43 @@ namespace Pounce.Lifecycle;
 /// </summary>
 public sealed class LifecycleLogState : IReadOnlyList<KeyValuePair<string, object?>>
 {
-    private readonly IReadOnlyList<KeyValuePair<string, object?>> _fields;
+    // A request event keeps a copy of its request's facts (the live record is reused by the next request) and builds
+    // its properties only when a provider asks for them: an enabled logger that writes nothing (the EventSource
+    // provider with no listener) then costs two small objects per event, not the field list and its boxed values.
+    private readonly LifecycleEvent _event;
+    private IReadOnlyList<KeyValuePair<string, object?>>? _fields;
     private string? _text;
 
     internal LifecycleLogState(IReadOnlyList<KeyValuePair<string, object?>> fields) => _fields = fields;
 
+    private LifecycleLogState(in LifecycleEvent e) => _event = e;
+
+    /// <summary>The state of <paramref name="e"/>: lazy for request events, a snapshot of the fields for connection events
+    /// (whose counters keep changing and which are rare).</summary>
+    internal static LifecycleLogState For(in LifecycleEvent e)
+    {
+        if (e.Request is { } r && e.Kind is LifecycleEventKind.RequestStarted or LifecycleEventKind.ResponseCompleted or LifecycleEventKind.ClientDisconnected)
+            return new LifecycleLogState(new LifecycleEvent(e.Kind, e.Level, e.TimestampUtc, e.Connection, RequestSnapshot.Of(r), e.DurationMs, e.Slow));
+        return new LifecycleLogState(e.GetFields());
+    }
+
     internal static readonly Func<LifecycleLogState, Exception?, string> Format = (s, _) => s.ToString();
 
-    /// <inheritdoc />
-    public KeyValuePair<string, object?> this[int index] => _fields[index];
+    private IReadOnlyList<KeyValuePair<string, object?>> Fields => _fields ??= _event.GetFields();
 
     /// <inheritdoc />
-    public int Count => _fields.Count;
+    public KeyValuePair<string, object?> this[int index] => Fields[index];
 
     /// <inheritdoc />
-    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => _fields.GetEnumerator();
+    public int Count => Fields.Count;
+
+    /// <inheritdoc />
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => Fields.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
     /// <summary>The event as <c>EventName key=value ...</c> (fields after <c>level</c>).</summary>
-    public override string ToString() => _text ??= Render(_fields);
+    public override string ToString() => _text ??= Render(Fields);
 
     internal static string Render(IReadOnlyList<KeyValuePair<string, object?>> fields)
     {
@@ -87,23 +104,36 @@ public sealed class LifecycleLogState : IReadOnlyList<KeyValuePair<string, objec
 /// </summary>
 public sealed class AccessLogState : IReadOnlyList<KeyValuePair<string, object?>>
 {
-    private readonly KeyValuePair<string, object?>[] _fields;
-    private readonly string _text;
+    // The request's facts are copied when the line is logged (the connection's RequestInfo is reused by the next
+    // request); the properties and the text are built only when a provider asks for them, so a logger that is
+    // enabled but writes nothing (the EventSource provider with no listener) costs two small objects, not the line.
+    private readonly DateTime _timestampUtc;
+    private readonly ConnectionInfo _connection;
+    private readonly RequestInfo _request;
+    private readonly double _durationMs;
+    private KeyValuePair<string, object?>[]? _fieldsCache;
+    private string? _text;
 
-    private AccessLogState(KeyValuePair<string, object?>[] fields, string text)
+    private AccessLogState(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs)
     {
-        _fields = fields;
-        _text = text;
+        _timestampUtc = timestampUtc;
+        _connection = connection;
+        _request = request;
+        _durationMs = durationMs;
     }
 
     internal static readonly Func<AccessLogState, Exception?, string> Format = (s, _) => s.ToString();
 
     internal static AccessLogState Create(DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
+        => new(timestampUtc, c, RequestSnapshot.Of(r), durationMs);
+
+    private KeyValuePair<string, object?>[] Fields => _fieldsCache ??= BuildFields();
+
+    private KeyValuePair<string, object?>[] BuildFields()
     {
-        var buffer = new LineBuffer(256);
-        TextLineFormatter.WriteAccess(buffer, timestampUtc, c, r, durationMs);
-        var text = Encoding.UTF8.GetString(buffer.WrittenSpan[..^1]);
-        KeyValuePair<string, object?>[] fields =
+        var c = _connection;
+        var r = _request;
+        return
         [
             new("connection_id", c.ConnectionId),
             new("worker_id", c.WorkerId),
@@ -114,23 +144,53 @@ public sealed class AccessLogState : IReadOnlyList<KeyValuePair<string, object?>
             new("http_version", r.VersionText),
             new("status", r.Status),
             new("bytes_sent", r.BytesSent),
-            new("duration_ms", LifecycleEvent.RoundedMs(durationMs)),
+            new("duration_ms", LifecycleEvent.RoundedMs(_durationMs)),
             new("user_agent", r.UserAgent),
         ];
-        return new AccessLogState(fields, text);
+    }
+
+    private string BuildText()
+    {
+        var buffer = new LineBuffer(256);
+        TextLineFormatter.WriteAccess(buffer, _timestampUtc, _connection, _request, _durationMs);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan[..^1]);
     }
 
     /// <inheritdoc />
-    public KeyValuePair<string, object?> this[int index] => _fields[index];
+    public KeyValuePair<string, object?> this[int index] => Fields[index];
 
     /// <inheritdoc />
-    public int Count => _fields.Length;
+    public int Count => Fields.Length;
 
     /// <inheritdoc />
-    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)_fields).GetEnumerator();
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)Fields).GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
     /// <summary>The access line in the text (Apache combined) format.</summary>
-    public override string ToString() => _text;
+    public override string ToString() => _text ??= BuildText();
+}
+
+/// <summary>A copy of the request facts that log lines and their ILogger properties read, taken while they are current.</summary>
+internal static class RequestSnapshot
+{
+    public static RequestInfo Of(RequestInfo r) => new()
+    {
+        ConnectionId = r.ConnectionId,
+        Sequence = r.Sequence,
+        StreamId = r.StreamId,
+        Method = r.Method,
+        Path = r.Path,
+        Version = r.Version,
+        UserAgent = r.UserAgent,
+        Status = r.Status,
+        BytesSent = r.BytesSent,
+        StartTimestamp = r.StartTimestamp,
+        EndTimestamp = r.EndTimestamp,
+        ResponseStarted = r.ResponseStarted,
+        IsStreaming = r.IsStreaming,
+        TraceId = r.TraceId,
+        SpanId = r.SpanId,
+        HasTrace = r.HasTrace,
+    };
 }

@@ -38,6 +38,8 @@ internal sealed class PipeStream : Stream
         set => throw new NotSupportedException();
     }
 
+    // SslStream awaits each read once and at once: a pooled state machine saves its box on every read that waits.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (true)
