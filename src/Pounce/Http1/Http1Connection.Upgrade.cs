@@ -73,11 +73,9 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
             // The peer is gone: the stream's first read or write says so to the application.
         }
 
+        // The request goes on as the upgraded session: its one ending (ResponseCompleted with the tunnel's bytes and
+        // the whole session's duration, or ClientDisconnected) comes when the application returns.
         Connection.Protocol = ConnectionProtocol.WebSocket;
-        info.EndTimestamp = Stopwatch.GetTimestamp();
-        Connection.TotalBytesSent += info.BytesSent;
-        Connection.RequestsServed++;
-        _server.Emitter.ResponseCompleted(Connection, info);
         _server.Emitter.ConnectionUpgraded(Connection, info);
         _connection.SetUpgraded(OnShutdownWhileUpgraded);
         return _upgradedStream;
@@ -102,7 +100,9 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         var stream = _upgradedStream!;
         var info = RequestInfo;
         Volatile.Write(ref _requestInFlight, false);
-        Connection.TotalBytesSent += stream.BytesWritten;
+        info.BytesSent += stream.BytesWritten;
+        Connection.TotalBytesSent += info.BytesSent;
+        var vanished = false;
         var peer = _connection.Transport.PeerClose;
         var peerGone = peer is Transport.PeerClose.Fin or Transport.PeerClose.Reset;
         if (stream.ClosedForShutdown || (_connection.ShutdownRequested && !(peerGone && stream.PeerEnded)))
@@ -120,9 +120,8 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         }
         else if (peerGone && (stream.PeerEnded || appError is not null || RequestAborted))
         {
-            info.EndTimestamp = Stopwatch.GetTimestamp();
-            if (Connection.ReportEnd(peer == Transport.PeerClose.Fin ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.PeerReset))
-                _server.Emitter.ClientDisconnected(Connection, info);
+            vanished = true;
+            Connection.ReportEnd(peer == Transport.PeerClose.Fin ? ConnectionEnd.ClientClosedInFlight : ConnectionEnd.PeerReset);
         }
         else if (appError is not null && !(appError is OperationCanceledException && RequestAborted))
         {
@@ -132,6 +131,19 @@ internal sealed partial class Http1Connection : IHttpUpgradeFeature
         else
         {
             Connection.ReportEnd(ConnectionEnd.UpgradeCompleted);
+        }
+
+        // The session's one ending, as over HTTP/2: the server ended it or it closed normally (completed), or the
+        // peer vanished without the close handshake (disconnected).
+        info.EndTimestamp = Stopwatch.GetTimestamp();
+        if (vanished)
+        {
+            _server.Emitter.ClientDisconnected(Connection, info);
+        }
+        else
+        {
+            Connection.RequestsServed++;
+            _server.Emitter.ResponseCompleted(Connection, info);
         }
 
         await FireOnCompletedAsync();

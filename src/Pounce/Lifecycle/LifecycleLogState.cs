@@ -98,13 +98,13 @@ public sealed class AccessLogState : IReadOnlyList<KeyValuePair<string, object?>
 
     internal static readonly Func<AccessLogState, Exception?, string> Format = (s, _) => s.ToString();
 
-    internal static AccessLogState Create(DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
+    internal static AccessLogState Create(DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs, int status, bool abandoned)
     {
         var buffer = new LineBuffer(256);
-        TextLineFormatter.WriteAccess(buffer, timestampUtc, c, r, durationMs);
+        TextLineFormatter.WriteAccess(buffer, timestampUtc, c, r, durationMs, status, abandoned);
         var text = Encoding.UTF8.GetString(buffer.WrittenSpan[..^1]);
-        KeyValuePair<string, object?>[] fields =
-        [
+        var fields = new List<KeyValuePair<string, object?>>(16)
+        {
             new("connection_id", c.ConnectionId),
             new("worker_id", c.WorkerId),
             new("request_id", r.RequestId),
@@ -112,12 +112,19 @@ public sealed class AccessLogState : IReadOnlyList<KeyValuePair<string, object?>
             new("method", r.Method),
             new("path", r.Path),
             new("http_version", r.VersionText),
-            new("status", r.Status),
+            new("status", status),
             new("bytes_sent", r.BytesSent),
             new("duration_ms", LifecycleEvent.RoundedMs(durationMs)),
             new("user_agent", r.UserAgent),
-        ];
-        return new AccessLogState(fields, text);
+        };
+        if (abandoned)
+            fields.Add(new("during_streaming", r.ResponseStarted));
+        if (r.HasTrace)
+        {
+            fields.Add(new("trace_id", r.TraceId.ToHexString()));
+            fields.Add(new("span_id", r.SpanId.ToHexString()));
+        }
+        return new AccessLogState([.. fields], text);
     }
 
     /// <inheritdoc />
