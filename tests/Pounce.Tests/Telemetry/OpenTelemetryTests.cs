@@ -163,13 +163,20 @@ public sealed class RequestSpanTagTests
     [Fact]
     public async Task AnActivityNobodyRecords_IsLeftAlone_ButItsTraceIdIsStillLogged()
     {
-        // Hosting creates a bare activity (for log scopes) when a logger is on: no tracer asked for its data.
+        // Hosting creates a bare activity (for log scopes) when a logger is on (here: an app's provider): no tracer
+        // asked for its data.
         var tags = new ConcurrentQueue<KeyValuePair<string, string?>[]>();
-        var (server, events) = await LifecycleEventTests.StartAsync(ctx =>
+        var server = await TestServer.StartAppAsync(app => app.Run(ctx =>
         {
             tags.Enqueue(Activity.Current?.Tags.ToArray() ?? []);
             return ctx.Response.WriteAsync("bare");
-        });
+        }), c =>
+        {
+            c.LifecycleLogging = true;
+            c.LogLevel = LogLevel.Debug;
+        }, services => services.AddLogging(b => b.AddProvider(new Pounce.Tests.Logging.PounceLoggingTests.CapturingProvider())));
+        var events = new EventRecorder();
+        server.Services.GetRequiredService<Pounce.Lifecycle.LifecycleEmitter>().AddObserver(events);
         await using (server)
         {
             await using var raw = await server.ConnectAsync();
