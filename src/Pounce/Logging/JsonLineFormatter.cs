@@ -226,7 +226,7 @@ internal static class JsonLineFormatter
     /// correlation fields of the request in flight (connection_id, request_id, trace_id, span_id, each when known), the
     /// structured state's properties (except <c>{OriginalFormat}</c>), then exception (when any). A state property
     /// never overwrites a reserved key: the application's is written with a leading <c>_</c>; one of Pounce's own
-    /// (category <c>Pounce*</c>) that repeats a correlation field already written is left out.
+    /// (<c>Pounce.Server</c>, <c>Pounce.Cli</c>) that repeats a correlation field already written is left out.
     /// </summary>
     internal static void WriteLogMessage(IBufferWriter<byte> output, DateTime timestampUtc, LogLevel level, string category,
         EventId eventId, string? message, IReadOnlyList<KeyValuePair<string, object?>>? state, Exception? exception,
@@ -252,7 +252,7 @@ internal static class JsonLineFormatter
         }
         if (state is not null)
         {
-            var own = category.StartsWith("Pounce", StringComparison.Ordinal);
+            var own = PounceLoggerProvider.IsPounceOwn(category);
             for (var i = 0; i < state.Count; i++)
             {
                 var (key, value) = state[i];
