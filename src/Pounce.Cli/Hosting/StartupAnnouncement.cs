@@ -8,13 +8,14 @@ namespace Pounce.Cli.Hosting;
 
 /// <summary>
 /// Once the server is listening, logs one start-up line (category <c>Pounce.Cli</c>, event <c>ServerStarted</c>)
-/// with the bound addresses, workers, protocols and which logging is on. It goes through the app's logging, so Pounce
-/// writes it in the configured format (text or JSON).
+/// with the bound addresses, workers, protocols and which logging is on. Pounce writes it through its own writer in the
+/// configured format (text or JSON), whatever logging providers the app kept, and hands it to the app's loggers too.
 /// </summary>
 internal sealed class StartupAnnouncement(
     IServer server,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory,
+    Pounce.Lifecycle.LifecycleEmitter emitter,
     EffectiveSettings settings,
     ServedApp app) : IHostedService
 {
@@ -61,7 +62,8 @@ internal sealed class StartupAnnouncement(
             ? string.Join(", ", addresses)
             : $"http://{config.Host}:{config.Port}";
         var serverName = server.GetType().Name == "PounceServer" ? "pounce" : server.GetType().Name;
-        var logger = loggerFactory.CreateLogger(Category);
+        // Pounce's own line: through Pounce's writer whatever providers the app kept, and to the app's loggers too.
+        var logger = Pounce.Logging.PounceOwnLogger.Create(Category, emitter.Writer, loggerFactory, config.LogLevel);
         logger.LogInformation(ServerStarted,
             "Pounce listening on {addresses}, serving {app} (server={server}, workers={workers}, protocols={protocols}, lifecycle_logging={lifecycle_logging}, log_format={log_format}, log_level={log_level}, access_log={access_log}, log_output={log_output}, slow_threshold_s={slow_threshold_s}, health_check_path={health_check_path})",
             bound,

@@ -127,7 +127,7 @@ internal sealed class Connection : IThreadPoolWorkItem
         catch (Exception ex)
         {
             Info.ReportEnd(ConnectionEnd.InternalError);
-            _server.Logger.LogError(ex, "Connection {ConnectionId} failed in the server", Info.ConnectionId);
+            _server.Logger.LogError(ex, "Connection {connection_id} failed in the server", Info.ConnectionId);
         }
         finally
         {
@@ -143,7 +143,7 @@ internal sealed class Connection : IThreadPoolWorkItem
             }
             catch (Exception ex)
             {
-                _server.Logger.LogDebug(ex, "Closing connection {ConnectionId} failed", Info.ConnectionId);
+                _server.Logger.LogDebug(ex, "Closing connection {connection_id} failed", Info.ConnectionId);
             }
             _server.Connections.TryRemove(Info.ConnectionId, out _);
             if (Info.End == ConnectionEnd.None)
@@ -196,7 +196,7 @@ internal sealed class Connection : IThreadPoolWorkItem
             if (failure is not null)
             {
                 var cause = failure.GetBaseException();
-                _server.Logger.LogDebug("Connection {ConnectionId}: TLS handshake ended ({Detail}): {Error}", Info.ConnectionId, ConnectionEnds.Describe(Info.End).Detail, cause.Message);
+                _server.Logger.LogDebug("Connection {connection_id}: TLS handshake ended ({detail}): {error}", Info.ConnectionId, ConnectionEnds.Describe(Info.End).Detail, cause.Message);
             }
             return ConnectionProtocol.Unknown;
         }
@@ -260,6 +260,7 @@ internal sealed class Connection : IThreadPoolWorkItem
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             await _socket.SendAsync(ServiceUnavailable, SocketFlags.None, cts.Token);
+            ReportRefusal();
             _socket.Shutdown(SocketShutdown.Send);
             // Read what the client already sent until its FIN, briefly, so the 503 is not lost to a reset.
             var scratch = new byte[512];
@@ -278,6 +279,17 @@ internal sealed class Connection : IThreadPoolWorkItem
             _server.Emitter.ConnectionCompleted(Info);
             _completed.TrySetResult();
         }
+    }
+
+    /// <summary>The 503 went out: its access-log line (no request head was read: method and path are unknown).</summary>
+    private void ReportRefusal()
+    {
+        var request = new RequestInfo();
+        request.Reset(Info.ConnectionId, sequence: 1, streamId: 0);
+        request.StartTimestamp = Info.OpenedTimestamp;
+        request.EndTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        request.Status = 503;
+        _server.Emitter.ServerAnswered(Info, request);
     }
 
     // ---------------- deadlines ----------------

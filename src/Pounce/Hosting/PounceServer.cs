@@ -40,7 +40,7 @@ public sealed class PounceServer : IServer
     {
         _config = config.Clone();
         _emitter = emitter;
-        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Pounce.Server");
+        _logger = Logging.PounceOwnLogger.Create("Pounce.Server", emitter.Writer, loggerFactory, _config.LogLevel);
         Features.Set<IServerAddressesFeature>(_addresses);
     }
 
@@ -114,7 +114,7 @@ public sealed class PounceServer : IServer
                     }
                     catch (SocketException ex) when (target.Host == "localhost" && ip.AddressFamily == AddressFamily.InterNetworkV6)
                     {
-                        _logger.LogDebug("Skipping [::1] for localhost: {Error}", ex.SocketErrorCode);
+                        _logger.LogDebug("Skipping [::1] for localhost: {error}", ex.SocketErrorCode);
                         continue;
                     }
                     catch (SocketException ex)
@@ -159,8 +159,9 @@ public sealed class PounceServer : IServer
             _workers.Add(worker);
             worker.Start();
         }
-        _logger.LogDebug("Pounce listening on {Addresses} with {Workers} workers ({Mode})",
+        _logger.LogDebug("Pounce listening on {addresses} with {workers} workers ({mode})",
             string.Join(", ", bound), _config.Workers, ListenSocket.SupportsReusePort && _config.Workers > 1 ? "SO_REUSEPORT" : "shared socket");
+        Logging.StartupNotice.WriteIfLoggingToFile(_config, bound);
     }
 
     private string DefaultUrl()
@@ -186,7 +187,7 @@ public sealed class PounceServer : IServer
             return;
         var context = _context!;
         context.BeginStopping();
-        _logger.LogInformation("Pounce stopping: {Connections} open connections", context.Connections.Count);
+        _logger.LogInformation("Pounce stopping: {connections} open connections", context.Connections.Count);
         foreach (var worker in _workers)
             await worker.StopAcceptingAsync();
 
@@ -202,7 +203,7 @@ public sealed class PounceServer : IServer
                 left++;
                 connection.Abort(ConnectionEnd.ShutdownAborted);
             }
-            _logger.LogWarning("Pounce aborted {Count} connections still busy after the shutdown timeout", left);
+            _logger.LogWarning("Pounce aborted {count} connections still busy after the shutdown timeout", left);
             await WaitForConnectionsAsync(context, TimeSpan.FromSeconds(5), CancellationToken.None);
         }
         context.Heartbeat.Dispose();

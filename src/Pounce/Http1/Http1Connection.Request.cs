@@ -37,6 +37,7 @@ internal sealed partial class Http1Connection
         if (_connection.Transport.PeerClose != Transport.PeerClose.None)
             SignalRequestAborted();
         var application = _server.Application;
+        _logSlot.Enter(Connection, info);
         var appError = CreateApplicationContext(application, out var context);
         _server.Emitter.RequestStarted(Connection, info);
 
@@ -170,7 +171,7 @@ internal sealed partial class Http1Connection
                 return false;
             if (appError is BadHttpRequestException bad)
             {
-                _server.Logger.LogDebug(bad, "Bad request body on connection {ConnectionId}", Connection.ConnectionId);
+                _server.Logger.LogDebug(bad, "Bad request body on connection {connection_id}", Connection.ConnectionId);
                 SetClose(_bodyError != ConnectionEnd.None ? _bodyError : ConnectionEnd.BadChunk);
                 Connection.ReportEnd(_closeFact);
             }

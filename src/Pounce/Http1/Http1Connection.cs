@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Pounce.Connections;
 using Pounce.Features;
+using Pounce.Logging;
 
 namespace Pounce.Http1;
 
@@ -81,6 +82,9 @@ internal sealed partial class Http1Connection : RequestContext
     private bool _ownResponseDeferred;
     private bool _completeResponseSent;
 
+    // The request in flight, for the log lines written on this connection's flow.
+    private readonly RequestLogContext.Slot _logSlot = new();
+
     public Http1Connection(Connection connection) : base(connection.Info)
     {
         _connection = connection;
@@ -103,6 +107,9 @@ internal sealed partial class Http1Connection : RequestContext
     /// <summary>Serves requests until the connection should close; the close fact is on the connection.</summary>
     public async Task ProcessRequestsAsync()
     {
+        // Log correlation: the lines written on this connection's flow carry its ids (one attach per connection).
+        _logSlot.Connection = Connection;
+        RequestLogContext.Attach(_logSlot);
         using var registration = _connection.Transport.ConnectionClosed.UnsafeRegister(
             static s => ((Http1Connection)s!).OnTransportClosed(), this);
         try
@@ -157,7 +164,7 @@ internal sealed partial class Http1Connection : RequestContext
 
     protected override void ReportApplicationError(Exception exception, string what)
     {
-        _server.Logger.LogError(exception, "{What} (connection {ConnectionId}, request {RequestId}, {Method} {Path})",
+        _server.Logger.LogError(exception, "{what} (connection {connection_id}, request {request_id}, {method} {path})",
             what, Connection.ConnectionId, RequestInfo.RequestId, RequestInfo.Method, RequestInfo.Path);
     }
 
@@ -207,6 +214,7 @@ internal sealed partial class Http1Connection : RequestContext
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ConnectionEnd> ReadRequestHeadAsync()
     {
+        _logSlot.Exit();
         ResetFeatures(_sequence + 1, 0);
         ResetHeadState();
         var first = true;
@@ -234,6 +242,7 @@ internal sealed partial class Http1Connection : RequestContext
                 if (first && !buffer.IsEmpty)
                 {
                     first = false;
+                    RequestInfo.StartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp(); // a server answer's duration
                     _connection.LeaveIdle();
                     _connection.SetHeaderDeadline();
                 }
@@ -693,7 +702,27 @@ internal sealed partial class Http1Connection : RequestContext
         if (status == 0)
             return;
         WriteErrorResponse(status);
+        ReportServerAnswer(status);
         await _output.FlushAsync();
+    }
+
+    /// <summary>Tells the lifecycle that the server answered this request head itself (its access-log line), with
+    /// what was parsed of it: method, path and version once the request line was read, the User-Agent once the head was.</summary>
+    private void ReportServerAnswer(int status)
+    {
+        var info = RequestInfo;
+        if (_requestLineDone)
+        {
+            info.Method = Method;
+            info.Path = Path;
+            info.Version = _version;
+            info.UserAgent = RequestHeaders.TryGetValue(Microsoft.Net.Http.Headers.HeaderNames.UserAgent, out var ua) ? ua.ToString() : null;
+        }
+        if (info.StartTimestamp == 0)
+            info.StartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        info.EndTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        info.Status = status;
+        _server.Emitter.ServerAnswered(Connection, info);
     }
 
     private static int StatusFor(ConnectionEnd end) => end switch

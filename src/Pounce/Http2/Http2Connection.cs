@@ -1113,7 +1113,7 @@ internal sealed partial class Http2Connection
     private async ValueTask FailAsync(ConnectionEnd fact, Http2ErrorCode code, string message)
     {
         Info.ReportEnd(fact);
-        _server.Logger.LogDebug("HTTP/2 connection {ConnectionId} error {Code}: {Message}", Info.ConnectionId, code, message);
+        _server.Logger.LogDebug("HTTP/2 connection {connection_id} error {code}: {message_text}", Info.ConnectionId, code, message);
         _control.ResetWrittenCount();
         await SendGoAwayAsync(code);
         _closed = true;

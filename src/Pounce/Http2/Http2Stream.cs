@@ -10,6 +10,7 @@ using Microsoft.Net.Http.Headers;
 using Pounce.Connections;
 using Pounce.Features;
 using Pounce.Http1;
+using Pounce.Logging;
 
 namespace Pounce.Http2;
 
@@ -136,7 +137,20 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     int IHttp2StreamIdFeature.StreamId => StreamId;
 
     /// <summary>Thread pool: runs the application (queued by the connection's read loop, which must not wait for it).</summary>
-    void IThreadPoolWorkItem.Execute() => _ = RunGuardedAsync();
+    /// <remarks>It runs in an execution context captured once per stream object, in which the stream's log slot is
+    /// current (log correlation: lines written by the request carry its ids), so no request allocates one.</remarks>
+    void IThreadPoolWorkItem.Execute()
+    {
+        var context = _logContext ??= RequestLogContext.CaptureWith(_logSlot);
+        if (context is null)
+            _ = RunGuardedAsync();
+        else
+            ExecutionContext.Run(context, static s => _ = ((Http2Stream)s!).RunGuardedAsync(), this);
+    }
+
+    // The request in flight, for the log lines written on this stream's flow; the context that makes it current.
+    private readonly RequestLogContext.Slot _logSlot = new();
+    private ExecutionContext? _logContext;
 
     /// <summary>When the pool expired it: <see cref="Environment.TickCount64"/> when it was returned.</summary>
     public long PooledAt { get; set; }
@@ -429,7 +443,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         }
         catch (Exception ex)
         {
-            _server.Logger.LogDebug(ex, "HTTP/2 stream {StreamId} failed", StreamId);
+            _server.Logger.LogDebug(ex, "HTTP/2 stream {stream_id} failed", StreamId);
         }
         finally
         {
@@ -443,6 +457,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         var info = RequestInfo;
         info.StartTimestamp = Stopwatch.GetTimestamp();
         var application = _server.Application;
+        _logSlot.Enter(Connection, info);
         var appError = CreateApplicationContext(application, out var context);
         _server.Emitter.RequestStarted(Connection, info);
         try
@@ -472,6 +487,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         {
             ReportApplicationError(ex, "Disposing the request context failed");
         }
+        _logSlot.Exit();
         DiscardBufferedBody();
         _body.Reader.Complete();
         await _connection.OnStreamFinishedAsync(this);
@@ -501,7 +517,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
             if (ResetByPeer)
                 return false;
             if (appError is BadHttpRequestException bad)
-                _server.Logger.LogDebug(bad, "Bad request body on connection {ConnectionId} stream {StreamId}", Connection.ConnectionId, StreamId);
+                _server.Logger.LogDebug(bad, "Bad request body on connection {connection_id} stream {stream_id}", Connection.ConnectionId, StreamId);
             else if (appError is not OperationCanceledException || !RequestAborted)
                 ReportApplicationError(appError, "Unhandled exception while processing the request");
             if (HasStarted || IsReset)
@@ -628,7 +644,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
 
     protected override void ReportApplicationError(Exception exception, string what)
     {
-        _server.Logger.LogError(exception, "{What} (connection {ConnectionId}, request {RequestId}, stream {StreamId}, {Method} {Path})",
+        _server.Logger.LogError(exception, "{what} (connection {connection_id}, request {request_id}, stream {stream_id}, {method} {path})",
             what, Connection.ConnectionId, RequestInfo.RequestId, StreamId, RequestInfo.Method, RequestInfo.Path);
     }
 

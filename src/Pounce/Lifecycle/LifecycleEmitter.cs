@@ -19,7 +19,12 @@ namespace Pounce.Lifecycle;
 /// <para>Health-check filter: with <see cref="ServerConfig.HealthCheckPath"/> set, <c>ConnectionOpened</c> is held
 /// until the first request head is known; requests to that path emit nothing; a connection that only ever carried
 /// health checks emits nothing at all; a connection that carried no request still emits opened and completed.
-/// The access log, which records every served request, is not filtered.</para>
+/// Health checks that succeed (2xx/3xx) have no access-log line either. One that fails (any other status, or abandoned
+/// by the client) is logged like any request: its held-back <c>RequestStarted</c> (timed at its start) is emitted
+/// with its ending, and it has its access-log line.</para>
+/// <para>Access log: one line per request that reached the server, at its end: <see cref="ResponseCompleted"/>,
+/// <see cref="ClientDisconnected"/> (status 499 with <c>during_streaming</c>) and <see cref="ServerAnswered"/> (the
+/// server's own answers).</para>
 /// <para>Metrics: every fact also goes to <see cref="PounceMetrics"/> (when the emitter has one), before the level gate
 /// and the health-check filter, so the metrics count every connection and request whatever the log level.</para>
 /// <para>Each event goes, in this order, to the <see cref="LogLineWriter"/> (when there is one), to the observers, and
@@ -189,30 +194,68 @@ public sealed class LifecycleEmitter
         if (!_access && !(_on && (_debug || _info)))
             return;
         var duration = request.DurationMs;
+        var health = IsHealthCheck(request);
+        if (health && request.Status is >= 200 and < 400)
+            return; // a health check that succeeded: silent everywhere
         if (_access)
-            Access(connection, request, duration);
-        if (!_on || IsHealthCheck(request))
+            Access(connection, request, duration, request.Status, abandoned: false);
+        if (!_on)
             return;
         var slow = !request.IsStreaming && duration >= _slowMs;
         if (!(slow ? _info : _debug) || IsCompleted(connection))
             return;
         if (_debug)
+        {
             EnsureOpened(connection, connection.OpenedUtc);
+            if (health)
+                HealthCheckStarted(connection, request, duration);
+        }
         Dispatch(new LifecycleEvent(LifecycleEventKind.ResponseCompleted, slow ? LogLevel.Information : LogLevel.Debug,
             DateTime.UtcNow, connection, request, duration, slow));
     }
 
-    /// <summary>The client went away while a request was in flight.</summary>
+    /// <summary>The client went away while a request was in flight. Also writes the access-log line (status 499).</summary>
     public void ClientDisconnected(ConnectionInfo connection, RequestInfo request)
     {
         _metrics?.OnRequestEnded(connection, request);
-        if (!_warning || IsHealthCheck(request) || IsCompleted(connection))
+        if (!_access && !_warning)
+            return;
+        var duration = request.DurationMs;
+        if (_access)
+            Access(connection, request, duration, ClientClosedRequest, abandoned: true);
+        var health = IsHealthCheck(request); // an abandoned health check did not succeed: logged like any request
+        if (!_warning || IsCompleted(connection))
             return;
         if (_debug)
+        {
             EnsureOpened(connection, connection.OpenedUtc);
+            if (health)
+                HealthCheckStarted(connection, request, duration);
+        }
         Dispatch(new LifecycleEvent(LifecycleEventKind.ClientDisconnected, LogLevel.Warning, DateTime.UtcNow, connection, request,
-            request.DurationMs));
+            duration));
     }
+
+    /// <summary>
+    /// The server answered a request head itself, without running the application (400 for a malformed head, 408,
+    /// 413, 414, 431, 501, 505; 503 at <c>MaxConnections</c>): <paramref name="request"/> has <c>Status</c> set, and
+    /// whatever of the head was parsed (<c>Method</c> empty when the request line was not). Writes its access-log line;
+    /// there is no lifecycle request event for it (the connection's <c>ConnectionCompleted</c> tells the reason).
+    /// </summary>
+    public void ServerAnswered(ConnectionInfo connection, RequestInfo request)
+    {
+        if (!_access)
+            return;
+        Access(connection, request, request.DurationMs, request.Status, abandoned: false);
+    }
+
+    /// <summary>The status nginx writes for a request the client abandoned before its response was complete.</summary>
+    public const int ClientClosedRequest = 499;
+
+    /// <summary>The <c>RequestStarted</c> held back for a health check that turned out to fail, timed at its start.</summary>
+    private void HealthCheckStarted(ConnectionInfo connection, RequestInfo request, double durationMs)
+        => Dispatch(new LifecycleEvent(LifecycleEventKind.RequestStarted, LogLevel.Debug,
+            DateTime.UtcNow - TimeSpan.FromMilliseconds(durationMs), connection, request));
 
     /// <summary>The connection switched protocols (101).</summary>
     public void ConnectionUpgraded(ConnectionInfo connection, RequestInfo request)
@@ -291,13 +334,13 @@ public sealed class LifecycleEmitter
         }
     }
 
-    private void Access(ConnectionInfo connection, RequestInfo request, double durationMs)
+    private void Access(ConnectionInfo connection, RequestInfo request, double durationMs, int status, bool abandoned)
     {
         var now = DateTime.UtcNow;
-        _writer?.WriteAccess(now, connection, request, durationMs);
+        _writer?.WriteAccess(now, connection, request, durationMs, status, abandoned);
         if (_accessLogger is { } logger && logger.IsEnabled(LogLevel.Information))
         {
-            var state = AccessLogState.Create(now, connection, request, durationMs);
+            var state = AccessLogState.Create(now, connection, request, durationMs, status, abandoned);
             logger.Log(LogLevel.Information, new EventId(100, "Access"), state, null, AccessLogState.Format);
         }
     }

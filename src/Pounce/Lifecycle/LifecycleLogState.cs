@@ -111,21 +111,25 @@ public sealed class AccessLogState : IReadOnlyList<KeyValuePair<string, object?>
     private readonly ConnectionInfo _connection;
     private readonly RequestInfo _request;
     private readonly double _durationMs;
+    private readonly int _status;
+    private readonly bool _abandoned;
     private KeyValuePair<string, object?>[]? _fieldsCache;
     private string? _text;
 
-    private AccessLogState(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs)
+    private AccessLogState(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs, int status, bool abandoned)
     {
         _timestampUtc = timestampUtc;
         _connection = connection;
         _request = request;
         _durationMs = durationMs;
+        _status = status;
+        _abandoned = abandoned;
     }
 
     internal static readonly Func<AccessLogState, Exception?, string> Format = (s, _) => s.ToString();
 
-    internal static AccessLogState Create(DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
-        => new(timestampUtc, c, RequestSnapshot.Of(r), durationMs);
+    internal static AccessLogState Create(DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs, int status, bool abandoned)
+        => new(timestampUtc, c, RequestSnapshot.Of(r), durationMs, status, abandoned);
 
     private KeyValuePair<string, object?>[] Fields => _fieldsCache ??= BuildFields();
 
@@ -133,8 +137,8 @@ public sealed class AccessLogState : IReadOnlyList<KeyValuePair<string, object?>
     {
         var c = _connection;
         var r = _request;
-        return
-        [
+        var fields = new List<KeyValuePair<string, object?>>(16)
+        {
             new("connection_id", c.ConnectionId),
             new("worker_id", c.WorkerId),
             new("request_id", r.RequestId),
@@ -142,17 +146,25 @@ public sealed class AccessLogState : IReadOnlyList<KeyValuePair<string, object?>
             new("method", r.Method),
             new("path", r.Path),
             new("http_version", r.VersionText),
-            new("status", r.Status),
+            new("status", _status),
             new("bytes_sent", r.BytesSent),
             new("duration_ms", LifecycleEvent.RoundedMs(_durationMs)),
             new("user_agent", r.UserAgent),
-        ];
+        };
+        if (_abandoned)
+            fields.Add(new("during_streaming", r.ResponseStarted));
+        if (r.HasTrace)
+        {
+            fields.Add(new("trace_id", r.TraceId.ToHexString()));
+            fields.Add(new("span_id", r.SpanId.ToHexString()));
+        }
+        return [.. fields];
     }
 
     private string BuildText()
     {
         var buffer = new LineBuffer(256);
-        TextLineFormatter.WriteAccess(buffer, _timestampUtc, _connection, _request, _durationMs);
+        TextLineFormatter.WriteAccess(buffer, _timestampUtc, _connection, _request, _durationMs, _status, _abandoned);
         return Encoding.UTF8.GetString(buffer.WrittenSpan[..^1]);
     }
 
@@ -185,6 +197,7 @@ internal static class RequestSnapshot
         UserAgent = r.UserAgent,
         Status = r.Status,
         BytesSent = r.BytesSent,
+        Aborted = r.Aborted,
         StartTimestamp = r.StartTimestamp,
         EndTimestamp = r.EndTimestamp,
         ResponseStarted = r.ResponseStarted,

@@ -181,11 +181,18 @@ internal static class JsonLineFormatter
         w.WriteString(SpanId, hex[..n]);
     }
 
+    /// <summary>Writes the access-log line of a request that ended with its own status (see the full overload).</summary>
+    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
+        => WriteAccess(output, timestampUtc, c, r, durationMs, r.Status, abandoned: false);
+
     /// <summary>
     /// Writes one access-log line (category <c>Pounce.Access</c>): timestamp, level, category, connection_id,
-    /// worker_id, request_id, client_addr, method, path, http_version, status, bytes_sent, duration_ms, user_agent.
+    /// worker_id, request_id, client_addr, method, path, http_version, status, bytes_sent, duration_ms, user_agent,
+    /// then <c>during_streaming</c> for a request the client abandoned (<paramref name="abandoned"/>, status 499) and
+    /// trace_id/span_id when the request had an activity.
     /// </summary>
-    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
+    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs,
+        int status, bool abandoned)
     {
         var w = Writer(output);
         w.WriteStartObject();
@@ -199,23 +206,34 @@ internal static class JsonLineFormatter
         WriteSafe(w, Method, r.Method);
         WriteSafe(w, Path, r.Path);
         w.WriteString(HttpVersion, VersionNames[Math.Min((int)r.Version, 2)]);
-        w.WriteNumber(Status, r.Status);
+        w.WriteNumber(Status, status);
         w.WriteNumber(BytesSent, r.BytesSent);
         WriteMs(w, DurationMs, durationMs);
         if (r.UserAgent is null)
             w.WriteNull(UserAgent);
         else
             WriteSafe(w, UserAgent, r.UserAgent);
+        if (abandoned)
+            w.WriteBoolean(DuringStreaming, r.ResponseStarted);
+        WriteTrace(w, r);
         End(w, output);
     }
 
-    /// <summary>
-    /// Writes one <see cref="ILogger"/> message: timestamp, level, category, message, event_id (when not 0), the
-    /// structured state's properties (except <c>{OriginalFormat}</c>; a property named like one of the fixed keys is
-    /// written with a leading <c>_</c>), then exception (when any).
-    /// </summary>
+    /// <summary>Writes one <see cref="ILogger"/> message written outside any request (see the full overload).</summary>
     public static void WriteLogMessage(IBufferWriter<byte> output, DateTime timestampUtc, LogLevel level, string category,
         EventId eventId, string? message, IReadOnlyList<KeyValuePair<string, object?>>? state, Exception? exception)
+        => WriteLogMessage(output, timestampUtc, level, category, eventId, message, state, exception, default);
+
+    /// <summary>
+    /// Writes one <see cref="ILogger"/> message: timestamp, level, category, message, event_id (when not 0), the
+    /// correlation fields of the request in flight (connection_id, request_id, trace_id, span_id, each when known), the
+    /// structured state's properties (except <c>{OriginalFormat}</c>), then exception (when any). A state property
+    /// never overwrites a reserved key: the application's is written with a leading <c>_</c>; one of Pounce's own
+    /// (<c>Pounce.Server</c>, <c>Pounce.Cli</c>) that repeats a correlation field already written is left out.
+    /// </summary>
+    internal static void WriteLogMessage(IBufferWriter<byte> output, DateTime timestampUtc, LogLevel level, string category,
+        EventId eventId, string? message, IReadOnlyList<KeyValuePair<string, object?>>? state, Exception? exception,
+        in LogCorrelation correlation)
     {
         var w = Writer(output);
         w.WriteStartObject();
@@ -225,15 +243,36 @@ internal static class JsonLineFormatter
         WriteSafe(w, Message, message ?? "");
         if (eventId.Id != 0)
             w.WriteNumber(EventId, eventId.Id);
+        if (correlation.HasConnection)
+            w.WriteNumber(ConnectionId, correlation.ConnectionId);
+        Span<byte> scratch = stackalloc byte[48];
+        if (correlation.HasRequest)
+            w.WriteString(RequestId, scratch[..correlation.FormatRequestId(scratch)]);
+        if (correlation.HasTrace)
+        {
+            w.WriteString(TraceId, scratch[..LogTimestamp.WriteHex(correlation.TraceId, scratch)]);
+            w.WriteString(SpanId, scratch[..LogTimestamp.WriteHex(correlation.SpanId, scratch)]);
+        }
         if (state is not null)
         {
+            var own = PounceLoggerProvider.IsPounceOwn(category);
             for (var i = 0; i < state.Count; i++)
             {
                 var (key, value) = state[i];
                 if (string.IsNullOrEmpty(key) || key == "{OriginalFormat}")
                     continue;
-                if (key is "timestamp" or "level" or "category" or "message" or "event_id" or "exception")
-                    key = "_" + key;
+                switch (LogFields.Reserved(key, in correlation))
+                {
+                    case LogFields.Use.Free:
+                        break;
+                    case LogFields.Use.Correlation when own:
+                        continue; // Pounce's own property, already written as the correlation field
+                    case LogFields.Use.CorrelationUnset when own:
+                        break; // Pounce's own property naming the connection or request: it is the field
+                    default:
+                        key = "_" + key;
+                        break;
+                }
                 WriteValue(w, key, value);
             }
         }

@@ -107,14 +107,19 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
 
     /// <summary>Formats an access-log line for a completed request and queues it.</summary>
     public bool WriteAccess(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs)
+        => WriteAccess(timestampUtc, connection, request, durationMs, request.Status, abandoned: false);
+
+    /// <summary>Formats an access-log line with the status to log (499 for a request the client abandoned, which
+    /// <paramref name="abandoned"/> marks) and queues it.</summary>
+    public bool WriteAccess(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs, int status, bool abandoned)
     {
         var buffer = LineBuffer.Rent();
         try
         {
             if (Format == LogFormat.Json)
-                JsonLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs);
+                JsonLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs, status, abandoned);
             else
-                TextLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs);
+                TextLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs, status, abandoned);
             return TryEnqueue(buffer.WrittenSpan);
         }
         finally
@@ -123,17 +128,22 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Formats an <see cref="ILogger"/> message and queues its line.</summary>
+    /// <summary>Formats an <see cref="ILogger"/> message and queues its line, with the correlation fields
+    /// (connection_id, request_id, trace_id, span_id) of the request in flight on the calling flow.</summary>
     public bool WriteLogMessage(DateTime timestampUtc, LogLevel level, string category, EventId eventId, string? message,
         IReadOnlyList<KeyValuePair<string, object?>>? state, Exception? exception)
+        => WriteLogMessage(timestampUtc, level, category, eventId, message, state, exception, RequestLogContext.Capture());
+
+    internal bool WriteLogMessage(DateTime timestampUtc, LogLevel level, string category, EventId eventId, string? message,
+        IReadOnlyList<KeyValuePair<string, object?>>? state, Exception? exception, in LogCorrelation correlation)
     {
         var buffer = LineBuffer.Rent();
         try
         {
             if (Format == LogFormat.Json)
-                JsonLineFormatter.WriteLogMessage(buffer, timestampUtc, level, category, eventId, message, state, exception);
+                JsonLineFormatter.WriteLogMessage(buffer, timestampUtc, level, category, eventId, message, state, exception, in correlation);
             else
-                TextLineFormatter.WriteLogMessage(buffer, timestampUtc, level, category, message, exception);
+                TextLineFormatter.WriteLogMessage(buffer, timestampUtc, level, category, message, exception, in correlation);
             return TryEnqueue(buffer.WrittenSpan);
         }
         finally

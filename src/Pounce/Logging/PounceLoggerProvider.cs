@@ -12,9 +12,13 @@ namespace Pounce.Logging;
 /// <c>{"timestamp","level","category","message","event_id",...state properties,"exception"}</c>.
 /// </summary>
 /// <remarks>
-/// It ignores the <see cref="LifecycleEmitter.LifecycleCategory"/> and <see cref="LifecycleEmitter.AccessCategory"/>
-/// categories: the emitter writes those lines to the writer itself, and logs them to <see cref="ILogger"/> only for
-/// the benefit of other providers (Serilog, OpenTelemetry, ...). Without this a line would be written twice.
+/// It ignores Pounce's own categories (<see cref="LifecycleEmitter.LifecycleCategory"/>,
+/// <see cref="LifecycleEmitter.AccessCategory"/>, <c>Pounce.Server</c>, <c>Pounce.Cli</c>): Pounce writes those lines to the writer itself,
+/// whatever providers the application has, and logs them to <see cref="ILogger"/> only for the benefit of other
+/// providers (Serilog, OpenTelemetry, ...). Without this a line would be written twice.
+/// Every line written while a request is in flight carries that request's <c>connection_id</c>, <c>request_id</c>
+/// and, when there is an <see cref="System.Diagnostics.Activity"/>, <c>trace_id</c>/<c>span_id</c>
+/// (<see cref="RequestLogContext"/>).
 /// Which levels reach it is decided by the usual <c>Logging</c> filter rules (provider alias <c>Pounce</c>).
 /// </remarks>
 [ProviderAlias("Pounce")]
@@ -33,10 +37,15 @@ public sealed class PounceLoggerProvider : ILoggerProvider
     /// <inheritdoc />
     public ILogger CreateLogger(string categoryName)
     {
-        if (categoryName is LifecycleEmitter.LifecycleCategory or LifecycleEmitter.AccessCategory)
+        if (IsPounceOwn(categoryName))
             return NullLogger.Instance;
         return _loggers.GetOrAdd(categoryName, static (name, writer) => new PounceLogger(name, writer), _writer);
     }
+
+    /// <summary>Whether a category is one whose lines Pounce writes itself: the emitter's, and those of
+    /// <see cref="PounceOwnLogger"/> (the server's messages, the start-up line).</summary>
+    internal static bool IsPounceOwn(string categoryName)
+        => categoryName is LifecycleEmitter.LifecycleCategory or LifecycleEmitter.AccessCategory || PounceOwnLogger.IsOwn(categoryName);
 
     /// <summary>Does nothing: the writer belongs to the container and is flushed when it is disposed.</summary>
     public void Dispose()

@@ -23,10 +23,13 @@ public static class PounceLoggingServiceCollectionExtensions
     /// <c>Pounce.Lifecycle</c>/<c>Pounce.Access</c> bridge), every <see cref="ILifecycleObserver"/> registered in
     /// the container and the metrics;</item>
     /// <item><see cref="PounceLoggerProvider"/> as an <see cref="ILoggerProvider"/>, in place of the console provider
-    /// (whose registrations are removed; other providers stay), so the application's own log lines go through the
-    /// same writer in the same format.</item>
+    /// when one is registered (its registrations are removed; other providers stay), so the application's own log lines
+    /// go through the same writer in the same format. Where no console provider is registered (the application called
+    /// <c>ClearProviders()</c>, or logs through Serilog or another provider) nothing is added: the application's lines
+    /// go where it sends them, once, and Pounce's own lines (lifecycle, access log, start-up, server errors) still go
+    /// through the writer.</item>
     /// </list>
-    /// Calling it more than once has no further effect.
+    /// Calling it more than once has no further effect (call it after the application's providers are registered).
     /// </summary>
     public static IServiceCollection AddPounceLogging(this IServiceCollection services)
     {
@@ -44,14 +47,24 @@ public static class PounceLoggingServiceCollectionExtensions
             sp.GetServices<ILifecycleObserver>(),
             sp.GetRequiredService<PounceMetrics>()));
 
+        // Pounce's provider takes the console provider's place, and only where the application has one: an application
+        // that cleared its providers, or logs through Serilog or another provider, keeps exactly that (Pounce's own
+        // lines still reach the writer: see PounceOwnLogger).
+        var hadConsole = false;
         for (var i = services.Count - 1; i >= 0; i--)
         {
             var d = services[i];
             if (d.ServiceType == typeof(ILoggerProvider) && !d.IsKeyedService && d.ImplementationType == typeof(ConsoleLoggerProvider))
+            {
                 services.RemoveAt(i);
+                hadConsole = true;
+            }
         }
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, PounceLoggerProvider>(
-            sp => new PounceLoggerProvider(sp.GetRequiredService<LogLineWriter>())));
+        if (hadConsole)
+        {
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, PounceLoggerProvider>(
+                sp => new PounceLoggerProvider(sp.GetRequiredService<LogLineWriter>())));
+        }
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<LoggerFilterOptions>, PounceCategoryLevel>());
         return services;
     }

@@ -102,12 +102,20 @@ internal static class TextLineFormatter
         Put(output, hex[..LogTimestamp.WriteHex(r.SpanId, hex)]);
     }
 
+    /// <summary>Writes the access-log line of a request that ended with its own status (see the full overload).</summary>
+    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
+        => WriteAccess(output, timestampUtc, c, r, durationMs, r.Status, abandoned: false);
+
     /// <summary>
-    /// Writes one access-log line in Apache's combined format plus the duration in milliseconds and the request id:
-    /// <c>127.0.0.1 - - [12/Feb/2026:10:15:30 +0000] "GET /path HTTP/1.1" 200 1234 "-" "curl/8.5" 12.345 1-1</c>.
+    /// Writes one access-log line in Apache's combined format, then the duration in milliseconds and the correlation
+    /// fields as <c>key=value</c>:
+    /// <c>127.0.0.1 - - [12/Feb/2026:10:15:30 +0000] "GET /path HTTP/1.1" 200 1234 "-" "curl/8.5" 12.345 request_id=1-1 connection_id=1 worker_id=1</c>,
+    /// plus <c>during_streaming=</c> for a request the client abandoned (status 499) and <c>trace_id=</c>/<c>span_id=</c>
+    /// when the request had an activity. A request line the server could not parse is written <c>"-"</c>.
     /// Quoted fields escape <c>"</c>, <c>\</c>, control and non-ASCII bytes as Apache does (<c>\"</c>, <c>\\</c>, <c>\xHH</c>).
     /// </summary>
-    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
+    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs,
+        int status, bool abandoned)
     {
         var addr = c.ClientAddress;
         if (addr.Length == 0)
@@ -118,14 +126,21 @@ internal static class TextLineFormatter
         var ts = output.GetSpan(LogTimestamp.ApacheLength);
         LogTimestamp.WriteApache(timestampUtc, ts);
         output.Advance(LogTimestamp.ApacheLength);
-        Put(output, " \""u8);
-        ApacheEscaped(output, r.Method);
-        Put(output, " "u8);
-        ApacheEscaped(output, r.Path);
-        Put(output, " HTTP/"u8);
-        Ascii(output, r.VersionText);
-        Put(output, "\" "u8);
-        Integer(output, r.Status);
+        if (r.Method.Length == 0)
+        {
+            Put(output, " \"-\" "u8);
+        }
+        else
+        {
+            Put(output, " \""u8);
+            ApacheEscaped(output, r.Method);
+            Put(output, " "u8);
+            ApacheEscaped(output, r.Path);
+            Put(output, " HTTP/"u8);
+            Ascii(output, r.VersionText);
+            Put(output, "\" "u8);
+        }
+        Integer(output, status);
         Put(output, " "u8);
         if (r.BytesSent == 0)
             Put(output, "-"u8);
@@ -138,24 +153,48 @@ internal static class TextLineFormatter
             ApacheEscaped(output, r.UserAgent);
         Put(output, "\" "u8);
         FixedMs(output, durationMs);
-        Put(output, " "u8);
-        Span<byte> id = stackalloc byte[48];
-        if (r.TryFormatRequestId(id, out var n))
-            Put(output, id[..n]);
+        RequestId(output, r);
+        Number(output, " connection_id="u8, c.ConnectionId);
+        Number(output, " worker_id="u8, c.WorkerId);
+        if (abandoned)
+            Bool(output, " during_streaming="u8, r.ResponseStarted);
+        Trace(output, r);
         Put(output, "\n"u8);
     }
 
-    /// <summary>
-    /// Writes one <see cref="ILogger"/> message: <c>time level category: message</c>, then <c>exception="..."</c>
-    /// when there is one. Control characters in the message are escaped so it stays on one line.
-    /// </summary>
+    /// <summary>Writes one <see cref="ILogger"/> message written outside any request (see the full overload).</summary>
     public static void WriteLogMessage(IBufferWriter<byte> output, DateTime timestampUtc, LogLevel level, string category,
         string? message, Exception? exception)
+        => WriteLogMessage(output, timestampUtc, level, category, message, exception, default);
+
+    /// <summary>
+    /// Writes one <see cref="ILogger"/> message: <c>time level category: message</c>, then the correlation fields of the
+    /// request in flight (<c>connection_id=</c>, <c>request_id=</c>, <c>trace_id=</c>, <c>span_id=</c>, each when known),
+    /// then <c>exception="..."</c> when there is one. Control characters in the message are escaped so it stays on one line.
+    /// </summary>
+    internal static void WriteLogMessage(IBufferWriter<byte> output, DateTime timestampUtc, LogLevel level, string category,
+        string? message, Exception? exception, in LogCorrelation correlation)
     {
         WritePrefix(output, timestampUtc, level);
         Escaped(output, category, quoteAll: false);
         Put(output, ": "u8);
         Escaped(output, message ?? "", quoteAll: false);
+        if (correlation.HasConnection)
+            Number(output, " connection_id="u8, correlation.ConnectionId);
+        if (correlation.HasRequest)
+        {
+            Put(output, " request_id="u8);
+            var span = output.GetSpan(48);
+            output.Advance(correlation.FormatRequestId(span));
+        }
+        if (correlation.HasTrace)
+        {
+            Span<byte> hex = stackalloc byte[32];
+            Put(output, " trace_id="u8);
+            Put(output, hex[..LogTimestamp.WriteHex(correlation.TraceId, hex)]);
+            Put(output, " span_id="u8);
+            Put(output, hex[..LogTimestamp.WriteHex(correlation.SpanId, hex)]);
+        }
         if (exception is not null)
             Value(output, " exception="u8, exception.ToString());
         Put(output, "\n"u8);

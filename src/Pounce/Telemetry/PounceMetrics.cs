@@ -210,7 +210,9 @@ public sealed class PounceMetrics
             var tags = RequestTags(connection, request);
             _activeRequests.Add(-1, in tags);
         }
-        if (request.BytesSent > 0 && _bytesSent.Enabled)
+        // An HTTP/1.1 WebSocket's bytes are its session's (the 101 has no body): counted as web_sockets when the
+        // connection closes, not here.
+        if (request.BytesSent > 0 && _bytesSent.Enabled && connection.Protocol != ConnectionProtocol.WebSocket)
         {
             var tags = new TagList
             {

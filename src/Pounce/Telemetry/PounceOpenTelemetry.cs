@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Exporter;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -25,7 +26,11 @@ public static class PounceOpenTelemetry
     /// assembly's informational version), <c>service.instance.id</c>, <c>host.name</c>;</item>
     /// <item>traces: ASP.NET Core's request activity as the request span (W3C <c>traceparent</c> honoured), which Pounce
     /// tags with its connection, worker and request ids and the network attributes; exported to <c>v1/traces</c>;</item>
-    /// <item>metrics: the <c>Pounce</c> meter and ASP.NET Core's meters; exported to <c>v1/metrics</c>.</item>
+    /// <item>metrics: the <c>Pounce</c> meter and ASP.NET Core's meters; exported to <c>v1/metrics</c>;</item>
+    /// <item>logs: the OpenTelemetry logging provider, so every <c>ILogger</c> line (the application's, the framework's,
+    /// Pounce's lifecycle events under <c>Pounce.Lifecycle</c> and access lines under <c>Pounce.Access</c>, with the
+    /// contract's fields as attributes) is exported to <c>v1/logs</c> with its severity and the trace context of the
+    /// request it was written in; lines written in a request also get <c>connection_id</c>/<c>request_id</c>.</item>
     /// </list>
     /// A second call (for example <c>UsePounce</c> and the <c>pounce</c> command on the same host) adds nothing.
     /// </summary>
@@ -58,7 +63,16 @@ public static class PounceOpenTelemetry
             .WithMetrics(metrics => metrics
                 .AddMeter(PounceMetrics.MeterName)
                 .AddAspNetCoreInstrumentation()
-                .AddOtlpExporter(options => Export(options, baseUri, "v1/metrics")));
+                .AddOtlpExporter(options => Export(options, baseUri, "v1/metrics")))
+            .WithLogging(
+                logging => logging
+                    .AddProcessor(new LogCorrelationProcessor())
+                    .AddOtlpExporter(options => Export(options, baseUri, "v1/logs")),
+                options =>
+                {
+                    options.IncludeFormattedMessage = true;
+                    options.IncludeScopes = true;
+                });
         return services;
     }
 

@@ -51,7 +51,7 @@ internal sealed class Worker
             catch (SocketException ex)
             {
                 // Transient accept failures (the peer reset before accept, out of descriptors): keep serving.
-                _server.Logger.LogWarning("Worker {WorkerId} accept failed: {Error}", Id, ex.SocketErrorCode);
+                _server.Logger.LogWarning("Worker {worker_id} accept failed: {error}", Id, ex.SocketErrorCode);
                 if (_server.IsStopping)
                     return;
                 continue;

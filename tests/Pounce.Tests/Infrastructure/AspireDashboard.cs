@@ -151,6 +151,17 @@ internal sealed class AspireDashboard : IAsyncDisposable
         return document.RootElement.Clone();
     }
 
+    /// <summary>Every log record the dashboard holds, as OTLP JSON (<c>resourceLogs</c>).</summary>
+    public async Task<JsonElement> GetLogsAsync()
+    {
+        using var response = await _http.GetAsync("api/telemetry/logs");
+        var body = await response.Content.ReadAsStringAsync();
+        if (response.StatusCode != HttpStatusCode.OK)
+            throw new HttpRequestException($"GET /api/telemetry/logs answered {(int)response.StatusCode}: {body}");
+        using var document = JsonDocument.Parse(body);
+        return document.RootElement.Clone();
+    }
+
     private static int FreePort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

@@ -209,16 +209,19 @@ public class LifecycleEmitterTests
     }
 
     [Fact]
-    public void Health_check_disconnects_and_slow_responses_are_filtered_at_info()
+    public void Health_check_slow_successes_are_filtered_at_info_but_an_abandoned_one_is_logged()
     {
         var (emitter, observer) = Emitter(Config(LogLevel.Information, healthCheckPath: "/health", slowSeconds: 0.001));
         var c = Connection();
         var r = Request(c, 1, path: "/health", durationMs: 50);
         emitter.ConnectionOpened(c);
         Serve(emitter, c, r);
-        emitter.ClientDisconnected(c, r);
-        emitter.ConnectionCompleted(c);
         Assert.Empty(observer.Events);
+        var abandoned = Request(c, 2, path: "/health", durationMs: 50);
+        emitter.RequestStarted(c, abandoned);
+        emitter.ClientDisconnected(c, abandoned);
+        emitter.ConnectionCompleted(c);
+        Assert.Equal([LifecycleEventKind.ClientDisconnected], observer.Kinds);
     }
 
     [Fact]

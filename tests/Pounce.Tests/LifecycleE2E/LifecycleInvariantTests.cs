@@ -68,11 +68,13 @@ public sealed class LifecycleInvariantTests
             c.LogFormat = LogFormat.Json;
             c.LogFile = logFile;
             c.LogSlowRequestsThreshold = 0.05;
+            c.AccessLog = true;
         });
         var remaining = TotalRequests;
         var slowSent = 0;
         var abortsBefore = 0;
         var abortsDuring = 0;
+        var rejected = 0;
         var served = 0;
         await using (server)
         {
@@ -105,7 +107,15 @@ public sealed class LifecycleInvariantTests
                             raw.Reset();
                             break;
                         }
-                        var path = roll < 5 ? "/slow" : "/r" + (roll % 7);
+                        if (roll < 5)
+                        {
+                            // A malformed head: the server answers 400 on its own and closes.
+                            await raw.SendAsync("GET /bad HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n");
+                            Assert.Equal(400, (await raw.ReadResponseAsync()).Status);
+                            Interlocked.Increment(ref rejected);
+                            break;
+                        }
+                        var path = roll < 6 ? "/slow" : "/r" + (roll % 7);
                         if (path == "/slow")
                             Interlocked.Increment(ref slowSent);
                         await raw.SendAsync($"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -120,7 +130,9 @@ public sealed class LifecycleInvariantTests
             await server.StopAsync();
         }
 
-        var events = ReadJsonLines(logFile).Where(e => e.TryGetProperty("connection_id", out _)).ToList();
+        var lines = ReadJsonLines(logFile);
+        var events = lines.Where(e => e.TryGetProperty("event", out _) && e.TryGetProperty("connection_id", out _)).ToList();
+        var access = lines.Where(e => e.TryGetProperty("category", out var c) && c.GetString() == "Pounce.Access").ToList();
         var byConnection = events.GroupBy(e => e.GetProperty("connection_id").GetInt64()).ToList();
         Assert.NotEmpty(byConnection);
         var requestEnds = new Dictionary<string, int>();
@@ -157,6 +169,32 @@ public sealed class LifecycleInvariantTests
         Assert.Equal(abortsBefore + abortsDuring, disconnected.Count);
         Assert.Equal(abortsDuring, disconnected.Count(e => e.GetProperty("during_streaming").GetBoolean()));
 
+        // The access log: exactly one line per RequestStarted (499 for the abandoned ones, else the response's
+        // status), plus one per answer the server gave on its own (the 400s), each with the correlation fields.
+        var accessById = access.GroupBy(e => e.GetProperty("request_id").GetString()!).ToDictionary(g => g.Key, g => g.ToList());
+        Assert.All(accessById, pair => Assert.True(pair.Value.Count == 1, $"request {pair.Key} has {pair.Value.Count} access lines"));
+        Assert.Equal(requestEnds.Count + rejected, access.Count);
+        var endings = events.Where(e => e.GetProperty("event").GetString() is "ResponseCompleted" or "ClientDisconnected")
+            .ToDictionary(e => e.GetProperty("request_id").GetString()!);
+        foreach (var (id, ending) in endings)
+        {
+            Assert.True(accessById.TryGetValue(id, out var line), $"request {id} has no access line");
+            var expected = ending.GetProperty("event").GetString() == "ClientDisconnected" ? 499 : ending.GetProperty("status").GetInt32();
+            Assert.Equal(expected, line![0].GetProperty("status").GetInt32());
+            Assert.Equal(ending.GetProperty("connection_id").GetInt64(), line[0].GetProperty("connection_id").GetInt64());
+            Assert.Equal(ending.GetProperty("worker_id").GetInt32(), line[0].GetProperty("worker_id").GetInt32());
+        }
+        var serverAnswers = access.Where(e => !endings.ContainsKey(e.GetProperty("request_id").GetString()!)).ToList();
+        Assert.Equal(rejected, serverAnswers.Count);
+        Assert.All(serverAnswers, e => Assert.Equal(400, e.GetProperty("status").GetInt32()));
+        Assert.All(serverAnswers, e => Assert.Equal("/bad", e.GetProperty("path").GetString()));
+        Assert.All(access, e =>
+        {
+            foreach (var key in new[] { "connection_id", "worker_id", "request_id", "client_addr", "http_version", "user_agent" })
+                Assert.True(e.TryGetProperty(key, out _), $"access line without {key}: {e}");
+        });
+        Assert.Equal(abortsBefore + abortsDuring, access.Count(e => e.GetProperty("status").GetInt32() == 499));
+
         // The contract's jq recipes, unchanged, with the real jq.
         // Every /slow request is there; a fast one may be too when the loaded machine made it slow.
         var slow = RunJq(logFile, "-c", "select(.slow == true)").Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -167,7 +205,10 @@ public sealed class LifecycleInvariantTests
 
         var someConnection = byConnection[byConnection.Count / 2].Key;
         var oneConnection = RunJq(logFile, "-c", $"select(.connection_id == {someConnection})").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(byConnection[byConnection.Count / 2].Count(), oneConnection.Length);
+        // Its lifecycle events, its access lines and any other line written for it.
+        var expectedLines = lines.Count(e => e.TryGetProperty("connection_id", out var id) && id.GetInt64() == someConnection);
+        Assert.Equal(expectedLines, oneConnection.Length);
+        Assert.True(oneConnection.Length >= byConnection[byConnection.Count / 2].Count() + 1, "the connection's access lines are selected too");
 
         var disconnectAddrs = RunShell(logFile, "jq -r 'select(.event == \"ClientDisconnected\") | .client_addr' | sort | uniq -c | sort -rn");
         Assert.Matches($@"^\s*{abortsBefore + abortsDuring} 127\.0\.0\.1\s*$", disconnectAddrs);

@@ -264,6 +264,60 @@ public class JsonLineFormatterTests
     }
 
     [Fact]
+    public void Correlation_and_access_lines_cost_no_allocation_per_request_or_line()
+    {
+        var c = Connection(91);
+        var r = Request(c, 2, path: "/gone", durationMs: 4);
+        var slot = new RequestLogContext.Slot();
+        var buffer = new LineBuffer();
+        long allocated = -1;
+        string? json = null;
+        string? text = null;
+        // In a context of its own, so the slot and the activity do not leak into the test runner's flow.
+        ExecutionContext.Run(ExecutionContext.Capture()!, _ =>
+        {
+            using var activity = new Activity("request").SetIdFormat(ActivityIdFormat.W3C).Start();
+            RequestLogContext.Attach(slot);
+            void Round()
+            {
+                slot.Enter(c, r);
+                var correlation = RequestLogContext.Capture();
+                buffer.Clear();
+                JsonLineFormatter.WriteLogMessage(buffer, Time, LogLevel.Information, "App.Endpoint", default, "inside", null, null, in correlation);
+                buffer.Clear();
+                TextLineFormatter.WriteLogMessage(buffer, Time, LogLevel.Information, "App.Endpoint", "inside", null, in correlation);
+                buffer.Clear();
+                JsonLineFormatter.WriteAccess(buffer, Time, c, r, 4, LifecycleEmitter.ClientClosedRequest, abandoned: true);
+                buffer.Clear();
+                TextLineFormatter.WriteAccess(buffer, Time, c, r, 4, LifecycleEmitter.ClientClosedRequest, abandoned: true);
+                slot.Exit();
+            }
+            for (var i = 0; i < 100; i++)
+                Round();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 1000; i++)
+                Round();
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+            slot.Enter(c, r);
+            var inFlight = RequestLogContext.Capture();
+            buffer.Clear();
+            JsonLineFormatter.WriteLogMessage(buffer, Time, LogLevel.Information, "App.Endpoint", default, "inside", null, null, in inFlight);
+            json = Utf8(buffer.WrittenSpan);
+            buffer.Clear();
+            TextLineFormatter.WriteLogMessage(buffer, Time, LogLevel.Information, "App.Endpoint", "inside", null, in inFlight);
+            text = Utf8(buffer.WrittenSpan);
+            Assert.Equal(activity.TraceId.ToHexString(), Parse(json).GetProperty("trace_id").GetString());
+        }, null);
+        Assert.Equal(0, allocated);
+        var line = Parse(json!);
+        Assert.Equal(["timestamp", "level", "category", "message", "connection_id", "request_id", "trace_id", "span_id"], Keys(line));
+        Assert.Equal(91, line.GetProperty("connection_id").GetInt64());
+        Assert.Equal("91-2", line.GetProperty("request_id").GetString());
+        Assert.Matches(@"^\S+ info App\.Endpoint: inside connection_id=91 request_id=91-2 trace_id=[0-9a-f]{32} span_id=[0-9a-f]{16}\n$", text);
+    }
+
+    [Fact]
     public void Building_and_observing_events_allocates_nothing_in_steady_state()
     {
         var emitter = new LifecycleEmitter(Config(LogLevel.Debug, slowSeconds: 0.001), null, null, [new CountingObserver()]);

@@ -71,7 +71,7 @@ public class TextLineFormatterTests
         TextLineFormatter.WriteAccess(buffer, Time, c, r, r.DurationMs);
         var line = Utf8(buffer.WrittenSpan);
         Assert.Equal(
-            "203.0.113.7 - - [12/Feb/2026:10:15:30 +0000] \"GET /search HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 \\\"quoted\\\" \\\\ \\x1B[0m \\xC3\\xA9\" 1.500 5-4\n",
+            "203.0.113.7 - - [12/Feb/2026:10:15:30 +0000] \"GET /search HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 \\\"quoted\\\" \\\\ \\x1B[0m \\xC3\\xA9\" 1.500 request_id=5-4 connection_id=5 worker_id=2\n",
             line);
 
         r.BytesSent = 0;
@@ -79,7 +79,7 @@ public class TextLineFormatterTests
         r.Path = "/x\r\n";
         buffer.Clear();
         TextLineFormatter.WriteAccess(buffer, Time, c, r, 0);
-        Assert.Equal("203.0.113.7 - - [12/Feb/2026:10:15:30 +0000] \"GET /x\\x0D\\x0A HTTP/1.1\" 200 - \"-\" \"-\" 0.000 5-4\n", Utf8(buffer.WrittenSpan));
+        Assert.Equal("203.0.113.7 - - [12/Feb/2026:10:15:30 +0000] \"GET /x\\x0D\\x0A HTTP/1.1\" 200 - \"-\" \"-\" 0.000 request_id=5-4 connection_id=5 worker_id=2\n", Utf8(buffer.WrittenSpan));
     }
 
     [Fact]

@@ -163,13 +163,20 @@ public sealed class RequestSpanTagTests
     [Fact]
     public async Task AnActivityNobodyRecords_IsLeftAlone_ButItsTraceIdIsStillLogged()
     {
-        // Hosting creates a bare activity (for log scopes) when a logger is on: no tracer asked for its data.
+        // Hosting creates a bare activity (for log scopes) when a logger is on (here: an app's provider): no tracer
+        // asked for its data.
         var tags = new ConcurrentQueue<KeyValuePair<string, string?>[]>();
-        var (server, events) = await LifecycleEventTests.StartAsync(ctx =>
+        var server = await TestServer.StartAppAsync(app => app.Run(ctx =>
         {
             tags.Enqueue(Activity.Current?.Tags.ToArray() ?? []);
             return ctx.Response.WriteAsync("bare");
-        });
+        }), c =>
+        {
+            c.LifecycleLogging = true;
+            c.LogLevel = LogLevel.Debug;
+        }, services => services.AddLogging(b => b.AddProvider(new Pounce.Tests.Logging.PounceLoggingTests.CapturingProvider())));
+        var events = new EventRecorder();
+        server.Services.GetRequiredService<Pounce.Lifecycle.LifecycleEmitter>().AddObserver(events);
         await using (server)
         {
             await using var raw = await server.ConnectAsync();
@@ -264,6 +271,88 @@ public sealed class AspireDashboardTests
                 Assert.Equal(Num(line, "stream_id"), Attribute(span, "pounce.stream_id"));
             if (path == "/first")
                 Assert.Equal(ParentSpanId, Str(span, "parentSpanId"));
+        }
+    }
+
+    [Fact]
+    public async Task LogRecords_OfLifecycleAccessAndApp_ArriveWithTheTraceIdOfTheirRequestSpan()
+    {
+        await using var dashboard = await AspireDashboard.StartAsync();
+        var serviceName = "pounce-logs-" + Guid.NewGuid().ToString("N")[..8];
+        var server = await TestServer.StartAsync(ctx =>
+        {
+            ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("App.Endpoint")
+                .LogWarning("app line for {Path}", ctx.Request.Path.Value);
+            return ctx.Response.WriteAsync("logged");
+        }, c =>
+        {
+            c.LifecycleLogging = true;
+            c.LogLevel = LogLevel.Debug;
+            c.AccessLog = true;
+            c.OtelEndpoint = dashboard.OtlpEndpoint.ToString();
+            c.OtelServiceName = serviceName;
+        });
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            await raw.SendAsync($"GET /logged HTTP/1.1\r\nHost: x\r\ntraceparent: 00-{ParentTraceId}-{ParentSpanId}-01\r\nConnection: close\r\n\r\n");
+            Assert.Equal(200, (await raw.ReadResponseAsync()).Status);
+        }
+        // The host is disposed: the logger and tracer providers have flushed.
+
+        var spans = await WaitForSpansAsync(dashboard, serviceName, [ParentTraceId]);
+        var (_, span) = Assert.Single(spans, s => Str(s.Span, "traceId") == ParentTraceId);
+        var spanId = Str(span, "spanId");
+
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var records = new List<(string Scope, JsonElement Record)>();
+            var logs = await dashboard.GetLogsAsync();
+            foreach (var resourceLogs in logs.GetProperty("data").GetProperty("resourceLogs").EnumerateArray())
+            {
+                if (Attribute(resourceLogs.GetProperty("resource"), "service.name") != serviceName)
+                    continue;
+                foreach (var scope in resourceLogs.GetProperty("scopeLogs").EnumerateArray())
+                {
+                    var scopeName = scope.TryGetProperty("scope", out var s) ? Str(s, "name") ?? "" : "";
+                    foreach (var record in scope.GetProperty("logRecords").EnumerateArray())
+                        records.Add((scopeName, record));
+                }
+            }
+            var access = records.Where(r => r.Scope == "Pounce.Access").ToList();
+            var completed = records.Where(r => r.Scope == "Pounce.Lifecycle" && Attribute(r.Record, "event") == "ResponseCompleted").ToList();
+            var app = records.Where(r => r.Scope == "App.Endpoint").ToList();
+            if (access.Count == 1 && completed.Count == 1 && app.Count == 1)
+            {
+                var accessRecord = access[0].Record;
+                Assert.Equal(ParentTraceId, Str(accessRecord, "traceId"));
+                Assert.Equal(spanId, Str(accessRecord, "spanId"));
+                Assert.Equal("200", Attribute(accessRecord, "status"));
+                Assert.Equal("/logged", Attribute(accessRecord, "path"));
+                Assert.NotNull(Attribute(accessRecord, "request_id"));
+                Assert.NotNull(Attribute(accessRecord, "connection_id"));
+                Assert.Equal(9, accessRecord.GetProperty("severityNumber").GetInt32()); // INFO
+
+                var completedRecord = completed[0].Record;
+                Assert.Equal(ParentTraceId, Str(completedRecord, "traceId"));
+                Assert.Equal(spanId, Str(completedRecord, "spanId"));
+                Assert.Equal(Attribute(accessRecord, "request_id"), Attribute(completedRecord, "request_id"));
+                Assert.Equal(5, completedRecord.GetProperty("severityNumber").GetInt32()); // DEBUG
+
+                var appRecord = app[0].Record;
+                Assert.Equal(ParentTraceId, Str(appRecord, "traceId"));
+                Assert.Equal(Attribute(accessRecord, "request_id"), Attribute(appRecord, "request_id"));
+                Assert.Equal(Attribute(accessRecord, "connection_id"), Attribute(appRecord, "connection_id"));
+                Assert.Equal(13, appRecord.GetProperty("severityNumber").GetInt32()); // WARN
+                return;
+            }
+            if (deadline.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new TimeoutException($"The dashboard did not get the access, ResponseCompleted and app records of {serviceName} within 30 s "
+                    + $"(access {access.Count}, completed {completed.Count}, app {app.Count}). It has:\n{logs}\nIts output:\n{dashboard.Output}");
+            }
+            await Task.Delay(200);
         }
     }
 

@@ -162,9 +162,9 @@ public sealed class WebSocketTests
     }
 
     [Fact]
-    public async Task Close_handshake_gives_101_completed_upgraded_then_websocket_complete()
+    public async Task Close_handshake_gives_upgraded_then_one_ResponseCompleted_for_the_whole_session()
     {
-        // The app waits before accepting: the 101 is still never slow.
+        // The app waits before accepting: the session is still never slow.
         var (server, events) = await StartEchoAsync(c => c.LogSlowRequestsThreshold = 0.05, delayBeforeAccept: TimeSpan.FromMilliseconds(150));
         await using (server)
         {
@@ -177,27 +177,27 @@ public sealed class WebSocketTests
                 await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", cts.Token);
             }
             var conn = await events.CompletedConnectionAsync();
-            // The 101 is the switch (ConnectionUpgraded); the request's one ending comes when the WebSocket ends.
             Assert.Equal(["ConnectionOpened", "RequestStarted", "ConnectionUpgraded", "ResponseCompleted", "ConnectionCompleted"],
                 conn.Select(e => e.Name).ToArray());
             var started = conn[1];
             Assert.Equal("/ws", started.Str("path"));
+            var upgraded = conn[2];
+            Assert.Equal("websocket", upgraded.Str("protocol"));
+            Assert.Equal(started.RequestId, upgraded.RequestId);
             var response = conn[3];
             Assert.Equal(101, response.Num("status"));
             Assert.Null(response["slow"]);
             Assert.Equal("debug", response.Str("level"));
             Assert.Equal(started.RequestId, response.RequestId);
-            Assert.Equal(conn[4].Num("total_bytes_sent"), response.Num("bytes_sent"));
-            var upgraded = conn[2];
-            Assert.Equal("websocket", upgraded.Str("protocol"));
-            Assert.Equal(started.RequestId, upgraded.RequestId);
+            // The session's bytes: the echoed 1000-byte message (with its frame head) and the close frame.
+            Assert.InRange(response.Num("bytes_sent"), 1000 + 4 + 2, 1000 + 200);
+            Assert.True(response.Num("duration_ms") >= 150, "duration_ms covers the whole session");
             var completed = conn[4];
             Assert.Equal("websocket", completed.Str("protocol"));
             Assert.Equal("complete", completed.Str("reason"));
             Assert.Equal("upgrade_closed", completed.Str("detail"));
             Assert.Equal(1, completed.Num("requests_served"));
-            // The echoed 1000-byte message (with its frame head) and the close frame were written after the upgrade.
-            Assert.InRange(completed.Num("total_bytes_sent"), 1000 + 4 + 2, 1000 + 200);
+            Assert.Equal(response.Num("bytes_sent"), completed.Num("total_bytes_sent"));
         }
     }
 
@@ -222,6 +222,8 @@ public sealed class WebSocketTests
             Assert.Equal(true, disconnected["during_streaming"]);
             Assert.Equal("warning", disconnected.Str("level"));
             var completed = conn[4];
+            Assert.Equal(0, completed.Num("requests_served"));
+            Assert.Equal(disconnected.Num("bytes_sent"), completed.Num("total_bytes_sent"));
             Assert.Equal("client_disconnect", completed.Str("reason"));
             Assert.Equal("peer_reset", completed.Str("detail"));
             Assert.Equal("websocket", completed.Str("protocol"));
