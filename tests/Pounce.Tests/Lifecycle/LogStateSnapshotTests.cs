@@ -22,7 +22,7 @@ public sealed class LogStateSnapshotTests
         TextLineFormatter.WriteAccess(expectedLine, now, c, r, 2.5);
         var expectedText = System.Text.Encoding.UTF8.GetString(expectedLine.WrittenSpan[..^1]);
 
-        var state = AccessLogState.Create(now, c, r, 2.5);
+        var state = AccessLogState.Create(now, c, r, 2.5, r.Status, abandoned: false);
         Reuse(c, r);
 
         Assert.Equal(expectedText, state.ToString());
