@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Pounce.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Pounce.Tests.Logging;
 
@@ -12,7 +13,7 @@ namespace Pounce.Tests.Logging;
 /// configuration in a temporary folder (imfile + mmjsonparse + omfile), tails the log file of a real Pounce run that
 /// rotates by size; every line arrives exactly once, parses, and keeps its timestamp, with level mapped to severity.
 /// </summary>
-public sealed class RsyslogShippingTests : IDisposable
+public sealed class RsyslogShippingTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("pounce-rsyslog-").FullName;
 
@@ -62,8 +63,10 @@ public sealed class RsyslogShippingTests : IDisposable
         const string Rsyslogd = "/usr/sbin/rsyslogd";
         if (!File.Exists(Rsyslogd))
         {
+            // xunit 2 has no run-time skip: outside CI the test reports why it did nothing and passes; in CI it fails.
             Assert.True(Environment.GetEnvironmentVariable("CI") != "true", "rsyslogd is missing: apt-get install rsyslog (.ci/run does it)");
-            throw new Xunit.Sdk.XunitException("$XunitDynamicSkip$rsyslogd is missing: install Debian's rsyslog package to run this test");
+            output.WriteLine("SKIPPED: /usr/sbin/rsyslogd is missing; install Debian's rsyslog package to run this test");
+            return;
         }
         var work = Directory.CreateDirectory(Path.Combine(_dir, "work")).FullName;
         var config = "global(workDirectory=\"" + work + "\")\n" + DocumentedConfig().Replace("/var/log/pounce/", _dir + "/", StringComparison.Ordinal);
