@@ -14,8 +14,8 @@ internal static class LogsHelp
             Answer an operator's questions from a Pounce log: JSON lines or the text format, of any Pounce
             version, mixed if need be; .gz files are read as they are; standard input when no FILE is given.
             A line that is not a Pounce log line is counted and skipped (its file and line number on standard
-            error), never fatal. Requests are counted from the access log when the log has one (every request,
-            at any level), else from the lifecycle events (--lifecycle-logging --log-level debug).
+            error), never fatal. Requests are counted from the lifecycle events when the log has RequestStarted
+            (--lifecycle-logging --log-level debug), else from the access log (a line per request at any level).
 
             Views:
 
