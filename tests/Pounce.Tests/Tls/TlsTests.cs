@@ -223,7 +223,7 @@ public sealed class TlsTests
     [Fact]
     public async Task MissingCertificateFile_FailsAtStartWithClearMessage()
     {
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestServer.StartAsync(
+        var error = await Assert.ThrowsAsync<Pounce.Hosting.PounceConfigurationException>(() => TestServer.StartAsync(
             ctx => Task.CompletedTask,
             c => c.SslCertFile = "/nonexistent/cert.pem"));
         Assert.Contains("SslCertFile", error.Message);
