@@ -21,7 +21,7 @@ internal static class CertificateStore
         try
         {
             using var store = new X509Store(storeName, location);
-            store.Open(OpenFlags.ReadOnly | OpenFlags.OpenExistingOnly);
+            store.Open(OpenFlags.ReadOnly);
             var now = DateTime.Now;
             X509Certificate2? best = null;
             foreach (var certificate in store.Certificates.Find(X509FindType.FindBySubjectName, source.Subject!, validOnly: false))

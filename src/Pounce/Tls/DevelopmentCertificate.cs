@@ -18,7 +18,7 @@ internal static class DevelopmentCertificate
         try
         {
             using var store = new X509Store(StoreName.My, StoreLocation.CurrentUser);
-            store.Open(OpenFlags.ReadOnly | OpenFlags.OpenExistingOnly);
+            store.Open(OpenFlags.ReadOnly);
             var now = DateTime.Now;
             X509Certificate2? best = null;
             foreach (var certificate in store.Certificates)
