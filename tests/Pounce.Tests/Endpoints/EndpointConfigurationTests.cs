@@ -230,12 +230,18 @@ public sealed class EndpointConfigurationTests
         await Assert.ThrowsAsync<HttpRequestException>(() => client.GetStringAsync(host.Addresses[0] + "/"));
     }
 
-    [Fact]
-    public async Task RequireCertificate_WithOne_IsServed()
+    [Theory]
+    [InlineData("1.1")]
+    [InlineData("2.0")]
+    public async Task RequireCertificate_WithOne_IsServed_OnEitherProtocol(string version)
     {
         await using var host = await StartClientCertificateHostAsync("RequireCertificate", c => c.ClientCertificateValidation = (_, _, _) => true);
         using var client = ClientWith(ClientCertificate.Value);
-        Assert.Equal("CN=pounce-client", await client.GetStringAsync(host.Addresses[0] + "/"));
+        client.DefaultRequestVersion = Version.Parse(version);
+        client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        using var response = await client.GetAsync(host.Addresses[0] + "/");
+        Assert.Equal(Version.Parse(version), response.Version);
+        Assert.Equal("CN=pounce-client", await response.Content.ReadAsStringAsync());
     }
 
     [Fact]
