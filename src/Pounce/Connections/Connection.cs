@@ -53,6 +53,9 @@ internal sealed class Connection : IThreadPoolWorkItem
 
     public ConnectionInfo Info { get; }
 
+    /// <summary>Whether this connection's endpoint serves HTTP/2 (its <c>Protocols</c>, and <c>Http2Enabled</c>): the h2c upgrade needs it.</summary>
+    public bool ServesHttp2 => (_protocols & HttpProtocols.Http2) != 0;
+
     public SocketTransport Transport { get; }
 
     /// <summary>

@@ -87,6 +87,22 @@ public sealed class EndpointProtocolTests
     }
 
     [Fact]
+    public async Task Http1Only_IgnoresUpgradeH2c_EvenWithTheSettingOn()
+    {
+        await using var host = await EndpointHost.StartAsync(
+        [
+            new("Pounce:Endpoints:Main:Url", "http://127.0.0.1:0"),
+            new("Pounce:Endpoints:Main:Protocols", "Http1"),
+            new("Pounce:Http2CleartextUpgrade", "true"),
+        ]);
+        await using var client = await RawClient.ConnectAsync(host.Port);
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+        Assert.Equal(200, response.Status);
+        Assert.Equal("HTTP/1.1", response.BodyText);
+    }
+
+    [Fact]
     public async Task Http3_IsAStartupError_NamingTheKey()
     {
         var error = await Assert.ThrowsAsync<Pounce.Hosting.PounceConfigurationException>(() => StartAsync("Http1AndHttp2AndHttp3"));
