@@ -24,6 +24,7 @@ public static class PounceWebHostBuilderExtensions
     internal static void ReadConfiguration(ServerConfig config, IConfiguration configuration)
     {
         EndpointConfiguration.ApplyKestrelDefaults(config, configuration);
+        EndpointConfiguration.ApplyEndpoints(config, configuration); // first, so a bad endpoint value gets our error naming its key
         configuration.GetSection(ConfigurationSection).Bind(config);
         PounceEnvironment.Apply(config);
         EndpointConfiguration.ApplyEndpoints(config, configuration);

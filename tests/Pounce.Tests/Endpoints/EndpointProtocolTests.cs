@@ -102,11 +102,13 @@ public sealed class EndpointProtocolTests
         Assert.Equal("HTTP/1.1", response.BodyText);
     }
 
-    [Fact]
-    public async Task Http3_IsAStartupError_NamingTheKey()
+    [Theory]
+    [InlineData("Kestrel")]
+    [InlineData("Pounce")]
+    public async Task Http3_IsAStartupError_NamingTheKey(string section)
     {
-        var error = await Assert.ThrowsAsync<Pounce.Hosting.PounceConfigurationException>(() => StartAsync("Http1AndHttp2AndHttp3"));
-        Assert.Contains("Kestrel:Endpoints:Main:Protocols", error.Message);
+        var error = await Assert.ThrowsAsync<Pounce.Hosting.PounceConfigurationException>(() => StartAsync("Http1AndHttp2AndHttp3", section));
+        Assert.Contains($"{section}:Endpoints:Main:Protocols", error.Message);
         Assert.Contains("HTTP/3", error.Message);
     }
 
