@@ -138,6 +138,30 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri(address, "/plaintext")));
     }
 
+    [Fact]
+    public async Task UnchangedApp_ItsKestrelEndpoints_AreBound_WithTheirProtocols()
+    {
+        Assert.True(File.Exists(PounceProcess.HelloAppDll), $"the HelloApp sample is not built at {PounceProcess.HelloAppDll}");
+        await using var pounce = PounceProcess.Start([PounceProcess.HelloAppDll, "--workers", "1"], _dir, new Dictionary<string, string>
+        {
+            ["Kestrel__Endpoints__Web__Url"] = "http://127.0.0.1:0",
+            ["Kestrel__Endpoints__Web__Protocols"] = "Http2",
+        });
+        var address = await pounce.WaitForAddressAsync();
+        using var client = new HttpClient
+        {
+            DefaultRequestVersion = new Version(2, 0),
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Timeout = TimeSpan.FromSeconds(15),
+        };
+        using var response = await client.GetAsync(new Uri(address, "/"));
+        Assert.Equal(new Version(2, 0), response.Version);
+        Assert.Equal("Hello from HelloApp!", await response.Content.ReadAsStringAsync());
+        // HTTP/2 only: an HTTP/1.1 request is refused (GOAWAY), not served.
+        using var h1 = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        await Assert.ThrowsAsync<HttpRequestException>(() => h1.GetStringAsync(new Uri(address, "/")));
+    }
+
     [ToolFact("curl")]
     public async Task UnixSocketUrl_ServedToCurl()
     {
