@@ -12,15 +12,27 @@ namespace Pounce.Hosting;
 /// </summary>
 internal static class PounceEnvironment
 {
-    /// <summary>Applies every <c>POUNCE_*</c> variable naming a <see cref="ServerConfig"/> setting; a bad value is an error naming it.</summary>
-    public static void Apply(ServerConfig config, Func<string, string?>? environment = null)
+    /// <summary>The AppContext switch the <c>pounce</c> command sets, which reads <c>POUNCE_URLS</c> itself.</summary>
+    public const string CommandSwitch = "Pounce.Command";
+
+    /// <summary>
+    /// Applies every <c>POUNCE_*</c> variable naming a <see cref="ServerConfig"/> setting; a bad value is an error naming
+    /// it, and a <c>POUNCE_*</c> variable that names no setting is a warning naming it (a typo is never silently ignored).
+    /// </summary>
+    /// <param name="config">The settings to change.</param>
+    /// <param name="environment">Reads a variable (default: the process environment).</param>
+    /// <param name="names">Every variable name set (default: the process environment's), to find unknown ones.</param>
+    public static void Apply(ServerConfig config, Func<string, string?>? environment = null, IEnumerable<string>? names = null)
     {
         environment ??= Environment.GetEnvironmentVariable;
+        names ??= Environment.GetEnvironmentVariables().Keys.Cast<string>();
+        var known = new HashSet<string>(StringComparer.Ordinal);
         foreach (var property in typeof(ServerConfig).GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
             if (property.SetMethod is not { IsPublic: true } || !IsSimple(property.PropertyType))
                 continue;
             var name = VariableName(property.Name);
+            known.Add(name);
             var text = environment(name);
             if (text is null)
                 continue;
@@ -32,6 +44,16 @@ internal static class PounceEnvironment
             {
                 throw new PounceConfigurationException($"Invalid value '{text}' for {name}: {ex.Message}", ex);
             }
+        }
+        foreach (var name in names)
+        {
+            if (!name.StartsWith("POUNCE_", StringComparison.Ordinal) || name.StartsWith("POUNCE__", StringComparison.Ordinal) || known.Contains(name))
+                continue;
+            if (name == "POUNCE_URLS" && AppContext.TryGetSwitch(CommandSwitch, out var command) && command)
+                continue; // the pounce command reads it
+            config.ConfigurationWarnings.Add(name == "POUNCE_URLS"
+                ? "Environment variable POUNCE_URLS is read by the pounce command only and is ignored here: set ASPNETCORE_URLS (or urls) for the host."
+                : $"Environment variable {name} names no Pounce setting and is ignored.");
         }
     }
 

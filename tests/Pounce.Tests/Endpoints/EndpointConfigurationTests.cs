@@ -128,13 +128,15 @@ public sealed class EndpointConfigurationTests
             ["POUNCE_SSL_CERTFILE"] = "/x.pem",
             ["POUNCE_PROTOCOLS"] = "Http1",
         };
+        variables["POUNCE_SERVR_HEADER"] = "typo";
         var config = new ServerConfig();
-        PounceEnvironment.Apply(config, name => variables.GetValueOrDefault(name));
+        PounceEnvironment.Apply(config, name => variables.GetValueOrDefault(name), variables.Keys);
+        Assert.Equal(["Environment variable POUNCE_SERVR_HEADER names no Pounce setting and is ignored."], config.ConfigurationWarnings);
         Assert.Equal("from-env", config.ServerHeader);
         Assert.Equal(TimeSpan.FromSeconds(2.5), config.KeepAliveTimeout);
         Assert.Equal("/x.pem", config.SslCertFile);
         Assert.Equal(HttpProtocols.Http1, config.Protocols);
-        var error = Assert.Throws<PounceConfigurationException>(() => PounceEnvironment.Apply(new ServerConfig(), n => n == "POUNCE_MAX_CONNECTIONS" ? "lots" : null));
+        var error = Assert.Throws<PounceConfigurationException>(() => PounceEnvironment.Apply(new ServerConfig(), n => n == "POUNCE_MAX_CONNECTIONS" ? "lots" : null, ["POUNCE_MAX_CONNECTIONS"]));
         Assert.Contains("POUNCE_MAX_CONNECTIONS", error.Message);
     }
 
