@@ -32,6 +32,21 @@ public sealed class ServerConfig
     /// <summary>Listen backlog of each listening socket. Default 2048.</summary>
     public int Backlog { get; set; } = 2048;
 
+    /// <summary>
+    /// Protocols served on endpoints that do not choose their own (Kestrel's <c>ListenOptions.Protocols</c>):
+    /// <c>Http1AndHttp2</c> (the first bytes, or ALPN on TLS, decide), <c>Http1</c> or <c>Http2</c> (prior knowledge
+    /// only: any other first bytes get GOAWAY PROTOCOL_ERROR). HTTP/3 is not served (a start-up error). Default
+    /// <c>Http1AndHttp2</c>.
+    /// </summary>
+    public Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols Protocols { get; set; } = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2;
+
+    /// <summary>
+    /// Endpoints with their own URL, protocols, certificate and client-certificate mode (configuration section
+    /// <c>Pounce:Endpoints:NAME</c>, else <c>Kestrel:Endpoints:NAME</c>). When any is set they are bound instead of the
+    /// hosting URLs (as Kestrel does; a warning names the URLs left out). Default none.
+    /// </summary>
+    public IList<Hosting.PounceEndpoint> Endpoints { get; private set; } = new List<Hosting.PounceEndpoint>();
+
     // ---- Limits ----
 
     /// <summary>Concurrent connections over all workers; a connection over it gets 503 with Retry-After. Default 10000.</summary>
@@ -133,6 +148,22 @@ public sealed class ServerConfig
     /// <see cref="SslCertFile"/>. Not a command-line setting. Default null.
     /// </summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate { get; set; }
+
+    /// <summary>
+    /// Whether HTTPS endpoints ask the client for a certificate (<c>NoCertificate</c>, <c>AllowCertificate</c>,
+    /// <c>RequireCertificate</c>; <c>DelayCertificate</c> is not supported). The certificate is on
+    /// <c>ITlsConnectionFeature.ClientCertificate</c>. Default <c>NoCertificate</c>.
+    /// </summary>
+    public Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode ClientCertificateMode { get; set; }
+
+    /// <summary>
+    /// Code only: decides whether a client certificate is accepted. Null: the certificate's chain must build and be
+    /// valid (as with Kestrel's default). Default null.
+    /// </summary>
+    public Hosting.ClientCertificateValidator? ClientCertificateValidation { get; set; }
+
+    /// <summary>Warnings found while reading configuration (settings Pounce cannot honour), logged at start-up.</summary>
+    internal List<string> ConfigurationWarnings { get; private set; } = [];
 
     /// <summary>
     /// Time a client has to complete the TLS handshake after connecting; over it the connection is closed and logged
@@ -298,6 +329,10 @@ public sealed class ServerConfig
             throw Bad(nameof(SslCertFile), SslCertFile, "a PEM or PKCS#12 (.pfx/.p12) file path, or unset");
         if (SslKeyFile is not null && (SslKeyFile.Length == 0 || SslCertFile is null))
             throw Bad(nameof(SslKeyFile), SslKeyFile, "a PEM private key file path, given together with SslCertFile");
+        if (Protocols is not (Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1 or Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2 or Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2))
+            throw Bad(nameof(Protocols), Protocols, "Http1, Http2 or Http1AndHttp2 (Pounce does not serve HTTP/3)");
+        if (ClientCertificateMode is not (Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.NoCertificate or Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate or Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate))
+            throw Bad(nameof(ClientCertificateMode), ClientCertificateMode, "NoCertificate, AllowCertificate or RequireCertificate (DelayCertificate is not supported)");
         if (ShutdownTimeout < TimeSpan.Zero)
             throw Bad(nameof(ShutdownTimeout), ShutdownTimeout.TotalSeconds, "0 seconds or more");
         if (ServerHeader is null || ContainsControl(ServerHeader))
@@ -330,6 +365,8 @@ public sealed class ServerConfig
         var copy = (ServerConfig)MemberwiseClone();
         copy._requestBodyRate = null;
         copy._responseRate = null;
+        copy.Endpoints = new List<Hosting.PounceEndpoint>(Endpoints);
+        copy.ConfigurationWarnings = [.. ConfigurationWarnings];
         return copy;
     }
 

@@ -41,6 +41,8 @@ public sealed class CommandLineTests(CommandLineTests.DefaultOutputs outputs) : 
                 continue;
             if (p.PropertyType == typeof(System.Security.Cryptography.X509Certificates.X509Certificate2))
                 continue; // ServerCertificate is given in code only
+            if (typeof(Delegate).IsAssignableFrom(p.PropertyType))
+                continue; // ClientCertificateValidation is a callback, given in code only
             var flag = p.Name switch
             {
                 // uvicorn's names, which operators already type

@@ -18,7 +18,7 @@ internal static class ConfigShowCommand
                 appPath is null ? workingDirectory : Path.GetDirectoryName(appPath)!,
                 Environment.GetEnvironmentVariable,
                 workingDirectory);
-            Console.Out.Write(Render(settings));
+            Console.Out.Write(Render(settings, BindingPlan.Describe(settings, Environment.GetEnvironmentVariable)));
             return ExitCodes.Ok;
         }
         catch (SettingsException e)
@@ -29,17 +29,20 @@ internal static class ConfigShowCommand
     }
 
     /// <summary>
-    /// One line per setting: flag, value, source. Sources: <c>default</c>, <c>appsettings.json</c>,
-    /// <c>env POUNCE_X</c>, <c>flag --x</c>.
+    /// What the run binds (<c># binds:</c> lines, with where each address comes from: <c>--urls</c>, endpoints,
+    /// <c>ASPNETCORE_URLS</c>, <c>ASPNETCORE_HTTP_PORTS</c>, the default), then one line per setting: flag, value,
+    /// source. Sources: <c>default</c>, <c>appsettings.json</c>, <c>env POUNCE_X</c> / <c>env Pounce__X</c>, <c>flag --x</c>.
     /// </summary>
-    public static string Render(EffectiveSettings settings)
+    public static string Render(EffectiveSettings settings, IReadOnlyList<(string Url, string Source)>? binds = null)
     {
         var rows = Ordered().Select(s => (s.Flag, Value: Quote(settings.FormattedValueOf(s)), Source: settings.SourceOf(s))).ToList();
         var flagWidth = rows.Max(r => r.Flag.Length) + 2;
         var valueWidth = Math.Min(40, rows.Max(r => r.Value.Length)) + 2;
         var w = new StringWriter { NewLine = "\n" };
         w.WriteLine($"# appsettings.json: {settings.AppSettingsPath} ({(settings.AppSettingsFound ? "found" : "not found")})");
-        w.WriteLine("# precedence: default < appsettings.json (section Pounce) < env (POUNCE_*) < flag");
+        w.WriteLine("# precedence: default < appsettings.json (section Pounce) < env (Pounce__X, then POUNCE_X) < flag");
+        foreach (var (url, source) in binds ?? [])
+            w.WriteLine($"# binds: {url}  <- {source}");
         w.WriteLine("SETTING".PadRight(flagWidth) + "VALUE".PadRight(valueWidth) + "SOURCE");
         foreach (var (flag, value, source) in rows)
             w.WriteLine(flag.PadRight(flagWidth) + value.PadRight(valueWidth) + source);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Pounce.Cli.Demo;
 using Pounce.Cli.Hosting;
 using Pounce.Cli.Settings;
+using Pounce.Hosting;
 
 namespace Pounce.Cli.Commands;
 
@@ -38,6 +39,18 @@ internal static class ServeCommand
             Console.Error.WriteLine("pounce: " + e.Message);
             return ExitCodes.Usage;
         }
+        catch (Exception e) when (ConfigurationError(e) is { } configuration)
+        {
+            // A certificate that cannot be loaded, an https:// URL without one, an endpoint Pounce cannot serve: a
+            // usage error, one line, like a bad flag.
+            Console.Error.WriteLine("pounce: " + FirstLine(configuration.Message));
+            return ExitCodes.Usage;
+        }
+        catch (Exception e) when (BindError(e) is { } bind)
+        {
+            Console.Error.WriteLine("pounce: " + FirstLine(bind.Message));
+            return ExitCodes.Failure;
+        }
         catch (AppFailedException e)
         {
             var inner = e.InnerException!;
@@ -66,6 +79,27 @@ internal static class ServeCommand
         if (path.EndsWith(".csproj", StringComparison.OrdinalIgnoreCase))
             throw new SettingsException($"'{app}' is a project file: build it, then give the built .dll (e.g. bin/Debug/net10.0/MyApp.dll)");
         return path;
+    }
+
+    private static PounceConfigurationException? ConfigurationError(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is PounceConfigurationException found)
+                return found;
+        }
+        return null;
+    }
+
+    /// <summary>"Failed to bind to address ...: address already in use." and the like.</summary>
+    private static IOException? BindError(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is IOException { InnerException: System.Net.Sockets.SocketException } found)
+                return found;
+        }
+        return null;
     }
 
     private static string FirstLine(string text)

@@ -50,7 +50,10 @@ internal static class DemoApp
         builder.WebHost.UsePounce(settings.ApplyTo);
         // The command's addresses win over ASPNETCORE_URLS and the like (see EffectiveSettings.BindingUrls).
         if (settings.BindingUrls.Count > 0)
+        {
             builder.WebHost.UseUrls([.. settings.BindingUrls]);
+            builder.WebHost.PreferHostingUrls(true); // over Kestrel:Endpoints / Pounce:Endpoints too
+        }
 
         // The demo's own lines and Pounce's at the chosen level; ASP.NET Core's chatter only when it matters.
         var level = settings.Config.LogLevel;

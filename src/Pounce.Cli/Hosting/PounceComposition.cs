@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Pounce.Cli.Settings;
@@ -18,7 +19,13 @@ internal static class PounceComposition
     /// </summary>
     public static void AddPounceServer(IServiceCollection services, EffectiveSettings settings)
     {
-        services.AddOptions<ServerConfig>().Configure(settings.ApplyTo);
+        // What the app's configuration says (Kestrel:Endpoints, Pounce:Endpoints, Kestrel:Certificates:Default), then the
+        // command's settings, which win.
+        services.AddOptions<ServerConfig>().Configure<IConfiguration>((config, configuration) =>
+        {
+            PounceWebHostBuilderExtensions.ReadConfiguration(config, configuration);
+            settings.ApplyTo(config);
+        });
         services.AddPounceLogging();
         PounceOpenTelemetry.AddIfConfigured(services, settings.Config);
         services.AddSingleton<PounceServer>();
@@ -36,6 +43,7 @@ internal static class PounceComposition
         services.AddSingleton(settings);
         services.AddSingleton(new ServedApp(appName));
         services.AddHostedService<StartupAnnouncement>();
+        StartupErrors.Add(services);
         // The host must give the server its whole drain time (plus a little) before it gives up on StopAsync.
         services.Configure<HostOptions>(options =>
         {
@@ -59,6 +67,8 @@ internal static class PounceComposition
             return;
         foreach (var url in settings.BindingUrls)
             addresses.Add(url);
+        // They win over the app's configured endpoints too (Kestrel:Endpoints), as UseUrls + PreferHostingUrls does.
+        server.Features.Get<IServerAddressesFeature>()!.PreferHostingUrls = true;
     }
 
 }

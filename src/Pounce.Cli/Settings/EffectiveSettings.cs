@@ -108,7 +108,7 @@ internal sealed partial class EffectiveSettings
         {
             if (!setting.TryParse(text, out var value))
                 throw new SettingsException($"invalid value '{text}' for {origin}: expected {setting.Expected}");
-            if (setting.Name == nameof(ServerConfig.LogFile) && value is string { Length: > 0 } file)
+            if (setting.Name is nameof(ServerConfig.LogFile) or nameof(ServerConfig.SslCertFile) or nameof(ServerConfig.SslKeyFile) && value is string { Length: > 0 } file)
                 value = Path.GetFullPath(file, relativeTo);
             if (setting.IsServerConfig)
                 setting.SetValue(config, value);
@@ -129,7 +129,7 @@ internal sealed partial class EffectiveSettings
             {
                 throw new SettingsException($"cannot read {appSettingsPath}: {FirstLine(e.InnerException?.Message ?? e.Message)}");
             }
-            var known = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var known = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "Endpoints" }; // read by the server (EndpointConfiguration)
             foreach (var setting in Setting.All)
             {
                 known.Add(setting.ConfigurationKey);
@@ -147,8 +147,17 @@ internal sealed partial class EffectiveSettings
             }
         }
 
+        // Both environment spellings: ASP.NET Core configuration's Pounce__Key (as in library mode), then POUNCE_KEY.
         foreach (var setting in Setting.All)
         {
+            foreach (var name in (ReadOnlySpan<string>)["Pounce__" + setting.ConfigurationKey, "POUNCE__" + setting.ConfigurationKey.ToUpperInvariant()])
+            {
+                if (environment(name) is { } value)
+                {
+                    Set(setting, value, name, "env " + name, workingDirectory);
+                    break;
+                }
+            }
             var text = environment(setting.EnvironmentVariable);
             if (text is not null)
                 Set(setting, text, setting.EnvironmentVariable, "env " + setting.EnvironmentVariable, workingDirectory);
@@ -164,6 +173,15 @@ internal sealed partial class EffectiveSettings
         catch (InvalidOperationException e)
         {
             throw new SettingsException(DescribeValidationError(e.Message, sources));
+        }
+        foreach (var file in (ReadOnlySpan<string>)[nameof(ServerConfig.SslCertFile), nameof(ServerConfig.SslKeyFile)])
+        {
+            var setting = Setting.All.First(s => s.Name == file);
+            if (setting.GetValue(config) is string path && !File.Exists(path))
+            {
+                var origin = sources.TryGetValue(setting, out var source) ? Origin(setting, source) : setting.Flag;
+                throw new SettingsException($"invalid value '{path}' for {origin}: the file does not exist");
+            }
         }
 
         return new EffectiveSettings(config, urls, sources, appSettingsPath, appSettingsFound);
@@ -194,7 +212,7 @@ internal sealed partial class EffectiveSettings
     private static string Origin(Setting setting, string source) => source switch
     {
         AppSettingsFileName => $"{SectionName}:{setting.ConfigurationKey} in {AppSettingsFileName}",
-        _ when source.StartsWith("env ", StringComparison.Ordinal) => setting.EnvironmentVariable,
+        _ when source.StartsWith("env ", StringComparison.Ordinal) => source[4..],
         _ => setting.Flag,
     };
 

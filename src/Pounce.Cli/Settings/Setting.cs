@@ -72,6 +72,8 @@ internal sealed class Setting
                 continue;
             if (property.PropertyType == typeof(System.Security.Cryptography.X509Certificates.X509Certificate2))
                 continue; // ServerCertificate: given in code only; the command takes --ssl-certfile.
+            if (typeof(Delegate).IsAssignableFrom(property.PropertyType))
+                continue; // ClientCertificateValidation: code only.
             var doc = SettingDoc.For(property.Name);
             settings.Add(new Setting(property.Name, property.PropertyType, property, doc));
         }

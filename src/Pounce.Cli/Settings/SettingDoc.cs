@@ -38,10 +38,18 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["Port"] = new(Binding, "PORT", "port to bind when no --urls are given; 0 picks a free port") { Expected = "an integer 0-65535", Min = 0, Max = 65535 },
         ["Workers"] = new(Binding, "N", "accept loops, each with its own listening socket") { Expected = "an integer 1-1024", Min = 1, Max = 1024 },
         ["Backlog"] = new(Binding, "N", "listen backlog of each listening socket"),
+        ["Protocols"] = new(Binding, "PROTOCOLS", "protocols served on each endpoint: http1, http2 (prior knowledge only) or http1andhttp2")
+        {
+            Expected = "Http1, Http2 or Http1AndHttp2",
+        },
 
         ["SslCertFile"] = new(Tls, "FILE", "server certificate, PEM (chain and key may follow) or .pfx/.p12; with no --urls the default endpoint becomes https") { FlagName = "ssl-certfile" },
         ["SslKeyFile"] = new(Tls, "FILE", "PEM private key of --ssl-certfile") { FlagName = "ssl-keyfile" },
         ["SslKeyPassword"] = new(Tls, "PASSWORD", "password of an encrypted PEM key or of a .pfx/.p12 file"),
+        ["ClientCertificateMode"] = new(Tls, "MODE", "ask HTTPS clients for a certificate: nocertificate, allowcertificate or requirecertificate (it must then be valid)")
+        {
+            Expected = "NoCertificate, AllowCertificate or RequireCertificate",
+        },
         ["TlsHandshakeTimeout"] = new(Timeouts, "SECONDS", "time a client has to finish the TLS handshake"),
 
         ["MaxConnections"] = new(Limits, "N", "concurrent connections; over it a client gets 503 + Retry-After"),

@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 using Pounce.Http1;
 using Pounce.Http2;
@@ -22,6 +24,7 @@ internal sealed class Connection : IThreadPoolWorkItem
     private readonly Socket _socket;
     private readonly bool _admitted;
     private readonly TlsServerOptions? _tlsOptions;
+    private readonly HttpProtocols _protocols;
     private TlsTransport? _tls;
     private long _idleDeadline;
     private ConnectionEnd _idleEnd;
@@ -32,13 +35,15 @@ internal sealed class Connection : IThreadPoolWorkItem
     private Action<long>? _heartbeatCallback;
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Connection(ServerContext server, Socket socket, int workerId, bool admitted, TlsServerOptions? tls = null)
+    public Connection(ServerContext server, Socket socket, int workerId, bool admitted, TlsServerOptions? tls = null, HttpProtocols protocols = HttpProtocols.Http1AndHttp2)
     {
         _server = server;
         _responseDataRate = server.Config.ResponseRate;
         _socket = socket;
         _admitted = admitted;
         _tlsOptions = tls;
+        // Http2Enabled = false turns HTTP/2 off on every endpoint.
+        _protocols = server.Config.Http2Enabled ? protocols : HttpProtocols.Http1;
         Info = new ConnectionInfo(server.NextConnectionId(), workerId, socket.RemoteEndPoint as IPEndPoint, socket.LocalEndPoint as IPEndPoint)
         {
             Tls = tls is not null,
@@ -48,6 +53,9 @@ internal sealed class Connection : IThreadPoolWorkItem
     }
 
     public ConnectionInfo Info { get; }
+
+    /// <summary>Whether this connection's endpoint serves HTTP/2 (its <c>Protocols</c>, and <c>Http2Enabled</c>): the h2c upgrade needs it.</summary>
+    public bool ServesHttp2 => (_protocols & HttpProtocols.Http2) != 0;
 
     public SocketTransport Transport { get; }
 
@@ -92,7 +100,7 @@ internal sealed class Connection : IThreadPoolWorkItem
             {
                 protocol = await HandshakeAsync(_tlsOptions);
                 if (protocol == ConnectionProtocol.Unknown && Info.End == ConnectionEnd.None)
-                    protocol = await WaitForFirstBytesAsync(); // no ALPN offered: the first bytes decide
+                    protocol = await WaitForFirstBytesAsync(); // no ALPN offered: the endpoint's protocols and the first bytes decide
             }
             if (protocol == ConnectionProtocol.H1)
             {
@@ -208,9 +216,11 @@ internal sealed class Connection : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// Waits for the first bytes and tells the protocol: HTTP/2 when they are the client preface (prior knowledge,
-    /// with <c>Http2Enabled</c>), HTTP/1 otherwise; <see cref="ConnectionProtocol.Unknown"/> when the connection
-    /// ended first. While the bytes so far are a prefix of the preface it keeps waiting (under the idle deadline).
+    /// Waits for the first bytes and chooses the protocol from the endpoint's <see cref="HttpProtocols"/>: an
+    /// HTTP/1-only endpoint is HTTP/1 and an HTTP/2-only one HTTP/2 (whatever arrives: a bad preface gets GOAWAY
+    /// PROTOCOL_ERROR); on a shared endpoint bytes that start with <c>PRI * HTTP/2.0</c> commit the connection to
+    /// HTTP/2 (the rest of the preface is checked there, so a bad remainder is GOAWAY PROTOCOL_ERROR too, not a 505),
+    /// anything else is HTTP/1. <see cref="ConnectionProtocol.Unknown"/> when the connection ended first.
     /// </summary>
     private async ValueTask<ConnectionProtocol> WaitForFirstBytesAsync()
     {
@@ -232,16 +242,23 @@ internal sealed class Connection : IThreadPoolWorkItem
                         return ConnectionProtocol.Unknown;
                     continue;
                 }
-                var protocol = Config.Http2Enabled ? Http2Connection.Sniff(buffer) : ConnectionProtocol.H1;
+                var protocol = _protocols switch
+                {
+                    HttpProtocols.Http1 => ConnectionProtocol.H1,
+                    HttpProtocols.Http2 => ConnectionProtocol.H2,
+                    _ => SniffPrefaceStart(buffer),
+                };
                 if (protocol == ConnectionProtocol.Unknown && result.IsCompleted)
                     protocol = ConnectionProtocol.H1;
                 if (protocol != ConnectionProtocol.Unknown)
                 {
                     // Leave the bytes for the protocol to read again.
                     input.AdvanceTo(buffer.Start, buffer.Start);
+                    if (protocol == ConnectionProtocol.H2)
+                        SetHeaderDeadline(); // the rest of the preface must come within HeaderTimeout
                     return protocol;
                 }
-                // A prefix of the HTTP/2 preface: wait for more.
+                // A prefix of "PRI * HTTP/2.0": wait for more.
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
         }
@@ -249,6 +266,20 @@ internal sealed class Connection : IThreadPoolWorkItem
         {
             LeaveIdle();
         }
+    }
+
+    /// <summary>The preface's request line, <c>PRI * HTTP/2.0</c>: bytes starting with it are HTTP/2's.</summary>
+    private static ReadOnlySpan<byte> PrefaceStart => "PRI * HTTP/2.0"u8;
+
+    /// <summary>H2 when the bytes start with <see cref="PrefaceStart"/>, Unknown while they are a prefix of it, else H1.</summary>
+    internal static ConnectionProtocol SniffPrefaceStart(in ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> head = stackalloc byte[14];
+        var n = (int)Math.Min(buffer.Length, head.Length);
+        buffer.Slice(0, n).CopyTo(head);
+        if (!head[..n].SequenceEqual(PrefaceStart[..n]))
+            return ConnectionProtocol.H1;
+        return n == head.Length ? ConnectionProtocol.H2 : ConnectionProtocol.Unknown;
     }
 
     /// <summary>Refuses a connection over <c>MaxConnections</c>: 503 with Retry-After, then the close.</summary>

@@ -26,6 +26,7 @@ public sealed class PounceServer : IServer
     private readonly ILogger _logger;
     private readonly ServerAddressesFeature _addresses = new();
     private readonly List<Worker> _workers = [];
+    private readonly List<string> _unixPaths = [];
     private ServerContext? _context;
     private int _state; // 0 new, 1 started, 2 stopping, 3 stopped
 
@@ -80,21 +81,10 @@ public sealed class PounceServer : IServer
     private void Start(RequestApplication application)
     {
         _config.Validate();
+        foreach (var warning in _config.ConfigurationWarnings)
+            _logger.LogWarning("{Warning}", warning);
 
-        var urls = _addresses.Addresses.Count > 0
-            ? _addresses.Addresses.ToArray()
-            : [DefaultUrl()];
-        var targets = new List<ListenAddress>();
-        foreach (var url in urls)
-            targets.Add(ListenAddress.Parse(url));
-
-        TlsServerOptions? tls = null;
-        foreach (var target in targets)
-        {
-            if (target.IsHttps && tls is null)
-                tls = TlsServerOptions.Create(_config);
-        }
-
+        var plan = EndpointPlan.Create(_config, _addresses.Addresses, _addresses.PreferHostingUrls, _logger);
         _context = new ServerContext(_config, application, _emitter, _logger);
         var perWorker = new List<Listener>[_config.Workers];
         for (var i = 0; i < perWorker.Length; i++)
@@ -102,40 +92,40 @@ public sealed class PounceServer : IServer
         var bound = new List<string>();
         try
         {
-            foreach (var target in targets)
+            foreach (var endpoint in plan)
             {
+                var target = endpoint.Address;
+                if (target.UnixPath is { } path)
+                {
+                    var socket = Bind(() => ListenSocket.BindUnix(path, _config.Backlog), target, endpoint.Url);
+                    _unixPaths.Add(path);
+                    for (var w = 0; w < perWorker.Length; w++)
+                        perWorker[w].Add(new Listener(socket, endpoint.Tls, endpoint.Protocols));
+                    bound.Add(target.Format(IPAddress.None, 0));
+                    continue;
+                }
                 var port = target.Port;
                 foreach (var ip in target.Addresses)
                 {
                     Socket[] sockets;
                     try
                     {
-                        sockets = ListenSocket.Bind(new IPEndPoint(ip, port), _config.Workers, _config.Backlog);
+                        var p = port;
+                        sockets = Bind(() => ListenSocket.Bind(new IPEndPoint(ip, p), _config.Workers, _config.Backlog), target, endpoint.Url);
                     }
-                    catch (SocketException ex) when (target.Host == "localhost" && ip.AddressFamily == AddressFamily.InterNetworkV6)
+                    catch (IOException ex) when (target.Host == "localhost" && ip.AddressFamily == AddressFamily.InterNetworkV6 && ex.InnerException is SocketException se
+                        && se.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported)
                     {
-                        _logger.LogDebug("Skipping [::1] for localhost: {error}", ex.SocketErrorCode);
+                        _logger.LogDebug("Skipping [::1] for localhost: {error}", se.SocketErrorCode);
                         continue;
-                    }
-                    catch (SocketException ex)
-                    {
-                        throw new IOException($"Pounce could not bind {ip}:{port}: {ex.Message}", ex);
                     }
                     var actual = (IPEndPoint)sockets[0].LocalEndPoint!;
                     port = actual.Port;
-                    var endpointTls = target.IsHttps ? tls : null;
                     for (var w = 0; w < perWorker.Length; w++)
-                        perWorker[w].Add(new Listener(sockets.Length == perWorker.Length ? sockets[w] : sockets[0], endpointTls));
-                    if (target.Host == "localhost")
-                    {
-                        var url = target.Scheme + "://localhost:" + port.ToString(CultureInfo.InvariantCulture);
-                        if (!bound.Contains(url))
-                            bound.Add(url);
-                    }
-                    else
-                    {
-                        bound.Add(target.Scheme + "://" + FormatHost(actual.Address) + ":" + port.ToString(CultureInfo.InvariantCulture));
-                    }
+                        perWorker[w].Add(new Listener(sockets.Length == perWorker.Length ? sockets[w] : sockets[0], endpoint.Tls, endpoint.Protocols));
+                    var url = target.Format(actual.Address, port);
+                    if (!bound.Contains(url))
+                        bound.Add(url);
                 }
             }
         }
@@ -146,6 +136,7 @@ public sealed class PounceServer : IServer
                 foreach (var listener in list)
                     listener.Socket.Dispose();
             }
+            DeleteUnixSockets();
             _context.Heartbeat.Dispose();
             throw;
         }
@@ -164,17 +155,37 @@ public sealed class PounceServer : IServer
         Logging.StartupNotice.WriteIfLoggingToFile(_config, bound);
     }
 
-    private string DefaultUrl()
+    /// <summary>Binds, turning a socket error into Kestrel's message: "Failed to bind to address URL: address already in use."</summary>
+    private static T Bind<T>(Func<T> bind, ListenAddress target, string url)
     {
-        var host = _config.Host;
-        if (IPAddress.TryParse(host, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6)
-            host = "[" + host + "]";
-        var scheme = ServerCertificateLoader.IsConfigured(_config) ? "https://" : "http://";
-        return scheme + host + ":" + _config.Port.ToString(CultureInfo.InvariantCulture);
+        try
+        {
+            return bind();
+        }
+        catch (SocketException ex)
+        {
+            var what = ex.SocketErrorCode == SocketError.AddressAlreadyInUse ? "address already in use" : ex.Message;
+            throw new IOException($"Failed to bind to address {url}: {what}.", ex);
+        }
     }
 
-    private static string FormatHost(IPAddress address) =>
-        address.AddressFamily == AddressFamily.InterNetworkV6 ? "[" + address + "]" : address.ToString();
+    private void DeleteUnixSockets()
+    {
+        foreach (var path in _unixPaths)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        _unixPaths.Clear();
+    }
 
     /// <summary>
     /// Stops accepting, closes idle connections at once, lets requests in flight finish within
@@ -207,6 +218,7 @@ public sealed class PounceServer : IServer
             await WaitForConnectionsAsync(context, TimeSpan.FromSeconds(5), CancellationToken.None);
         }
         context.Heartbeat.Dispose();
+        DeleteUnixSockets();
         Volatile.Write(ref _state, 3);
         _logger.LogInformation("Pounce stopped");
     }

@@ -14,14 +14,30 @@ public static class PounceWebHostBuilderExtensions
     public const string ConfigurationSection = "Pounce";
 
     /// <summary>ASP.NET Core's usual place for the default HTTPS certificate (<c>Path</c>, <c>KeyPath</c>, <c>Password</c>).</summary>
-    public const string DefaultCertificateSection = "Kestrel:Certificates:Default";
+    public const string DefaultCertificateSection = EndpointConfiguration.DefaultCertificateSection;
+
+    /// <summary>
+    /// Reads the settings from configuration, lowest first: what a Kestrel app carries (<c>Kestrel:Certificates:Default</c>,
+    /// <c>Kestrel:EndpointDefaults</c>), the <c>Pounce</c> section (appsettings.json, <c>Pounce__X</c> variables), the
+    /// <c>POUNCE_X</c> variables, then the endpoints (<c>Pounce:Endpoints</c>, else <c>Kestrel:Endpoints</c>).
+    /// </summary>
+    internal static void ReadConfiguration(ServerConfig config, IConfiguration configuration)
+    {
+        EndpointConfiguration.ApplyKestrelDefaults(config, configuration);
+        EndpointConfiguration.ApplyEndpoints(config, configuration); // first, so a bad endpoint value gets our error naming its key
+        configuration.GetSection(ConfigurationSection).Bind(config);
+        PounceEnvironment.Apply(config);
+        EndpointConfiguration.ApplyEndpoints(config, configuration);
+    }
 
     /// <summary>
     /// Uses Pounce as the application's server. Settings come from the <c>Pounce</c> configuration section
-    /// (appsettings.json, environment variables), then from <paramref name="configure"/>, which wins. When no
-    /// certificate is set there, the HTTPS certificate is taken from ASP.NET Core's usual
-    /// <c>Kestrel:Certificates:Default</c> section (<c>Path</c>, <c>KeyPath</c>, <c>Password</c>), so an app configured
-    /// for Kestrel's HTTPS runs unchanged.
+    /// (appsettings.json, <c>Pounce__X</c> environment variables), then <c>POUNCE_X</c> variables, then
+    /// <paramref name="configure"/>, which wins. What a Kestrel app configures is read too: the HTTPS certificate of
+    /// <c>Kestrel:Certificates:Default</c> when Pounce has none, <c>Kestrel:EndpointDefaults</c>, and
+    /// <c>Kestrel:Endpoints</c> when <c>Pounce:Endpoints</c> is empty; other <c>Kestrel</c> keys are named in a
+    /// start-up warning. (Also available as <c>Microsoft.AspNetCore.Hosting.PounceHostingExtensions.UsePounce</c>, next
+    /// to <c>UseKestrel</c>.)
     /// </summary>
     /// <remarks>
     /// With <see cref="ServerConfig.OtelEndpoint"/> set, the OpenTelemetry SDK is added too
@@ -34,24 +50,14 @@ public static class PounceWebHostBuilderExtensions
         {
             var options = services.AddOptions<ServerConfig>();
             var section = context.Configuration.GetSection(ConfigurationSection);
-            var certificate = context.Configuration.GetSection(DefaultCertificateSection);
-            options.Configure(config =>
-            {
-                if (certificate["Path"] is { Length: > 0 } path)
-                {
-                    config.SslCertFile = path;
-                    config.SslKeyFile = certificate["KeyPath"] is { Length: > 0 } keyPath ? keyPath : null;
-                    config.SslKeyPassword = certificate["Password"];
-                }
-                section.Bind(config);
-            });
+            options.Configure(config => ReadConfiguration(config, context.Configuration));
             if (configure is not null)
                 options.Configure(configure);
             services.AddPounceLogging();
             services.AddSingleton<IServer, PounceServer>();
 
             var registration = new ServerConfig();
-            section.Bind(registration);
+            ReadConfiguration(registration, context.Configuration);
             configure?.Invoke(registration);
             PounceOpenTelemetry.AddIfConfigured(services, registration);
         });

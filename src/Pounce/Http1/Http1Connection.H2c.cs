@@ -64,7 +64,7 @@ internal sealed partial class Http1Connection
     /// </summary>
     private async ValueTask<bool> TryUpgradeToH2cAsync()
     {
-        if (!_config.Http2CleartextUpgrade || !_config.Http2Enabled || _version != HttpVersionKind.Http11
+        if (!_config.Http2CleartextUpgrade || !_connection.ServesHttp2 || _version != HttpVersionKind.Http11
             || _bodyKind != BodyKind.None || !_connectionUpgrade || _connection.ShutdownRequested || !UpgradeListsH2c)
             return false;
         if (!RequestHeaders.TryGetValue(HeaderNames.Connection, out var connection) || !HasToken(connection.ToString(), "HTTP2-Settings"))

@@ -221,14 +221,17 @@ internal sealed partial class Http2Connection
         {
             var result = await _input.ReadAsync();
             var buffer = result.Buffer;
-            if (buffer.Length >= ClientPreface.Length)
+            var preface = buffer.IsEmpty ? ConnectionProtocol.Unknown : Sniff(buffer);
+            if (preface == ConnectionProtocol.H1)
             {
-                if (_upgrade is not null && Sniff(buffer) != ConnectionProtocol.H2)
-                {
-                    // Not sniffed before (the connection started as HTTP/1.1): check it here.
-                    _input.AdvanceTo(buffer.Start, buffer.End);
-                    throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "The client preface did not follow the 101 (Upgrade: h2c).");
-                }
+                // Only its first bytes were checked before (none on an HTTP/2-only endpoint or after a 101): a byte
+                // that differs from the preface ends the connection at once.
+                _input.AdvanceTo(buffer.Start, buffer.End);
+                throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError,
+                    _upgrade is not null ? "The client preface did not follow the 101 (Upgrade: h2c)." : "Invalid HTTP/2 client preface.");
+            }
+            if (preface == ConnectionProtocol.H2)
+            {
                 _input.AdvanceTo(buffer.GetPosition(ClientPreface.Length));
                 return true;
             }

@@ -8,8 +8,8 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Pounce.Tls;
 
 /// <summary>
-/// What the application can learn about a request's TLS connection: <see cref="ITlsConnectionFeature"/> (client
-/// certificates are not requested, so it is null), <see cref="ITlsHandshakeFeature"/> (version, cipher suite, SNI
+/// What the application can learn about a request's TLS connection: <see cref="ITlsConnectionFeature"/> (the client
+/// certificate, when the endpoint's <c>ClientCertificateMode</c> asked for one and the client sent it), <see cref="ITlsHandshakeFeature"/> (version, cipher suite, SNI
 /// host name) and <see cref="ITlsApplicationProtocolFeature"/> (the ALPN choice). One per connection, read-only after
 /// the handshake.
 /// </summary>
@@ -38,6 +38,12 @@ public sealed class TlsConnectionFeatures : ITlsConnectionFeature, ITlsHandshake
         _keyExchangeAlgorithm = ssl.KeyExchangeAlgorithm;
         _keyExchangeStrength = ssl.KeyExchangeStrength;
         HostName = hostName ?? "";
+        ClientCertificate = ssl.RemoteCertificate switch
+        {
+            null => null,
+            X509Certificate2 c2 => c2,
+            var c => X509CertificateLoader.LoadCertificate(c.GetRawCertData()),
+        };
     }
 
     /// <inheritdoc />

@@ -1,6 +1,8 @@
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 
 namespace Pounce.Tls;
 
@@ -29,16 +31,31 @@ internal sealed class TlsServerOptions
     public static TlsServerOptions Create(ServerConfig config)
     {
         var (leaf, chain) = ServerCertificateLoader.Load(config);
-        var protocols = new List<SslApplicationProtocol>(2);
-        if (config.Http2Enabled)
-            protocols.Add(SslApplicationProtocol.Http2);
-        protocols.Add(SslApplicationProtocol.Http11);
+        return Create(config, leaf, chain, config.Http2Enabled ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1, config.ClientCertificateMode);
+    }
+
+    /// <summary>
+    /// The options of one HTTPS endpoint: its certificate, ALPN offering only <paramref name="protocols"/>, and its
+    /// client-certificate mode (with <see cref="ServerConfig.ClientCertificateValidation"/>, else a valid chain).
+    /// </summary>
+    public static TlsServerOptions Create(ServerConfig config, X509Certificate2 leaf, X509Certificate2Collection chain, HttpProtocols protocols, ClientCertificateMode clientCertificateMode)
+    {
+        var alpn = new List<SslApplicationProtocol>(2);
+        if (protocols.HasFlag(HttpProtocols.Http2))
+            alpn.Add(SslApplicationProtocol.Http2);
+        if (protocols.HasFlag(HttpProtocols.Http1))
+            alpn.Add(SslApplicationProtocol.Http11);
+        var askClient = clientCertificateMode is ClientCertificateMode.AllowCertificate or ClientCertificateMode.RequireCertificate;
+        var validation = config.ClientCertificateValidation;
         var options = new SslServerAuthenticationOptions
         {
             ServerCertificateContext = SslStreamCertificateContext.Create(leaf, chain, offline: true),
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-            ApplicationProtocols = protocols,
-            ClientCertificateRequired = false,
+            ApplicationProtocols = alpn,
+            ClientCertificateRequired = askClient,
+            RemoteCertificateValidationCallback = askClient
+                ? (_, certificate, certificateChain, errors) => AcceptClient(clientCertificateMode, validation, certificate, certificateChain, errors)
+                : null,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             AllowRenegotiation = false,
             EncryptionPolicy = EncryptionPolicy.RequireEncryption,
@@ -46,6 +63,17 @@ internal sealed class TlsServerOptions
         if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
             options.CipherSuitesPolicy = AeadCipherSuites();
         return new TlsServerOptions(options, leaf);
+    }
+
+    /// <summary>Kestrel's rule: no certificate is fine unless required; a certificate must pass validation.</summary>
+    private static bool AcceptClient(ClientCertificateMode mode, Hosting.ClientCertificateValidator? validation, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (certificate is null)
+            return mode != ClientCertificateMode.RequireCertificate;
+        if (validation is null)
+            return errors == SslPolicyErrors.None;
+        var certificate2 = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
+        return validation(certificate2, chain, errors & ~SslPolicyErrors.RemoteCertificateNotAvailable);
     }
 
     /// <summary>

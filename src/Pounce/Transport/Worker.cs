@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 using Pounce.Connections;
 using Pounce.Tls;
@@ -61,9 +62,10 @@ internal sealed class Worker
                 socket.Dispose();
                 continue;
             }
-            socket.NoDelay = true;
+            if (socket.AddressFamily != AddressFamily.Unix)
+                socket.NoDelay = true;
             var admitted = _server.TryAdmit();
-            var connection = new Connection(_server, socket, Id, admitted, listener.Tls);
+            var connection = new Connection(_server, socket, Id, admitted, listener.Tls, listener.Protocols);
             ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
         }
     }
@@ -77,5 +79,8 @@ internal sealed class Worker
     }
 }
 
-/// <summary>A listening socket and, for an HTTPS endpoint, the TLS options of the connections it accepts.</summary>
-internal readonly record struct Listener(Socket Socket, TlsServerOptions? Tls);
+/// <summary>
+/// A listening socket, the protocols its endpoint serves and, for an HTTPS endpoint, the TLS options of the
+/// connections it accepts.
+/// </summary>
+internal readonly record struct Listener(Socket Socket, TlsServerOptions? Tls, HttpProtocols Protocols = HttpProtocols.Http1AndHttp2);

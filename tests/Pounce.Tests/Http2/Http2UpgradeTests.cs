@@ -149,16 +149,14 @@ public sealed class Http2UpgradeTests
         }
     }
 
-    [Fact]
+    [ToolFact("nghttp")]
     public async Task SettingOn_NghttpUpgrade_GetsTheResponse()
     {
-        if (!File.Exists("/usr/bin/nghttp"))
-            throw new Xunit.Sdk.XunitException("/usr/bin/nghttp is needed for this test (apt-get install nghttp2-client; .ci/run installs it).");
         await using var server = await TestServer.StartAsync(Describe, c => c.Http2CleartextUpgrade = true);
-        var (exit, output) = await ExternalTool.RunAsync("/usr/bin/nghttp", $"-u http://127.0.0.1:{server.Port}/path");
+        var (exit, output) = await ExternalTool.RunAsync("nghttp", $"-u http://127.0.0.1:{server.Port}/path");
         Assert.True(exit == 0, "nghttp -u failed: " + output);
         Assert.StartsWith($"HTTP/2 GET /path 127.0.0.1:{server.Port} stream=1 upgradable=False ua=nghttp2/", output.Trim());
-        var (exitV, verbose) = await ExternalTool.RunAsync("/usr/bin/nghttp", $"-uv http://127.0.0.1:{server.Port}/path");
+        var (exitV, verbose) = await ExternalTool.RunAsync("nghttp", $"-uv http://127.0.0.1:{server.Port}/path");
         Assert.True(exitV == 0, "nghttp -uv failed: " + verbose);
         Assert.Contains("HTTP Upgrade response", verbose);
         Assert.Contains(":status: 200", verbose);

@@ -8,11 +8,12 @@ internal static class ExternalTool
     /// <summary>
     /// Runs <paramref name="file"/> with <paramref name="arguments"/> and returns its exit code and its stdout
     /// followed by its stderr. Kills the process tree and throws <see cref="TimeoutException"/> after
-    /// <paramref name="timeout"/> (30 s by default).
+    /// <paramref name="timeout"/> (30 s by default). <paramref name="file"/> is a tool name of
+    /// <see cref="DebianTools"/> (found through PATH; missing: a failure naming the Debian package).
     /// </summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(string file, string arguments, TimeSpan? timeout = null)
     {
-        var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo(DebianTools.Require(file), arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -57,7 +57,7 @@ public sealed class LifecycleInvariantTests
         return parsed;
     }
 
-    [Fact]
+    [ToolFact("jq")]
     public async Task Invariants_Hold_Over20000Requests_WithAborts_AndTheJqRecipesAnswer()
     {
         var logFile = Path.Combine(Path.GetTempPath(), "pounce-invariants-" + Guid.NewGuid().ToString("N") + ".log");
@@ -234,7 +234,7 @@ public sealed class LifecycleInvariantTests
         return result;
     }
 
-    private static string RunJq(string file, params string[] args) => Run("jq", [.. args, file]);
+    private static string RunJq(string file, params string[] args) => Run(DebianTools.Require("jq"), [.. args, file]);
 
     private static string RunShell(string file, string pipeline) => Run("bash", ["-c", $"cat '{file}' | {pipeline}"]);
 
@@ -243,16 +243,7 @@ public sealed class LifecycleInvariantTests
         var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
             psi.ArgumentList.Add(a);
-        Process process;
-        try
-        {
-            process = Process.Start(psi)!;
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new Xunit.Sdk.XunitException($"'{program}' is needed for this test (apt-get install jq): {ex.Message}");
-        }
-        using (process)
+        using (var process = Process.Start(psi)!)
         {
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();

@@ -223,7 +223,7 @@ public sealed class TlsTests
     [Fact]
     public async Task MissingCertificateFile_FailsAtStartWithClearMessage()
     {
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestServer.StartAsync(
+        var error = await Assert.ThrowsAsync<Pounce.Hosting.PounceConfigurationException>(() => TestServer.StartAsync(
             ctx => Task.CompletedTask,
             c => c.SslCertFile = "/nonexistent/cert.pem"));
         Assert.Contains("SslCertFile", error.Message);
@@ -284,13 +284,13 @@ public sealed class TlsTests
         Assert.Equal("client_closed", completed.Str("detail"));
     }
 
-    [Fact]
+    [ToolFact("openssl")]
     public async Task Tls11Client_IsRefused()
     {
         var (server, events) = await StartAsync(ctx => ctx.Response.WriteAsync("ok"));
         await using var _s = server;
         // openssl's own client, so the offer really is TLS 1.1 (the .NET client refuses to offer it).
-        var (exit, output) = await ExternalTool.RunAsync("/usr/bin/openssl",
+        var (exit, output) = await ExternalTool.RunAsync("openssl",
             $"s_client -connect 127.0.0.1:{server.Port} -tls1_1 -cipher DEFAULT@SECLEVEL=0 -servername localhost");
         Assert.NotEqual(0, exit);
         Assert.Contains("Cipher is (NONE)", output);
@@ -325,23 +325,23 @@ public sealed class TlsTests
         Assert.Equal(1, completed.Num("requests_served"));
     }
 
-    [Fact]
+    [ToolFact("curl")]
     public async Task Curl_Http2AndHttp11_OverTls()
     {
         await using var server = await TestServer.StartAsync(ctx => ctx.Response.WriteAsync(ctx.Request.Protocol), c => c.ServerCertificate = TestCertificates.Localhost);
-        var (exit2, out2) = await ExternalTool.RunAsync("/usr/bin/curl", $"-sk --http2 -w \" %{{http_version}}\" https://127.0.0.1:{server.Port}/");
+        var (exit2, out2) = await ExternalTool.RunAsync("curl", $"-sk --http2 -w \" %{{http_version}}\" https://127.0.0.1:{server.Port}/");
         Assert.Equal(0, exit2);
         Assert.Equal("HTTP/2 2", out2.Trim());
-        var (exit1, out1) = await ExternalTool.RunAsync("/usr/bin/curl", $"-sk --http1.1 -w \" %{{http_version}}\" https://127.0.0.1:{server.Port}/");
+        var (exit1, out1) = await ExternalTool.RunAsync("curl", $"-sk --http1.1 -w \" %{{http_version}}\" https://127.0.0.1:{server.Port}/");
         Assert.Equal(0, exit1);
         Assert.Equal("HTTP/1.1 1.1", out1.Trim());
     }
 
-    [Fact]
+    [ToolFact("h2load")]
     public async Task H2load_OverTls()
     {
         await using var server = await TestServer.StartAsync(ctx => ctx.Response.WriteAsync("ok"), c => c.ServerCertificate = TestCertificates.Localhost);
-        var (exit, output) = await ExternalTool.RunAsync("/usr/bin/h2load", $"-n 2000 -c 4 -m 10 https://127.0.0.1:{server.Port}/");
+        var (exit, output) = await ExternalTool.RunAsync("h2load", $"-n 2000 -c 4 -m 10 https://127.0.0.1:{server.Port}/");
         Assert.Equal(0, exit);
         Assert.Contains("2000 succeeded, 0 failed, 0 errored", output);
         Assert.Contains("Application protocol: h2", output);

@@ -1,12 +1,11 @@
 using System.Diagnostics;
+using Pounce.Tests.Infrastructure;
 
 namespace Pounce.Tests.WebSockets;
 
-/// <summary>Debian's <c>python3-websockets</c> client (run with <c>/usr/bin/python3</c>) against Pounce's echo.</summary>
+/// <summary>Debian's <c>python3-websockets</c> client (run with the python3 on PATH that imports it, /usr/bin/python3 on Debian) against Pounce's echo.</summary>
 public sealed class PythonWebSocketsClientTests
 {
-    private const string Python = "/usr/bin/python3";
-
     private const string Script = """
         import asyncio, sys
         import websockets
@@ -32,34 +31,7 @@ public sealed class PythonWebSocketsClientTests
         asyncio.run(main(sys.argv[1]))
         """;
 
-    /// <summary>Skipped, with the reason, when /usr/bin/python3 lacks the websockets module.</summary>
-    private sealed class PythonWebSocketsFactAttribute : FactAttribute
-    {
-        public PythonWebSocketsFactAttribute()
-        {
-            if (!HasWebSocketsModule())
-                Skip = $"{Python} lacks the websockets module (install Debian's python3-websockets)";
-        }
-    }
-
-    private static bool HasWebSocketsModule()
-    {
-        if (!File.Exists(Python))
-            return false;
-        using var probe = Process.Start(new ProcessStartInfo(Python, ["-c", "import websockets"])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        })!;
-        if (!probe.WaitForExit(30_000))
-        {
-            probe.Kill(entireProcessTree: true);
-            return false;
-        }
-        return probe.ExitCode == 0;
-    }
-
-    [PythonWebSocketsFact]
+    [ToolFact("python3:websockets")]
     public async Task Python_websockets_echo_with_permessage_deflate_fragments_and_ping()
     {
         var (server, events) = await WebSocketTests.StartEchoAsync();
@@ -69,7 +41,7 @@ public sealed class PythonWebSocketsClientTests
             await File.WriteAllTextAsync(scriptPath, Script);
             try
             {
-                using var process = Process.Start(new ProcessStartInfo(Python, [scriptPath, $"ws://127.0.0.1:{server.Port}/ws"])
+                using var process = Process.Start(new ProcessStartInfo(DebianTools.Require("python3:websockets"), [scriptPath, $"ws://127.0.0.1:{server.Port}/ws"])
                 {
                     RedirectStandardError = true,
                     RedirectStandardOutput = true,
