@@ -57,17 +57,10 @@ public sealed class RsyslogShippingTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    [Fact]
+    [ToolFact("rsyslogd")]
     public async Task Every_line_of_a_rotating_run_arrives_through_imfile_and_parses_with_mmjsonparse()
     {
-        const string Rsyslogd = "/usr/sbin/rsyslogd";
-        if (!File.Exists(Rsyslogd))
-        {
-            // xunit 2 has no run-time skip: outside CI the test reports why it did nothing and passes; in CI it fails.
-            Assert.True(Environment.GetEnvironmentVariable("CI") != "true", "rsyslogd is missing: apt-get install rsyslog (.ci/run does it)");
-            output.WriteLine("SKIPPED: /usr/sbin/rsyslogd is missing; install Debian's rsyslog package to run this test");
-            return;
-        }
+        var Rsyslogd = DebianTools.Find("rsyslogd")!;
         var work = Directory.CreateDirectory(Path.Combine(_dir, "work")).FullName;
         var config = "global(workDirectory=\"" + work + "\")\n" + DocumentedConfig().Replace("/var/log/pounce/", _dir + "/", StringComparison.Ordinal);
         var configPath = Path.Combine(_dir, "rsyslog.conf");
