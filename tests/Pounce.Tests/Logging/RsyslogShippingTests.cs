@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Pounce.Tests.Infrastructure;
-using Xunit.Abstractions;
 
 namespace Pounce.Tests.Logging;
 
@@ -13,7 +12,7 @@ namespace Pounce.Tests.Logging;
 /// configuration in a temporary folder (imfile + mmjsonparse + omfile), tails the log file of a real Pounce run that
 /// rotates by size; every line arrives exactly once, parses, and keeps its timestamp, with level mapped to severity.
 /// </summary>
-public sealed class RsyslogShippingTests(ITestOutputHelper output) : IDisposable
+public sealed class RsyslogShippingTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("pounce-rsyslog-").FullName;
 
