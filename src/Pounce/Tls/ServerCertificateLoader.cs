@@ -33,8 +33,10 @@ internal static class ServerCertificateLoader
                 return LoadPkcs12(certFile, config.SslKeyPassword);
             return LoadPem(certFile, config.SslKeyFile, config.SslKeyPassword);
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException or FormatException)
         {
+            // A malformed file is a setting error, whatever the BCL's loaders throw for it (a truncated PKCS#12 makes
+            // X509CertificateLoader throw ArgumentException "Destination is too short": found by fuzz/ cert-config).
             var source = config.SslKeyFile is null ? $"SslCertFile = '{certFile}'" : $"SslCertFile = '{certFile}' / SslKeyFile = '{config.SslKeyFile}'";
             throw new InvalidOperationException($"Pounce setting {source}: the certificate could not be loaded: {ex.Message}", ex);
         }
