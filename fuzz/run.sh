@@ -17,8 +17,10 @@ if [ ! -x "$here/.tools/sharpfuzz" ]; then
   dotnet tool install SharpFuzz.CommandLine --version 2.3.0 --tool-path "$here/.tools" >/dev/null
 fi
 
-# Build, then instrument a copy (the normal build output stays uninstrumented).
+# Build, then instrument a copy; crashes are replayed on an uninstrumented copy (instrumented code needs AFL's shared
+# memory and dies with an AccessViolationException without it).
 dotnet build "$here/Pounce.Fuzz/Pounce.Fuzz.csproj" -c Release -o "$work/bin" -v q -nologo >/dev/null
+rm -rf "$work/replay" && cp -r "$work/bin" "$work/replay"
 "$here/.tools/sharpfuzz" "$work/bin/Pounce.dll"
 
 rm -rf "$work/findings"
@@ -34,6 +36,6 @@ echo "target=$target seconds=$seconds execs_done=$(get execs_done) execs_per_sec
 crashes=("$work"/findings/default/crashes/id:*)
 if [ -e "${crashes[0]}" ]; then
   echo "crashes (replayed):"
-  dotnet "$work/bin/Pounce.Fuzz.dll" "$target" --replay "${crashes[@]}" || true
+  dotnet "$work/replay/Pounce.Fuzz.dll" "$target" --replay "${crashes[@]}" || true
   exit 1
 fi

@@ -1,0 +1,28 @@
+using Pounce.Tls;
+
+namespace Pounce.Tests.Tls;
+
+/// <summary>Inputs AFL++ found (fuzz/, target cert-config), kept as regression tests.</summary>
+public sealed class FuzzRegressionTests
+{
+    /// <summary>
+    /// A damaged PKCS#12 file on which the BCL's X509CertificateLoader throws ArgumentException ("Destination is too
+    /// short") instead of CryptographicException: it must still be the clear setting error naming SslCertFile.
+    /// </summary>
+    [Fact]
+    public void DamagedPkcs12_IsASettingError_NotAnArgumentException()
+    {
+        var bytes = Convert.FromHexString("3045417749445341417752514967617644772b327772654b73355234424547494e2043455254494649434154452d2d2d2d2d0a4d4949426654434341534f6741774942416749555a3768367a5761795a4d334e433976476e57787458686d7833347777436759494b6f5a497a6a3045417749770a464445534d424147413155454177774a6247396a5957786f62334e304d423458445449324d5449774e5441794e446b794e6c6f5844544d324d5449774d6a41790a4e446b794e6c6f77464445534d424147413155454177774a6247396a5957786f62334e304d466b7745440a415163445167414538354c4e34536f4d386f794c44326d6337634b4e5666433141547967644271734b51646f486f30346439656969334964776b69554650554b0a4d55656e31614a784f4e59462f4e43432b3837584d744f347561573639364e544d464577485159445652304f4242594546482b35516273677031705a756b7a610a50353847543766685a6574674d42384741315564497751594d42614146482b35516273677031705a756b7a6150353847543766685a6574674d413847413155640a457745422f7751464d414d4241663877436759494b6f5a497a6a3045417749445341417752514967617644772b327772654b73355234654845506f596b77634e0a41504e7a6872317870416e4a47534d3577686343495143384153312b5738666d746f746d54623049742f46642b4f2f694d3944574a302f33336463314c66524d0a63413d3d0a2d2d2d2d2d454e442043455254494649434154452d2d2d");
+        var file = Path.Combine(Path.GetTempPath(), "pounce-fuzz-" + Guid.NewGuid().ToString("N") + ".pfx");
+        File.WriteAllBytes(file, bytes);
+        try
+        {
+            var ex = Assert.ThrowsAny<InvalidOperationException>(() => ServerCertificateLoader.Load(new ServerConfig { SslCertFile = file, SslKeyPassword = "pw" }));
+            Assert.Contains("SslCertFile", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
