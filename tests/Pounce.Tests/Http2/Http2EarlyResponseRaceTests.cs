@@ -24,6 +24,18 @@ public sealed class Http2EarlyResponseRaceTests
         Assert.Equal(Http2FrameType.Ping, ping.Type);
     }
 
+    /// <summary>
+    /// A request on the next stream whose many new fields take the read loop a while to decode: sent between the
+    /// request and the frame under test, it gives the application time to finish first in most rounds.
+    /// </summary>
+    private static byte[] SlowToDecode(Http2RawClient raw, int round)
+    {
+        var fields = new List<(string, string)>(Http2RawClient.Get());
+        for (var f = 0; f < 60; f++)
+            fields.Add(($"x-filler-{round}-{f}", new string((char)('a' + f % 26), 80)));
+        return raw.Encode([.. fields]);
+    }
+
     [Fact]
     public async Task WindowUpdateOverflow_SentWithTheRequest_IsFlowControlError_WhicheverEndsFirst()
     {
@@ -31,12 +43,14 @@ public sealed class Http2EarlyResponseRaceTests
         await using var raw = await Http2RawClient.ConnectAsync(server.Port);
         for (var i = 0; i < Rounds; i++)
         {
-            var id = 2 * i + 1;
+            var id = 4 * i + 1;
             var block = raw.Encode(Http2RawClient.Post());
-            // One write: the server reads both frames before it can have said anything about the stream.
+            var filler = SlowToDecode(raw, i);
+            // One write: the server reads every frame before it can have said anything about the stream.
             await raw.SendFrameAsync(w =>
             {
                 Http2FrameWriter.WriteHeaders(w, id, block, endStream: false, endHeaders: true);
+                Http2FrameWriter.WriteHeaders(w, id + 2, filler, endStream: true, endHeaders: true);
                 Http2FrameWriter.WriteWindowUpdate(w, id, int.MaxValue);
             });
             await raw.ExpectResetAsync(id, Http2ErrorCode.FlowControlError);
@@ -51,11 +65,13 @@ public sealed class Http2EarlyResponseRaceTests
         await using var raw = await Http2RawClient.ConnectAsync(server.Port);
         for (var i = 0; i < Rounds; i++)
         {
-            var id = 2 * i + 1;
+            var id = 4 * i + 1;
             var block = raw.Encode([.. Http2RawClient.Post(), ("content-length", "1")]);
+            var filler = SlowToDecode(raw, i);
             await raw.SendFrameAsync(w =>
             {
                 Http2FrameWriter.WriteHeaders(w, id, block, endStream: false, endHeaders: true);
+                Http2FrameWriter.WriteHeaders(w, id + 2, filler, endStream: true, endHeaders: true);
                 Http2FrameWriter.WriteData(w, id, "test"u8, endStream: true);
             });
             await raw.ExpectResetAsync(id, Http2ErrorCode.ProtocolError);
