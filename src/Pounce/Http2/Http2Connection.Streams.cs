@@ -17,7 +17,6 @@ internal sealed partial class Http2Connection
             }
         }
         Interlocked.Increment(ref _runningStreams);
-        _writer.OnResponseStarted();
         ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
     }
 
@@ -112,8 +111,6 @@ internal sealed partial class Http2Connection
         bool last;
         if (stream.MarkFinished())
             _table.OnClosedToPeerFinished();
-        if (!stream.EndStreamSent)
-            _writer.OnResponseAbandoned();
         lock (_sync)
         {
             _table.Remove(id);

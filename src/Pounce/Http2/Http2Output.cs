@@ -23,7 +23,6 @@ internal sealed class Http2Output
     private volatile int _peerMaxFrameSize = Http2FrameReader.DefaultMaxFrameSize;
     private bool _flushScheduled;
     private bool _done;
-    private int _openResponses;
 
     /// <summary>Output to <paramref name="output"/>; <paramref name="serverHeader"/> and <paramref name="dateSource"/> for the response encoder.</summary>
     public Http2Output(PipeWriter output, string serverHeader, Transport.Heartbeat? dateSource)
@@ -47,12 +46,6 @@ internal sealed class Http2Output
 
     /// <summary>The connection is failing or gone (or the transport failed under a write): streams stop sending.</summary>
     public bool IsClosed => _closed;
-
-    /// <summary>Read loop: a stream started; its response is open until its END_STREAM is written or it is abandoned.</summary>
-    public void OnResponseStarted() => Interlocked.Increment(ref _openResponses);
-
-    /// <summary>A stream finished without writing END_STREAM (reset, connection gone): its response no longer counts as open.</summary>
-    public void OnResponseAbandoned() => Interlocked.Decrement(ref _openResponses);
 
     /// <summary>Any thread: nothing more goes out but what is already queued (the GOAWAY, the last words).</summary>
     public void MarkClosed() => _closed = true;
@@ -119,21 +112,14 @@ internal sealed class Http2Output
             if (_closed || stream.IsReset)
                 return false;
             WriteResponseFrames(stream, dataLength, end);
-            var othersOpen = true;
-            if (end && !stream.EndStreamSent)
-            {
+            if (end)
                 stream.OnEndStreamWritten(); // before any flush: a client that read it may close at once
-                othersOpen = Interlocked.Decrement(ref _openResponses) > 0;
-            }
-            if (othersOpen && _output.UnflushedBytes < FlushInlineThreshold)
+            if (_output.UnflushedBytes < FlushInlineThreshold)
             {
                 // Coalesce: the responses of other streams written before the flush runs go out in the same send.
                 ScheduleFlush();
                 return true;
             }
-            // The last open response of a batch (or past the threshold): one flush for everything written, here, rather
-            // than a flush handed to another thread.
-            _flushScheduled = false;
             var result = await _output.FlushAsync();
             return !result.IsCompleted && !result.IsCanceled;
         }

@@ -34,9 +34,10 @@ internal sealed class Http2ResponseEncoder
     /// <summary>
     /// The head: <c>:status</c>, the application's fields (no <c>content-length</c> on 1xx and 204), then <c>date</c>
     /// and <c>server</c> when the application set none, and <paramref name="contentLength"/> when the server computed it.
-    /// The block is valid until the next call.
+    /// The block is valid until the next call. The collections are taken as <see cref="HeaderDictionary"/>, not the
+    /// interface: its struct enumerator allocates nothing per response.
     /// </summary>
-    public ReadOnlySpan<byte> EncodeHead(int status, IHeaderDictionary headers, long? contentLength)
+    public ReadOnlySpan<byte> EncodeHead(int status, HeaderDictionary headers, long? contentLength)
     {
         var dateLine = _dateSource is null ? default : _dateSource.DateHeaderLine; // "Date: ...\r\n"
         var block = Begin();
@@ -66,7 +67,7 @@ internal sealed class Http2ResponseEncoder
     }
 
     /// <summary>The trailers (connection-specific fields left out). The block is valid until the next call.</summary>
-    public ReadOnlySpan<byte> EncodeTrailers(IHeaderDictionary trailers)
+    public ReadOnlySpan<byte> EncodeTrailers(HeaderDictionary trailers)
     {
         var block = Begin();
         foreach (var trailer in trailers)
