@@ -155,17 +155,20 @@ internal sealed partial class Http2Connection
     private Http2StreamEnd OnLateData(int id, in Http2DataFrame data)
     {
         Http2StreamEnd end;
-        bool malformed;
+        var malformed = false;
         lock (_sync)
         {
             ref var entry = ref _table.EndedEntry(id);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref entry))
                 return Http2StreamEnd.None;
             end = entry.End;
-            if (entry.DeclaredLength is not { } declared || end is not (Http2StreamEnd.ResponseComplete or Http2StreamEnd.ResetByUs))
+            if (end is not (Http2StreamEnd.ResponseComplete or Http2StreamEnd.ResetByUs))
                 return end;
-            entry.Received += data.Data.Length;
-            malformed = entry.Received > declared || (data.EndStream && entry.Received != declared);
+            if (entry.DeclaredLength is { } declared)
+            {
+                entry.Received += data.Data.Length;
+                malformed = entry.Received > declared || (data.EndStream && entry.Received != declared);
+            }
             if (malformed)
             {
                 entry.DeclaredLength = null; // answered once
@@ -174,7 +177,7 @@ internal sealed partial class Http2Connection
             else if (data.EndStream && end == Http2StreamEnd.ResponseComplete)
             {
                 entry.End = Http2StreamEnd.Closed; // ended both ways before our reset: nothing to reset
-                return Http2StreamEnd.ResetByUs; // ignore this frame
+                return Http2StreamEnd.ResetByUs; // and this frame is consumed
             }
         }
         if (malformed)

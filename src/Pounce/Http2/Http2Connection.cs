@@ -168,6 +168,18 @@ internal sealed partial class Http2Connection
         }
     }
 
+    /// <summary>Read loop: queues RST_STREAM(NO_ERROR) of early responses with the control frames; true when there were any.</summary>
+    private bool TakeEarlyResets()
+    {
+        lock (_sync)
+        {
+            if (!_table.HasEarlyResets || IsClosed)
+                return false;
+            TakeEarlyResetsLocked(_control);
+            return true;
+        }
+    }
+
     /// <summary>Server stop: the read loop sends GOAWAY and drains; extended CONNECT tunnels get Close 1001.</summary>
     private void OnShutdownRequested()
     {
@@ -260,6 +272,12 @@ internal sealed partial class Http2Connection
             finally
             {
                 _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+            if (TakeEarlyResets())
+            {
+                // Streams answered while this input was processed: their RST_STREAM(NO_ERROR) goes now, not when the
+                // client pauses (a client uploading without a pause would otherwise send the whole body).
+                await _writer.FlushControlAsync();
             }
             if (IsClosed)
             {
