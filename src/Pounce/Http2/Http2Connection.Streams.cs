@@ -119,7 +119,7 @@ internal sealed partial class Http2Connection
             if (!stream.RequestEnded && !stream.IsReset && !IsClosed)
             {
                 _table.RememberEarlyResponse(id, stream.DeclaredRequestLength, stream.RequestBodyReceived, stream.SendWindow);
-                resetNow = !_readLoopBusy;
+                resetNow = Volatile.Read(ref _readLoopBusy) == 0;
             }
             else
             {

@@ -56,7 +56,7 @@ internal sealed partial class Http2Connection
     private Http2FlowWindow _receiveWindow = new(Http2FlowWindow.ProtocolInitialSize);
     private Http2WindowCredit _receiveCredit;
     private int _peerInitialWindow = Http2FlowWindow.ProtocolInitialSize;
-    private bool _readLoopBusy = true;
+    private int _readLoopBusy = 1;
     private int _goAwaySent;
     private int _runningStreams;
     private TaskCompletionSource? _streamsDone;
@@ -159,7 +159,7 @@ internal sealed partial class Http2Connection
             lock (_sync)
             {
                 // From now on streams that end early write their RST_STREAM(NO_ERROR) themselves.
-                _readLoopBusy = false;
+                Volatile.Write(ref _readLoopBusy, 0);
                 TakeEarlyResetsLocked(IsClosed ? null : _control);
             }
             _connection.LeaveIdle();
@@ -171,6 +171,8 @@ internal sealed partial class Http2Connection
     /// <summary>Read loop: queues RST_STREAM(NO_ERROR) of early responses with the control frames; true when there were any.</summary>
     private bool TakeEarlyResets()
     {
+        if (!_table.HasEarlyResets)
+            return false;
         lock (_sync)
         {
             if (!_table.HasEarlyResets || IsClosed)
@@ -241,16 +243,15 @@ internal sealed partial class Http2Connection
         {
             if (!_input.TryRead(out var result))
             {
-                // About to wait: early responses' RST_STREAM(NO_ERROR) go out after everything read so far was checked.
-                lock (_sync)
-                {
-                    TakeEarlyResetsLocked(_control);
-                    _readLoopBusy = false;
-                }
+                // About to wait: early responses' RST_STREAM(NO_ERROR) go out after everything read so far was checked;
+                // from now until input comes, a stream that ends early writes its own (no lock taken per read here:
+                // the flag is volatile, and the queue is emptied under the lock by whichever side comes first).
+                // Both sides write then read with a full fence between (Interlocked), so one of them sees the other.
+                Interlocked.Exchange(ref _readLoopBusy, 0);
+                TakeEarlyResets();
                 await _writer.FlushControlAsync();
                 result = await _input.ReadAsync();
-                lock (_sync)
-                    _readLoopBusy = true;
+                Volatile.Write(ref _readLoopBusy, 1);
             }
             var buffer = result.Buffer;
             if (result.IsCanceled && await OnReadCanceledAsync())

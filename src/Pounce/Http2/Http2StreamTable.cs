@@ -62,6 +62,7 @@ internal sealed class Http2StreamTable<TStream> where TStream : class
     private Dictionary<int, Http2EndedStream> _ended = new();
     private Dictionary<int, Http2EndedStream> _endedBefore = new();
     private readonly List<int> _earlyResets = new();
+    private int _earlyResetCount;
     private TStream?[] _pool = [];
     private long[] _pooledAt = [];
     private int _pooled;
@@ -153,10 +154,11 @@ internal sealed class Http2StreamTable<TStream> where TStream : class
     {
         Insert(streamId, new Http2EndedStream { End = Http2StreamEnd.ResponseComplete, DeclaredLength = declaredLength, Received = received, SendWindow = sendWindow });
         _earlyResets.Add(streamId);
+        Interlocked.Exchange(ref _earlyResetCount, _earlyResets.Count); // a full fence: see Http2Connection.ReadFramesAsync
     }
 
-    /// <summary>Whether RST_STREAM(NO_ERROR) for early responses waits to be written.</summary>
-    public bool HasEarlyResets => _earlyResets.Count > 0;
+    /// <summary>Whether RST_STREAM(NO_ERROR) for early responses waits to be written (readable without the lock, as a hint).</summary>
+    public bool HasEarlyResets => Volatile.Read(ref _earlyResetCount) > 0;
 
     /// <summary>
     /// Calls <paramref name="write"/> for each early response whose stream is still <see cref="Http2StreamEnd.ResponseComplete"/>
@@ -176,6 +178,7 @@ internal sealed class Http2StreamTable<TStream> where TStream : class
             write(state, id);
         }
         _earlyResets.Clear();
+        Volatile.Write(ref _earlyResetCount, 0);
     }
 
     /// <summary>
