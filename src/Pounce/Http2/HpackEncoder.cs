@@ -29,6 +29,7 @@ namespace Pounce.Http2;
 internal sealed class HpackEncoder
 {
     private const int InitialProtocolTableSize = HpackDecoder.DefaultHeaderTableSize;
+    private const int ContentLengthStaticIndex = 28;
 
     private readonly HpackDynamicTable _table;
     private readonly int _configuredMaxTableSize;
@@ -132,8 +133,9 @@ internal sealed class HpackEncoder
         }
 
         bool index = false;
-        if (_useDynamicTable && !sensitive)
+        if (_useDynamicTable && !sensitive && !(nameIndex == ContentLengthStaticIndex && name.Length == 14))
         {
+            // content-length is never indexed (its name is in the static table): no dynamic-table scan for it.
             int dynamicIndex = _table.Find(name, value, out int dynamicNameIndex);
             if (dynamicIndex != 0)
             {

@@ -1,0 +1,187 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Pounce.Http2;
+
+/// <summary>
+/// The response side of a stream: the head and body the application writes are recorded here (synchronous hooks of
+/// <see cref="Features.RequestContext"/>) and sent by <see cref="FlushCoreAsync"/> as the flow-control windows allow.
+/// </summary>
+internal sealed partial class Http2Stream
+{
+    // =====================================================================================
+    // Response
+    // =====================================================================================
+
+    protected override void WriteResponseHead(long? autoContentLength)
+    {
+        var status = StatusCode;
+        long? contentLength = null;
+        if (!BodyAllowed(status))
+        {
+            DeclaredResponseLength = null;
+        }
+        else if (ResponseHeaders.ContentLength is { } declared)
+        {
+            DeclaredResponseLength = declared;
+        }
+        else if (autoContentLength.HasValue && (!_isHead || autoContentLength.Value > 0))
+        {
+            contentLength = autoContentLength;
+            DeclaredResponseLength = autoContentLength;
+        }
+        _headContentLength = contentLength;
+        _headPending = true;
+        // "Started" for the lifecycle means the HEADERS went out; set when they are written.
+        RequestInfo.ResponseStarted = false;
+    }
+
+    protected override void WriteResponseBodyData(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+            return;
+        if (IsReset)
+            return;
+        var free = _pending.Length - _pendingEnd;
+        if (free < data.Length)
+        {
+            var used = _pendingEnd - _pendingStart;
+            if (_pendingStart > 0 && _pending.Length - used >= data.Length)
+            {
+                _pending.AsSpan(_pendingStart, used).CopyTo(_pending);
+            }
+            else
+            {
+                var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(used + data.Length, Math.Max(4096, _pending.Length * 2)));
+                _pending.AsSpan(_pendingStart, used).CopyTo(bigger);
+                if (_pending.Length > 0)
+                    System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
+                _pending = bigger;
+            }
+            _pendingStart = 0;
+            _pendingEnd = used;
+        }
+        data.CopyTo(_pending.AsSpan(_pendingEnd));
+        _pendingEnd += data.Length;
+    }
+
+    /// <summary>Whether a head, body bytes or the end of the stream wait to be sent.</summary>
+    private bool HasPendingOutput => _headPending || _pendingEnd > _pendingStart || (_responseEnded && !_endStreamSent);
+
+    protected override ValueTask FlushOutputAsync(CancellationToken cancellationToken) =>
+        Volatile.Read(ref _flushState) == RunnerFlushing ? FlushGatedAsync(cancellationToken) : FlushCoreAsync(cancellationToken);
+
+    private async ValueTask FlushGatedAsync(CancellationToken cancellationToken)
+    {
+        var gate = Volatile.Read(ref _flushGate)!;
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await FlushCoreAsync(cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Sends the pending head and body (and END_STREAM once the response ended) as the windows allow.</summary>
+    private async ValueTask FlushCoreAsync(CancellationToken cancellationToken)
+    {
+        while (HasPendingOutput)
+        {
+            if (IsReset || _connection.IsClosed)
+            {
+                DiscardPending();
+                return;
+            }
+            var pending = _pendingEnd - _pendingStart;
+            var allowed = pending == 0 ? 0 : _connection.ReserveSendWindow(this, pending);
+            var end = _responseEnded && allowed == pending;
+            if (_headPending || allowed > 0 || end)
+            {
+                if (!await _connection.WriteResponseAsync(this, allowed, end))
+                {
+                    DiscardPending();
+                    return;
+                }
+            }
+            if (allowed == pending)
+                continue;
+            if (!await WaitForWindowAsync(cancellationToken))
+            {
+                DiscardPending();
+                return;
+            }
+        }
+        ReturnPendingBuffer();
+    }
+
+    /// <summary>The head's <c>content-length</c> to add, when the server computed it.</summary>
+    public long? HeadContentLength => _headContentLength;
+
+    public bool HeadPending => _headPending;
+
+    public void OnHeadWritten()
+    {
+        _headPending = false;
+        RequestInfo.ResponseStarted = true;
+    }
+
+    public ReadOnlySpan<byte> PendingData(int count) => _pending.AsSpan(_pendingStart, count);
+
+    public void OnDataWritten(int count) => _pendingStart += count;
+
+    public HeaderDictionary Trailers => ResponseTrailers;
+
+    public HeaderDictionary ResponseHeaderFields => ResponseHeaders;
+
+    public bool IsHeadRequest => _isHead;
+
+    /// <summary>Under the connection lock: arms the waiter that a WINDOW_UPDATE or reset completes.</summary>
+    public void ArmWindowWaiter() => _windowWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Under the connection lock: wakes a writer waiting for window.</summary>
+    public void WakeWindowWaiter()
+    {
+        var waiter = _windowWaiter;
+        _windowWaiter = null;
+        waiter?.TrySetResult();
+    }
+
+    private async ValueTask<bool> WaitForWindowAsync(CancellationToken cancellationToken)
+    {
+        var waiter = _connection.GetWindowWaiter(this);
+        if (waiter is null)
+            return true;
+        try
+        {
+            await waiter.WaitAsync(_server.Config.ResponseWriteTimeout, cancellationToken);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            // Stuck at a zero window: the client does not read (or withholds WINDOW_UPDATE on purpose).
+            _connection.OnFlowControlStall(this);
+            return false;
+        }
+    }
+
+    public TaskCompletionSource? WindowWaiter => _windowWaiter;
+
+    private void DiscardPending()
+    {
+        _pendingStart = _pendingEnd = 0;
+        _headPending = false;
+        ReturnPendingBuffer();
+    }
+
+    private void ReturnPendingBuffer()
+    {
+        if (_pendingStart == _pendingEnd && _pending.Length > 0)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
+            _pending = [];
+            _pendingStart = _pendingEnd = 0;
+        }
+    }
+}
