@@ -43,6 +43,21 @@ internal static class JsonOut
         w.WriteEndObject();
     }
 
+    /// <summary><c>"by_path": [{"path", countName, "requests"}]</c>, in the order given.</summary>
+    public static void WritePathCounts(Utf8JsonWriter w, List<(string Path, RequestStats.PathCounters Counters)> paths, string countName, Func<RequestStats.PathCounters, long> count)
+    {
+        w.WriteStartArray("by_path");
+        foreach (var (name, counters) in paths)
+        {
+            w.WriteStartObject();
+            w.WriteString("path", name);
+            w.WriteNumber(countName, count(counters));
+            w.WriteNumber("requests", counters.Requests);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
     /// <summary>Map entries sorted by count, largest first, then by key.</summary>
     public static List<KeyValuePair<TKey, long>> ByCount<TKey>(Dictionary<TKey, long> map, Func<TKey, string> name) where TKey : notnull
     {
