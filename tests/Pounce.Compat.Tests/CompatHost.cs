@@ -19,6 +19,34 @@ public enum ServerKind
     Pounce,
 }
 
+/// <summary>The theory data every scenario runs over: each server, Kestrel first.</summary>
+public static class ServerKinds
+{
+    /// <summary>Kestrel, then Pounce.</summary>
+    public static readonly IReadOnlyList<ServerKind> Both = [ServerKind.Kestrel, ServerKind.Pounce];
+
+    /// <summary>Each server.</summary>
+    public static TheoryData<ServerKind> Each()
+    {
+        var data = new TheoryData<ServerKind>();
+        foreach (var kind in Both)
+            data.Add(kind);
+        return data;
+    }
+
+    /// <summary>Each server, with HTTP/1.1 (<c>"1.1"</c>) and HTTP/2 (<c>"2.0"</c>).</summary>
+    public static TheoryData<ServerKind, string> EachWithHttpVersion()
+    {
+        var data = new TheoryData<ServerKind, string>();
+        foreach (var kind in Both)
+        {
+            data.Add(kind, "1.1");
+            data.Add(kind, "2.0");
+        }
+        return data;
+    }
+}
+
 /// <summary>
 /// One app on one server, on a free loopback port (cleartext, HTTP/1.1 and HTTP/2 prior knowledge side by side).
 /// The app is the same whichever the server; only the one line that picks the server differs, as for a user.

@@ -37,8 +37,7 @@ public sealed class GrpcCompatTests
     private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token;
 
     [Theory]
-    [InlineData(ServerKind.Kestrel)]
-    [InlineData(ServerKind.Pounce)]
+    [MemberData(nameof(ServerKinds.Each), MemberType = typeof(ServerKinds))]
     public async Task Unary_call_with_response_headers_and_trailers(ServerKind kind)
     {
         await using var host = await StartAsync(kind);
@@ -53,8 +52,7 @@ public sealed class GrpcCompatTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Kestrel)]
-    [InlineData(ServerKind.Pounce)]
+    [MemberData(nameof(ServerKinds.Each), MemberType = typeof(ServerKinds))]
     public async Task Server_streaming_call(ServerKind kind)
     {
         await using var host = await StartAsync(kind);
@@ -68,8 +66,7 @@ public sealed class GrpcCompatTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Kestrel)]
-    [InlineData(ServerKind.Pounce)]
+    [MemberData(nameof(ServerKinds.Each), MemberType = typeof(ServerKinds))]
     public async Task Client_streaming_call(ServerKind kind)
     {
         await using var host = await StartAsync(kind);
@@ -84,8 +81,7 @@ public sealed class GrpcCompatTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Kestrel)]
-    [InlineData(ServerKind.Pounce)]
+    [MemberData(nameof(ServerKinds.Each), MemberType = typeof(ServerKinds))]
     public async Task Bidi_streaming_call_stays_open_while_the_client_is_quiet_past_the_body_limits(ServerKind kind)
     {
         await using var host = await StartAsync(kind);
@@ -106,8 +102,7 @@ public sealed class GrpcCompatTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Kestrel)]
-    [InlineData(ServerKind.Pounce)]
+    [MemberData(nameof(ServerKinds.Each), MemberType = typeof(ServerKinds))]
     public async Task Deadline_exceeded_is_reported_to_the_client_and_cancels_the_server_call(ServerKind kind)
     {
         await using var host = await StartAsync(kind);
@@ -124,8 +119,7 @@ public sealed class GrpcCompatTests
     }
 
     [Theory]
-    [InlineData(ServerKind.Kestrel)]
-    [InlineData(ServerKind.Pounce)]
+    [MemberData(nameof(ServerKinds.Each), MemberType = typeof(ServerKinds))]
     public async Task Error_status_and_trailers_reach_the_client(ServerKind kind)
     {
         await using var host = await StartAsync(kind);

@@ -12,7 +12,7 @@ public sealed class SignalRCompatTests
     public static TheoryData<ServerKind, HttpTransportType> Cases()
     {
         var data = new TheoryData<ServerKind, HttpTransportType>();
-        foreach (var kind in new[] { ServerKind.Kestrel, ServerKind.Pounce })
+        foreach (var kind in ServerKinds.Both)
         {
             foreach (var transport in new[] { HttpTransportType.WebSockets, HttpTransportType.ServerSentEvents, HttpTransportType.LongPolling })
                 data.Add(kind, transport);

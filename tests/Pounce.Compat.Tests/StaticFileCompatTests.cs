@@ -20,19 +20,8 @@ public sealed class StaticFileCompatTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    public static TheoryData<ServerKind, string> Cases()
-    {
-        var data = new TheoryData<ServerKind, string>();
-        foreach (var kind in new[] { ServerKind.Kestrel, ServerKind.Pounce })
-        {
-            data.Add(kind, "1.1");
-            data.Add(kind, "2.0");
-        }
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(ServerKinds.EachWithHttpVersion), MemberType = typeof(ServerKinds))]
     public async Task Whole_file_ranges_and_conditional_requests(ServerKind kind, string version)
     {
         await using var host = await CompatHost.StartAsync(kind, null,

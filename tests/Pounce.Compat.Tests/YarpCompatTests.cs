@@ -15,17 +15,6 @@ namespace Pounce.Compat.Tests;
 /// </summary>
 public sealed class YarpCompatTests
 {
-    public static TheoryData<ServerKind, string> Cases()
-    {
-        var data = new TheoryData<ServerKind, string>();
-        foreach (var kind in new[] { ServerKind.Kestrel, ServerKind.Pounce })
-        {
-            data.Add(kind, "1.1");
-            data.Add(kind, "2.0");
-        }
-        return data;
-    }
-
     private static Task<CompatHost> StartBackendAsync() => CompatHost.StartAsync(ServerKind.Kestrel, null, app =>
     {
         app.UseWebSockets();
@@ -68,7 +57,7 @@ public sealed class YarpCompatTests
         app => app.MapReverseProxy());
 
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(ServerKinds.EachWithHttpVersion), MemberType = typeof(ServerKinds))]
     public async Task Proxies_requests_with_and_without_bodies(ServerKind kind, string version)
     {
         await using var backend = await StartBackendAsync();
@@ -87,7 +76,7 @@ public sealed class YarpCompatTests
     }
 
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(ServerKinds.EachWithHttpVersion), MemberType = typeof(ServerKinds))]
     public async Task Proxies_websockets_as_http11_upgrade_and_as_http2_extended_connect(ServerKind kind, string version)
     {
         await using var backend = await StartBackendAsync();

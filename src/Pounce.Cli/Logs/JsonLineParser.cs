@@ -171,7 +171,7 @@ internal static class JsonLineParser
     /// <summary>An integer, also when written as a string (older or foreign writers); -1 when it is neither.</summary>
     private static long Int(ref Utf8JsonReader reader)
     {
-        if (reader.TokenType is not (JsonTokenType.Number or JsonTokenType.String) || reader.ValueIsEscaped)
+        if (!IsPlainScalar(ref reader))
             return -1;
         if (Utf8Parser.TryParse(reader.ValueSpan, out long value, out var consumed) && consumed == reader.ValueSpan.Length)
             return value;
@@ -180,10 +180,14 @@ internal static class JsonLineParser
         return -1;
     }
 
+    /// <summary>A number, or a string without escapes, whose bytes can be parsed as they are.</summary>
+    private static bool IsPlainScalar(ref Utf8JsonReader reader)
+        => reader.TokenType is (JsonTokenType.Number or JsonTokenType.String) && !reader.ValueIsEscaped;
+
     /// <summary>Milliseconds (<c>286.396</c>) as whole microseconds; -1 when absent or not a number.</summary>
     private static long Micros(ref Utf8JsonReader reader)
     {
-        if (reader.TokenType is not (JsonTokenType.Number or JsonTokenType.String) || reader.ValueIsEscaped)
+        if (!IsPlainScalar(ref reader))
             return -1;
         return ParseMillis(reader.ValueSpan);
     }

@@ -1,4 +1,3 @@
-using System.Collections;
 using System.IO.Pipelines;
 using System.Net;
 using Microsoft.AspNetCore.Http;
@@ -30,10 +29,6 @@ public abstract partial class RequestContext :
     IEndpointFeature,
     IRouteValuesFeature
 {
-    private readonly object?[] _slots = new object?[FeatureSlots.Count];
-    private List<KeyValuePair<Type, object>>? _extra;
-    private int _revision;
-
     private readonly HeaderDictionary _requestHeaders = new();
     private readonly HeaderDictionary _responseHeaders = new();
     private readonly HeaderDictionary _responseTrailers = new();
@@ -118,136 +113,6 @@ public abstract partial class RequestContext :
         }
         RequestInfo.Reset(Connection.ConnectionId, sequence, streamId);
         ResetDataRates();
-    }
-
-    // ---------------- IFeatureCollection ----------------
-
-    bool IFeatureCollection.IsReadOnly => false;
-
-    int IFeatureCollection.Revision => _revision;
-
-    object? IFeatureCollection.this[Type key]
-    {
-        get
-        {
-            var slot = FeatureSlots.IndexOf(key);
-            if (slot >= 0)
-            {
-                var value = _slots[slot] ?? DefaultFeature(slot);
-                return value is Removed ? null : value;
-            }
-            if (_extra is not null)
-            {
-                foreach (var pair in _extra)
-                {
-                    if (pair.Key == key)
-                        return pair.Value;
-                }
-            }
-            return DataRateAndCompatFeature(key);
-        }
-        set
-        {
-            _revision++;
-            var slot = FeatureSlots.IndexOf(key);
-            if (slot >= 0)
-            {
-                _slots[slot] = value ?? Removed.Instance;
-                return;
-            }
-            _extra ??= new List<KeyValuePair<Type, object>>(8);
-            for (var i = 0; i < _extra.Count; i++)
-            {
-                if (_extra[i].Key == key)
-                {
-                    if (value is null)
-                        _extra.RemoveAt(i);
-                    else
-                        _extra[i] = new KeyValuePair<Type, object>(key, value);
-                    return;
-                }
-            }
-            if (value is not null)
-                _extra.Add(new KeyValuePair<Type, object>(key, value));
-        }
-    }
-
-    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default
-    {
-        var slot = FeatureSlots.Of<TFeature>.Index;
-        if (slot >= 0)
-        {
-            var value = _slots[slot] ?? DefaultFeature(slot);
-            return value is TFeature f ? f : default;
-        }
-        var found = ((IFeatureCollection)this)[typeof(TFeature)];
-        return found is TFeature t ? t : default;
-    }
-
-    void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default
-        => ((IFeatureCollection)this)[typeof(TFeature)] = instance;
-
-    IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
-    {
-        for (var i = 0; i < FeatureSlots.Count; i++)
-        {
-            var value = _slots[i] ?? DefaultFeature(i);
-            if (value is not null && value is not Removed)
-                yield return new KeyValuePair<Type, object>(FeatureSlots.Types[i], value);
-        }
-        if (_extra is not null)
-        {
-            foreach (var pair in _extra)
-                yield return pair;
-        }
-        foreach (var type in CompatFeatureTypes)
-        {
-            if (!ExtraHas(type) && DataRateAndCompatFeature(type) is { } feature)
-                yield return new KeyValuePair<Type, object>(type, feature);
-        }
-    }
-
-    private bool ExtraHas(Type type)
-    {
-        if (_extra is null)
-            return false;
-        foreach (var pair in _extra)
-        {
-            if (pair.Key == type)
-                return true;
-        }
-        return false;
-    }
-
-    IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable<KeyValuePair<Type, object>>)this).GetEnumerator();
-
-    private object? DefaultFeature(int slot)
-    {
-        if (slot == FeatureSlots.RequestTrailers && !SupportsRequestTrailers)
-            return null;
-        if (slot == FeatureSlots.ResponseTrailers && !SupportsResponseTrailers)
-            return null;
-        if (slot == FeatureSlots.Upgrade)
-            return UpgradeFeature;
-        if (slot >= FeatureSlots.TlsConnection && slot <= FeatureSlots.TlsApplicationProtocol)
-            return Connection.TlsFeatures;
-        if (slot >= FeatureSlots.FirstStoredOnly)
-            return null;
-        return this;
-    }
-
-    /// <summary>Whether the protocol can deliver request trailers (chunked HTTP/1.1, HTTP/2).</summary>
-    protected virtual bool SupportsRequestTrailers => true;
-
-    /// <summary>Whether the protocol can send response trailers (HTTP/1.1 chunked, HTTP/2).</summary>
-    protected virtual bool SupportsResponseTrailers => true;
-
-    /// <summary>The protocol's upgrade feature; where upgrades are not possible (HTTP/2), one that reports false.</summary>
-    protected virtual object? UpgradeFeature => NoUpgrade.Instance;
-
-    private sealed class Removed
-    {
-        public static readonly Removed Instance = new();
     }
 
     // ---------------- IHttpRequestFeature ----------------

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Pounce.Hosting;
+using Pounce.Tests.Infrastructure;
 
 namespace Pounce.Tests.Endpoints;
 
@@ -64,18 +65,7 @@ internal sealed class EndpointHost : IAsyncDisposable
         return new EndpointHost(app, warnings);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await _app.StopAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => TestServer.StopAndDisposeAsync(_app);
 
     private sealed class WarningCollector(List<string> lines) : ILoggerProvider, ILogger
     {

@@ -68,16 +68,19 @@ public sealed class TestServer : IAsyncDisposable
 
     public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => StopAndDisposeAsync(_app);
+
+    /// <summary>Stops <paramref name="app"/>, giving the graceful stop at most 5 s, and disposes it.</summary>
+    public static async ValueTask StopAndDisposeAsync(WebApplication app)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
-            await _app.StopAsync(cts.Token);
+            await app.StopAsync(cts.Token);
         }
         catch (OperationCanceledException)
         {
         }
-        await _app.DisposeAsync();
+        await app.DisposeAsync();
     }
 }

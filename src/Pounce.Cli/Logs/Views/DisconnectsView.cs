@@ -19,7 +19,7 @@ internal static class DisconnectsView
             Cells.Row(table, r.Clients.Name(id), Cells.Count(n), Cells.Percent(n, r.Disconnects), Cells.Bar(n, max, "orange1"));
         console.Write(table);
 
-        var paths = ByPath(r);
+        var paths = Sections.PathsBy(r, Disconnects);
         table = Cells.Table("by path", "path", ">disconnects", ">of requests", ">rate", "");
         max = paths.Count == 0 ? 0 : paths[0].Counters.Disconnects;
         foreach (var (name, counters) in paths.Take(20))
@@ -27,19 +27,7 @@ internal static class DisconnectsView
         console.Write(table);
     }
 
-    private static List<(string Path, RequestStats.PathCounters Counters)> ByPath(RequestStats r)
-    {
-        var list = new List<(string, RequestStats.PathCounters)>();
-        for (var i = 0; i < r.PerPath.Count; i++)
-        {
-            if (r.PerPath[i].Disconnects > 0)
-                list.Add((r.Paths.Name(i), r.PerPath[i]));
-        }
-        if (r.Other.Disconnects > 0)
-            list.Add(("(other)", r.Other));
-        list.Sort((a, b) => a.Item2.Disconnects != b.Item2.Disconnects ? b.Item2.Disconnects.CompareTo(a.Item2.Disconnects) : string.CompareOrdinal(a.Item1, b.Item1));
-        return list;
-    }
+    private static long Disconnects(RequestStats.PathCounters counters) => counters.Disconnects;
 
     public static void WriteJson(Utf8JsonWriter w, LogStats s)
     {
@@ -59,16 +47,7 @@ internal static class DisconnectsView
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        w.WriteStartArray("by_path");
-        foreach (var (name, counters) in ByPath(r))
-        {
-            w.WriteStartObject();
-            w.WriteString("path", name);
-            w.WriteNumber("count", counters.Disconnects);
-            w.WriteNumber("requests", counters.Requests);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        JsonOut.WritePathCounts(w, Sections.PathsBy(r, Disconnects), "count", Disconnects);
         w.WriteEndObject();
     }
 }

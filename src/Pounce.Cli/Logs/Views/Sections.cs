@@ -71,6 +71,26 @@ internal static class Sections
         => Cells.Row(table, name, Cells.Count(h.Count), Cells.Duration(h.Percentile(0.5)), Cells.Duration(h.Percentile(0.9)),
             Cells.Duration(h.Percentile(0.99)), Cells.Duration(h.Max));
 
+    /// <summary>The paths (and the "(other)" bucket) where <paramref name="count"/> is above zero, highest count first,
+    /// then by path.</summary>
+    public static List<(string Path, RequestStats.PathCounters Counters)> PathsBy(RequestStats r, Func<RequestStats.PathCounters, long> count)
+    {
+        var list = new List<(string, RequestStats.PathCounters)>();
+        for (var i = 0; i < r.PerPath.Count; i++)
+        {
+            if (count(r.PerPath[i]) > 0)
+                list.Add((r.Paths.Name(i), r.PerPath[i]));
+        }
+        if (count(r.Other) > 0)
+            list.Add(("(other)", r.Other));
+        list.Sort((a, b) =>
+        {
+            var c = count(b.Item2).CompareTo(count(a.Item2));
+            return c != 0 ? c : string.CompareOrdinal(a.Item1, b.Item1);
+        });
+        return list;
+    }
+
     /// <summary>The paths with the highest p99 (those with a histogram), slowest first.</summary>
     public static List<(string Path, LatencyHistogram Latency)> SlowestPaths(RequestStats r, int count)
     {

@@ -15,7 +15,7 @@ internal static class SlowView
         console.WriteLine();
 
         var byPath = Cells.Table("slow requests by path", "path", ">slow", ">of requests", ">p99", "");
-        var paths = SlowPaths(r);
+        var paths = Sections.PathsBy(r, Slow);
         var max = paths.Count == 0 ? 0 : paths[0].Counters.Slow;
         foreach (var (name, counters) in paths.Take(20))
             Cells.Row(byPath, name, Cells.Count(counters.Slow), Cells.Count(counters.Requests), Cells.Duration(counters.Latency?.Percentile(0.99) ?? -1), Cells.Bar(counters.Slow, max, "yellow"));
@@ -27,19 +27,7 @@ internal static class SlowView
         console.Write(slowest);
     }
 
-    private static List<(string Path, RequestStats.PathCounters Counters)> SlowPaths(RequestStats r)
-    {
-        var list = new List<(string, RequestStats.PathCounters)>();
-        for (var i = 0; i < r.PerPath.Count; i++)
-        {
-            if (r.PerPath[i].Slow > 0)
-                list.Add((r.Paths.Name(i), r.PerPath[i]));
-        }
-        if (r.Other.Slow > 0)
-            list.Add(("(other)", r.Other));
-        list.Sort((a, b) => a.Item2.Slow != b.Item2.Slow ? b.Item2.Slow.CompareTo(a.Item2.Slow) : string.CompareOrdinal(a.Item1, b.Item1));
-        return list;
-    }
+    private static long Slow(RequestStats.PathCounters counters) => counters.Slow;
 
     public static void WriteJson(Utf8JsonWriter w, LogStats s)
     {
@@ -50,16 +38,7 @@ internal static class SlowView
         w.WriteNumber("threshold_ms", r.SlowThresholdMicros >= 0 ? Cells.Ms(r.SlowThresholdMicros) : -1);
         w.WriteNumber("requests", r.Requests);
         w.WriteNumber("slow", r.Slow);
-        w.WriteStartArray("by_path");
-        foreach (var (name, counters) in SlowPaths(r))
-        {
-            w.WriteStartObject();
-            w.WriteString("path", name);
-            w.WriteNumber("slow", counters.Slow);
-            w.WriteNumber("requests", counters.Requests);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        JsonOut.WritePathCounts(w, Sections.PathsBy(r, Slow), "slow", Slow);
         w.WriteStartArray("slowest");
         foreach (var q in r.Slowest())
         {

@@ -70,21 +70,14 @@ internal static class SummaryView
         w.WriteNumber("disconnects_during_streaming", r.DisconnectsDuringStreaming);
         w.WriteNumber("aborted", r.Aborted);
         w.WriteNumber("bytes_sent", r.BytesSent);
-        w.WriteStartObject("http_versions");
-        foreach (var (id, n) in JsonOut.ByCount(r.ByVersion, r.Versions.Name))
-            w.WriteNumber(r.Versions.Name(id), n);
-        w.WriteEndObject();
+        JsonOut.WriteCounts(w, "http_versions", r.ByVersion, r.Versions.Name);
         JsonOut.WriteLatency(w, "latency", r.Latency);
         w.WriteStartArray("slowest_paths");
         foreach (var (path, h) in Sections.SlowestPaths(r, 5))
         {
             w.WriteStartObject();
             w.WriteString("path", path);
-            w.WriteNumber("count", h.Count);
-            w.WriteNumber("p50_ms", Cells.Ms(h.Percentile(0.5)));
-            w.WriteNumber("p90_ms", Cells.Ms(h.Percentile(0.9)));
-            w.WriteNumber("p99_ms", Cells.Ms(h.Percentile(0.99)));
-            w.WriteNumber("max_ms", Cells.Ms(h.Max));
+            JsonOut.WriteLatencyFields(w, h);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -94,10 +87,7 @@ internal static class SummaryView
         w.WriteNumber("completed", c.Completed);
         w.WriteNumber("tls", c.Tls);
         w.WriteNumber("upgraded", c.Upgraded);
-        w.WriteStartObject("protocols");
-        foreach (var (id, n) in JsonOut.ByCount(c.ByProtocol, c.Protocols.Name))
-            w.WriteNumber(c.Protocols.Name(id), n);
-        w.WriteEndObject();
+        JsonOut.WriteCounts(w, "protocols", c.ByProtocol, c.Protocols.Name);
         w.WriteNumber("requests_per_connection_mean", Math.Round(c.RequestsPerConnection.Mean, 3));
         w.WriteEndObject();
         ReasonsView.WriteReasons(w, s);
