@@ -313,6 +313,8 @@ public sealed class ServeTests : IDisposable
 
         await pounce.SignalAsync("INT");
         Assert.Equal(0, await pounce.WaitForExitAsync(ExitTimeout));
+        // Written once: through Pounce's writer, not a second time by Pounce's logger provider.
+        Assert.Single(pounce.StdoutLines, l => l.Contains("Pounce.Cli", StringComparison.Ordinal) && l.Contains("serving demo", StringComparison.Ordinal));
     }
 
     private static List<JsonElement> Events(PounceProcess pounce)

@@ -60,7 +60,9 @@ public sealed class PounceLoggerProvider : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (!IsEnabled(logLevel))
+            // A category can become Pounce's own after the factory made this logger (a logger for it asked for before
+            // PounceOwnLogger.Create registered it): its lines are then written by PounceOwnLogger, not twice.
+            if (!IsEnabled(logLevel) || PounceOwnLogger.IsOwn(category))
                 return;
             string? message;
             try
