@@ -95,12 +95,20 @@ public sealed class LogFileRotationTests : IDisposable
         var sink = new LogFileStream(path);
         var writer = new LogLineWriter(sink, LogFormat.Json, capacity: 1 << 20, ownsStream: true);
         const int Producers = 4;
+        const int MinRotations = 3;
         var produced = 0;
+        var rotations = 0;
         var producers = Enumerable.Range(0, Producers).Select(p => Task.Run(() =>
         {
             var buffer = new byte[128];
+            var quarter = Math.Max(1, total / (MinRotations + 1));
             for (var i = p; i < total; i += Producers)
             {
+                // On a fast machine the lines are written in less than 100 ms: each quarter of them waits for one more
+                // rename + SIGHUP, so at least MinRotations happen while lines are being written, whatever the speed.
+                var spinGate = new SpinWait();
+                while (i / quarter > Volatile.Read(ref rotations) && Volatile.Read(ref rotations) < MinRotations)
+                    spinGate.SpinOnce();
                 var len = Encoding.ASCII.GetBytes($"{{\"n\":{i},\"pad\":\"{i % 7}\"}}\n", buffer);
                 var spin = new SpinWait();
                 // A full queue is backpressure here, not a loss: the writer would report it as dropped, which the
@@ -111,13 +119,12 @@ public sealed class LogFileRotationTests : IDisposable
             }
         })).ToArray();
 
-        var rotations = 0;
         using (var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100)))
         {
             while (!producers.All(t => t.IsCompleted) && await timer.WaitForNextTickAsync())
             {
-                rotations++;
-                File.Move(path, path + "." + rotations.ToString("D5", CultureInfo.InvariantCulture));
+                var next = rotations + 1;
+                File.Move(path, path + "." + next.ToString("D5", CultureInfo.InvariantCulture));
                 var before = sink.Reopens;
                 Assert.Equal(0, Kill(Environment.ProcessId, SigHup));
                 // The signal must have been seen (the file reopened) before the next rename, and before the sink can be
@@ -125,9 +132,10 @@ public sealed class LogFileRotationTests : IDisposable
                 var deadline = DateTime.UtcNow + Patience;
                 while (sink.Reopens == before)
                 {
-                    Assert.True(DateTime.UtcNow < deadline, $"SIGHUP {rotations} did not reopen the file within {Patience.TotalSeconds} s");
+                    Assert.True(DateTime.UtcNow < deadline, $"SIGHUP {next} did not reopen the file within {Patience.TotalSeconds} s");
                     await Task.Yield();
                 }
+                Volatile.Write(ref rotations, next);
             }
         }
         await Task.WhenAll(producers).WaitAsync(TimeSpan.FromMinutes(2));
