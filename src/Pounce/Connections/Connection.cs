@@ -71,6 +71,9 @@ internal sealed class Connection : IThreadPoolWorkItem
 
     private IDuplexPipe _pipes;
 
+    /// <summary>The scheduler of <see cref="Pipes"/>' send loop, for flushes that let the send wait for the rest of a response.</summary>
+    public SendScheduler OutputScheduler => Pipes is TlsTransport tls ? tls.OutputScheduler : Transport.OutputScheduler;
+
     public ServerContext Server => _server;
 
     public ServerConfig Config => _server.Config;

@@ -185,6 +185,7 @@ internal sealed partial class Http1Connection
                 // A started response cannot be turned into an error answer: the connection is aborted, and the
                 // request still counts as answered (by the server) unless the client had already left.
                 _responseCut = !_completeResponseSent;
+                _connection.OutputScheduler.SendHeld(); // what the application flushed still goes out
                 _connection.Abort(ConnectionEnd.AppError);
                 return !PeerGone;
             }
@@ -213,6 +214,7 @@ internal sealed partial class Http1Connection
                 // An invalid response trailer: the started response cannot be ended, so the connection is aborted.
                 ReportApplicationError(ex, "Unhandled exception while processing the request");
                 _responseCut = true;
+                _connection.OutputScheduler.SendHeld(); // what the application flushed still goes out
                 _connection.Abort(ConnectionEnd.AppError);
                 return !PeerGone;
             }
@@ -268,7 +270,12 @@ internal sealed partial class Http1Connection
     {
         _outputPending = false;
         var complete = HasStarted && (_responseEnded || ResponseBodyDone);
-        var result = await _output.FlushAsync(cancellationToken);
+        // An unfinished response (the application flushing as it goes) holds its send until the response's end (or
+        // until this thread is done with its work item), so head, body and end go out in one send.
+        var scheduler = _connection.OutputScheduler;
+        var result = complete
+            ? await scheduler.FlushAsync(_output, cancellationToken)
+            : await scheduler.FlushHeldAsync(_output, cancellationToken);
         if (result.IsCompleted)
         {
             _outputLost = true;

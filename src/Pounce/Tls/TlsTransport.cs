@@ -33,7 +33,8 @@ internal sealed class TlsTransport : IDuplexPipe
     private readonly PipeStream _inner;
     private readonly SslStream _ssl;
     private readonly Pipe _input = new(InputOptions);
-    private readonly Pipe _output = new(SocketTransport.OutputOptions);
+    private readonly SendScheduler _sendScheduler = new();
+    private readonly Pipe _output;
     private Task _receiveTask = Task.CompletedTask;
     private Task _sendTask = Task.CompletedTask;
     private volatile bool _closing;
@@ -42,6 +43,7 @@ internal sealed class TlsTransport : IDuplexPipe
     {
         _socket = socket;
         _info = info;
+        _output = new Pipe(_sendScheduler.CreateOptions());
         _inner = new PipeStream(socket);
         _ssl = new SslStream(_inner, leaveInnerStreamOpen: true);
     }
@@ -51,6 +53,9 @@ internal sealed class TlsTransport : IDuplexPipe
 
     /// <summary>Plaintext to the client.</summary>
     public PipeWriter Output => _output.Writer;
+
+    /// <summary>Runs the send loop of <see cref="Output"/>; see <see cref="SendScheduler.FlushHeldAsync"/>.</summary>
+    public SendScheduler OutputScheduler => _sendScheduler;
 
     /// <summary>The TLS features the application sees (set once the handshake succeeded).</summary>
     public TlsConnectionFeatures? Features { get; private set; }

@@ -31,17 +31,10 @@ internal sealed class SocketTransport : IDuplexPipe
         writerScheduler: PipeScheduler.Inline,
         useSynchronizationContext: false);
 
-    /// <summary>Response pipe options: the writer (the protocol) waits past 64 KiB unsent; the send loop reads inline.</summary>
-    internal static readonly PipeOptions OutputOptions = new(
-        pauseWriterThreshold: 64 * 1024,
-        resumeWriterThreshold: 32 * 1024,
-        readerScheduler: PipeScheduler.Inline,
-        writerScheduler: PipeScheduler.ThreadPool,
-        useSynchronizationContext: false);
-
     private readonly Socket _socket;
     private readonly Pipe _input = new(InputOptions);
-    private readonly Pipe _output = new(OutputOptions);
+    private readonly SendScheduler _sendScheduler = new();
+    private readonly Pipe _output;
     private readonly CancellationTokenSource _closed = new();
     private readonly List<ArraySegment<byte>> _gather = new(16);
     private Task _receiveTask = Task.CompletedTask;
@@ -53,7 +46,12 @@ internal sealed class SocketTransport : IDuplexPipe
     public SocketTransport(Socket socket)
     {
         _socket = socket;
+        // The writer (the protocol) waits past 64 KiB unsent; the send loop runs as SendScheduler says.
+        _output = new Pipe(_sendScheduler.CreateOptions());
     }
+
+    /// <summary>Runs the send loop of <see cref="Output"/>; see <see cref="SendScheduler.FlushHeldAsync"/>.</summary>
+    public SendScheduler OutputScheduler => _sendScheduler;
 
     public PipeReader Input => _input.Reader;
 
