@@ -382,6 +382,8 @@ internal sealed class Connection : IThreadPoolWorkItem
 
     public void OnHeartbeat(long now)
     {
+        // A send held for an application that then blocked its thread instead of waiting: sent by the tick.
+        OutputScheduler.SendHeld();
         var idle = Volatile.Read(ref _idleDeadline);
         if (idle != 0 && now >= idle)
         {

@@ -104,6 +104,7 @@ internal sealed partial class Http1Connection
         while (true)
         {
             await FlushPendingAsync();
+            _connection.OutputScheduler.SendHeld(); // the client may wait for the response so far before it sends more
             var pending = _input.ReadAsync(cancellationToken);
             ReadResult result;
             if (pending.IsCompletedSuccessfully)

@@ -54,6 +54,7 @@ internal sealed partial class Http1Connection
                 // (Safe to flush here: once its declared body is complete the application no longer touches the
                 // output; see DeferFlushUntilResponseEnd.)
                 _applicationYielded = true;
+                _connection.OutputScheduler.SendHeld(); // only the send loop runs: safe while the application writes
                 if (_ownResponseDeferred)
                     await FlushOutputAsync(default);
             }
@@ -270,10 +271,10 @@ internal sealed partial class Http1Connection
     {
         _outputPending = false;
         var complete = HasStarted && (_responseEnded || ResponseBodyDone);
-        // An unfinished response (the application flushing as it goes) holds its send until the response's end (or
-        // until this thread is done with its work item), so head, body and end go out in one send.
+        // An unfinished response flushed by an application that has not waited for anything yet holds its send until
+        // the response's end (or the application's first wait), so head, body and end go out in one send.
         var scheduler = _connection.OutputScheduler;
-        var result = complete
+        var result = complete || _applicationYielded
             ? await scheduler.FlushAsync(_output, cancellationToken)
             : await scheduler.FlushHeldAsync(_output, cancellationToken);
         if (result.IsCompleted)

@@ -4,39 +4,30 @@ namespace Pounce.Transport;
 
 /// <summary>
 /// Runs a response pipe's send loop. A flush normally sends at once, on the flushing thread. A flush the protocol
-/// marks as "more of this response follows" (an application flushing a response it has not finished) instead holds
-/// the send: the protocol's next ordinary flush (the response's end, or the last of a batch of pipelined responses)
-/// sends everything in one system call and one TLS record, and if the protocol has nothing more to say for now (the
-/// application waits for something), a work item queued to this thread's own queue sends it as soon as the current
-/// work item returns. This is the coalescing Kestrel gets from its I/O queue, without a thread hop on the common path.
+/// marks as "more of this response follows" (an application flushing a response it has not finished, while it runs
+/// without waiting for anything) instead holds the send: the protocol's next ordinary flush (the response's end, or
+/// the last of a batch of pipelined responses) sends everything in one system call and one TLS record. This is the
+/// coalescing Kestrel gets from its I/O queue, without a thread hop or a work item per response.
 /// </summary>
 /// <remarks>
-/// Only the protocol's writing thread marks a flush, around its own <see cref="PipeWriter.FlushAsync"/> call, and the
-/// pipe calls <see cref="Schedule"/> from inside that call; any other scheduling (completion, cancellation) runs
-/// inline. A held send runs exactly once: whoever takes it first (the next flush, <see cref="SendHeld"/> or the queued
-/// work item) runs it.
+/// <para>Only the protocol's writing thread marks a flush, around its own <see cref="PipeWriter.FlushAsync"/> call,
+/// and the pipe calls <see cref="Schedule"/> from inside that call; any other scheduling (completion, cancellation)
+/// runs inline.</para>
+/// <para>A held send must not wait for anything the application does next: the protocol calls <see cref="SendHeld"/>
+/// as soon as the application waits (its first incomplete await, a request body read) and before an abort; a held
+/// flush that would itself wait (more than the pipe's pause threshold unsent) sends at once; and the connection's
+/// heartbeat sends whatever is still held, for an application that blocks its thread. <see cref="SendHeld"/> only
+/// runs the pipe's reader side, so it is safe on any thread while the application writes. A held send runs exactly
+/// once: whoever takes it first runs it.</para>
 /// </remarks>
-internal sealed class SendScheduler : PipeScheduler, IThreadPoolWorkItem
+internal sealed class SendScheduler : PipeScheduler
 {
     [ThreadStatic]
     private static SendScheduler? t_holding;
 
-    private readonly Action<IThreadPoolWorkItem> _queue;
     private Action<object?>? _heldAction;
     private object? _heldState;
     private int _held;
-
-    /// <summary>A scheduler whose held sends are queued to the thread pool (this thread's own queue first).</summary>
-    public SendScheduler()
-        : this(static item => System.Threading.ThreadPool.UnsafeQueueUserWorkItem(item, preferLocal: true))
-    {
-    }
-
-    /// <summary>A scheduler that hands its held-send work item to <paramref name="queue"/> (tests run it when they choose).</summary>
-    internal SendScheduler(Action<IThreadPoolWorkItem> queue)
-    {
-        _queue = queue;
-    }
 
     /// <summary>Pipe options for a response pipe whose send loop this scheduler runs.</summary>
     public PipeOptions CreateOptions() => new(
@@ -46,18 +37,26 @@ internal sealed class SendScheduler : PipeScheduler, IThreadPoolWorkItem
         writerScheduler: PipeScheduler.ThreadPool,
         useSynchronizationContext: false);
 
+    /// <summary>Whether a send is held.</summary>
+    public bool IsHolding => Volatile.Read(ref _held) != 0;
+
     /// <summary>Flushes <paramref name="writer"/> (whose reader this scheduler runs) and holds the send for the rest of the response.</summary>
     public ValueTask<FlushResult> FlushHeldAsync(PipeWriter writer, CancellationToken cancellationToken)
     {
+        ValueTask<FlushResult> flush;
         t_holding = this;
         try
         {
-            return writer.FlushAsync(cancellationToken);
+            flush = writer.FlushAsync(cancellationToken);
         }
         finally
         {
             t_holding = null;
         }
+        // The writer must wait for the send loop (too much unsent): nothing may be held then.
+        if (!flush.IsCompleted)
+            SendHeld();
+        return flush;
     }
 
     /// <summary>Flushes <paramref name="writer"/> and sends at once, together with anything held.</summary>
@@ -68,11 +67,16 @@ internal sealed class SendScheduler : PipeScheduler, IThreadPoolWorkItem
         return flush;
     }
 
-    /// <summary>Runs a held send now, on this thread (before the connection is aborted, or when nothing more follows).</summary>
+    /// <summary>Runs a held send now, on this thread.</summary>
     public void SendHeld()
     {
-        if (Volatile.Read(ref _held) != 0)
-            RunHeld();
+        if (Volatile.Read(ref _held) == 0 || Interlocked.Exchange(ref _held, 0) == 0)
+            return;
+        var action = _heldAction!;
+        var state = _heldState;
+        _heldAction = null;
+        _heldState = null;
+        action(state);
     }
 
     /// <inheritdoc />
@@ -86,19 +90,5 @@ internal sealed class SendScheduler : PipeScheduler, IThreadPoolWorkItem
         _heldAction = action;
         _heldState = state;
         Volatile.Write(ref _held, 1);
-        _queue(this);
-    }
-
-    void IThreadPoolWorkItem.Execute() => RunHeld();
-
-    private void RunHeld()
-    {
-        if (Interlocked.Exchange(ref _held, 0) == 0)
-            return;
-        var action = _heldAction!;
-        var state = _heldState;
-        _heldAction = null;
-        _heldState = null;
-        action(state);
     }
 }

@@ -27,7 +27,7 @@ internal sealed class SocketTransport : IDuplexPipe
     private static readonly PipeOptions InputOptions = new(
         pauseWriterThreshold: 1024 * 1024,
         resumeWriterThreshold: 512 * 1024,
-        readerScheduler: PipeScheduler.ThreadPool,
+        readerScheduler: PipeScheduler.Inline,
         writerScheduler: PipeScheduler.Inline,
         useSynchronizationContext: false);
 

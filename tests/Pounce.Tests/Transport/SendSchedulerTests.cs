@@ -11,16 +11,13 @@ public sealed class SendSchedulerTests
     /// <summary>A pipe whose reader records each batch it reads, as the send loop would send it.</summary>
     private sealed class Recorder
     {
-        public readonly SendScheduler Scheduler;
-        public readonly List<IThreadPoolWorkItem> Queued = new();
+        public readonly SendScheduler Scheduler = new();
         public readonly Pipe Pipe;
         public readonly List<string> Sends = new();
         public readonly Task Loop;
 
-        /// <summary>With <paramref name="threadPool"/> the held sends go to the real thread pool; otherwise they wait in <see cref="Queued"/>.</summary>
-        public Recorder(bool threadPool = false)
+        public Recorder()
         {
-            Scheduler = threadPool ? new SendScheduler() : new SendScheduler(Queued.Add);
             Pipe = new Pipe(Scheduler.CreateOptions());
             Loop = RunAsync();
         }
@@ -54,35 +51,40 @@ public sealed class SendSchedulerTests
         Write(r.Pipe.Writer, "end;");
         await r.Scheduler.FlushAsync(r.Pipe.Writer, default);
         Assert.Equal(["head+chunk;end;"], r.Sends);
-        Assert.Single(r.Queued).Execute(); // the queued work item finds nothing left to run
+        r.Scheduler.SendHeld(); // nothing is held any more: nothing runs twice
         await r.Pipe.Writer.CompleteAsync();
         await r.Loop.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(["head+chunk;end;"], r.Sends);
     }
 
     [Fact]
-    public async Task HeldFlush_WithNothingAfterIt_IsSentByTheQueuedWorkItem()
+    public async Task HeldFlush_IsSentByAnotherThread_WhileTheWriterGoesOn()
     {
-        var r = new Recorder(threadPool: true);
+        // The heartbeat (or the protocol, once the application waits) sends from another thread.
+        var r = new Recorder();
         Write(r.Pipe.Writer, "event;");
         await r.Scheduler.FlushHeldAsync(r.Pipe.Writer, default);
-        // The application now waits for something: the held send must go out without any further flush.
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (true)
-        {
-            lock (r.Sends)
-            {
-                if (r.Sends.Count == 1)
-                    break;
-            }
-            Assert.True(DateTime.UtcNow < deadline, "the held send never ran");
-            await Task.Yield();
-        }
+        Assert.True(r.Scheduler.IsHolding);
+        await Task.Run(r.Scheduler.SendHeld).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(r.Scheduler.IsHolding);
         Assert.Equal(["event;"], r.Sends);
-        r.Scheduler.SendHeld(); // already sent: nothing runs twice
         await r.Pipe.Writer.CompleteAsync();
         await r.Loop.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(["event;"], r.Sends);
+    }
+
+    [Fact]
+    public async Task HeldFlush_ThatWouldWait_SendsAtOnce()
+    {
+        // More than the pause threshold unsent: holding would leave the writer waiting for a send nobody runs.
+        var r = new Recorder();
+        r.Pipe.Writer.Write(new byte[100 * 1024]);
+        var flush = r.Scheduler.FlushHeldAsync(r.Pipe.Writer, default);
+        Assert.False(r.Scheduler.IsHolding);
+        await flush.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Single(r.Sends);
+        await r.Pipe.Writer.CompleteAsync();
+        await r.Loop.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     [Fact]
