@@ -11,36 +11,49 @@ namespace Pounce.Logging;
 /// <see cref="ServerConfig.LogFile"/>.
 /// </summary>
 /// <remarks>
-/// Callers format a line on their own thread (into a per-thread buffer), copy it into a pooled block and enqueue
-/// it on a lock-free queue; a dedicated background thread writes the queued lines in batches. The queue holds at
-/// most <see cref="ServerConfig.LogBufferLines"/> lines. When it is full the request path is not blocked: the line
-/// is dropped and counted, and the writer thread writes a <c>LogLinesDropped</c> line with the count after its next
-/// batch (and at shutdown), so a loss is never silent. <see cref="DisposeAsync"/>/<see cref="Dispose"/> write
-/// everything still queued and flush, so no line is lost at exit.
+/// Callers format a line on their own thread (into a per-thread buffer) and copy it, under a short lock, into the
+/// chunk being filled (64 KiB, reused); a dedicated background thread takes whole chunks and writes each with one call,
+/// so a line costs its producer one uncontended lock and one copy, and the writer one system call per chunk. The
+/// chunks hold at most <see cref="ServerConfig.LogBufferLines"/> lines. When they are full the request path is not
+/// blocked: the line is dropped and counted, and the writer thread writes a <c>LogLinesDropped</c> line with the count
+/// after its next batch (and at shutdown), so a loss is never silent. <see cref="DisposeAsync"/>/<see cref="Dispose"/>
+/// write everything still queued and flush, so no line is lost at exit. Lines keep the order in which their producers
+/// queued them.
 /// </remarks>
 public sealed class LogLineWriter : IDisposable, IAsyncDisposable
 {
-    private const int BlockSize = 512;
-    private const int BatchBytes = 64 * 1024;
+    private const int ChunkSize = 64 * 1024;
 
     private readonly Stream _stream;
     private readonly bool _ownsStream;
     private readonly int _capacity;
-    private readonly BoundedRing<Line> _queue;
-    private readonly BoundedRing<byte[]> _freeBlocks;
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _count;
-    private int _readerSleeping;
+
+    // Everything below up to _totalDrops is guarded by _gate.
+    private readonly Lock _gate = new();
+    private readonly Queue<Chunk> _full = new();
+    private readonly Stack<Chunk> _free = new();
+    private Chunk? _current;
+    private int _queuedLines;
+    private bool _writerSleeping;
+    private bool _stopping;
+    private bool _closed;
     private long _pendingDrops;
     private long _totalDrops;
+
     private long _written;
-    private int _stopping;
     private int _disposed;
     private readonly EventHandler? _onProcessExit;
 
-    private readonly record struct Line(byte[] Buffer, int Length);
+    /// <summary>Queued lines, back to back, in one buffer the writer thread writes with one call.</summary>
+    private sealed class Chunk(byte[] buffer)
+    {
+        public readonly byte[] Buffer = buffer;
+        public int Used;
+        public int Lines;
+    }
 
     /// <summary>Creates the writer a server's settings ask for: <see cref="ServerConfig.LogFile"/> (appended to) or
     /// standard output, in <see cref="ServerConfig.LogFormat"/>, holding at most <see cref="ServerConfig.LogBufferLines"/>.</summary>
@@ -65,8 +78,6 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         _stream = stream;
         _ownsStream = ownsStream;
         _capacity = capacity;
-        _queue = new BoundedRing<Line>(capacity);
-        _freeBlocks = new BoundedRing<byte[]>(capacity);
         Format = format;
         _thread = new Thread(Run) { IsBackground = true, Name = "Pounce log writer" };
         _thread.Start();
@@ -76,13 +87,27 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     public LogFormat Format { get; }
 
     /// <summary>Lines dropped because the buffer was full, since start (each also reported in a <c>LogLinesDropped</c> line).</summary>
-    public long DroppedLines => Interlocked.Read(ref _totalDrops);
+    public long DroppedLines
+    {
+        get
+        {
+            lock (_gate)
+                return _totalDrops;
+        }
+    }
 
     /// <summary>Lines written to the output so far (not counting <c>LogLinesDropped</c> reports).</summary>
     public long WrittenLines => Interlocked.Read(ref _written);
 
     /// <summary>Lines queued and not yet written.</summary>
-    public int QueuedLines => Volatile.Read(ref _count);
+    public int QueuedLines
+    {
+        get
+        {
+            lock (_gate)
+                return _queuedLines;
+        }
+    }
 
     /// <summary>Completes when the writer has stopped (after dispose, with everything written and flushed).</summary>
     public Task Completion => _stopped.Task;
@@ -158,45 +183,80 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     /// </summary>
     public bool TryEnqueue(ReadOnlySpan<byte> line)
     {
-        // _count is raised before _stopping is read, and the writer thread sets _stopping before it waits for
-        // _count to reach 0: a line is either seen by the final drain or written directly, never lost.
-        var queued = Interlocked.Increment(ref _count);
-        if (Volatile.Read(ref _stopping) != 0)
+        bool wake;
+        lock (_gate)
         {
-            Interlocked.Decrement(ref _count);
-            return WriteLate(line);
+            if (_closed)
+                goto late;
+            if (_queuedLines >= _capacity)
+            {
+                _pendingDrops++;
+                _totalDrops++;
+                return false;
+            }
+            var chunk = _current;
+            if (chunk is null || chunk.Buffer.Length - chunk.Used < line.Length)
+            {
+                if (chunk is not null)
+                    _full.Enqueue(chunk);
+                chunk = _current = RentChunk(line.Length);
+            }
+            line.CopyTo(chunk.Buffer.AsSpan(chunk.Used));
+            chunk.Used += line.Length;
+            chunk.Lines++;
+            _queuedLines++;
+            wake = _writerSleeping;
+            _writerSleeping = false;
         }
-        if (queued > _capacity)
-        {
-            Interlocked.Decrement(ref _count);
-            Interlocked.Increment(ref _pendingDrops);
-            Interlocked.Increment(ref _totalDrops);
-            return false;
-        }
-        byte[] block;
-        if (line.Length <= BlockSize)
-        {
-            if (!_freeBlocks.TryDequeue(out block))
-                block = new byte[BlockSize];
-        }
-        else
-        {
-            block = ArrayPool<byte>.Shared.Rent(line.Length);
-        }
-        line.CopyTo(block);
-        if (!_queue.TryEnqueue(new Line(block, line.Length)))
-        {
-            // Cannot happen while _count bounds the queue below the ring's size; counted rather than lost silently.
-            Recycle(block);
-            Interlocked.Decrement(ref _count);
-            Interlocked.Increment(ref _pendingDrops);
-            Interlocked.Increment(ref _totalDrops);
-            return false;
-        }
-        // Publishing the line was a full fence, so this read cannot miss a writer thread that went to sleep.
-        if (Volatile.Read(ref _readerSleeping) != 0 && Interlocked.Exchange(ref _readerSleeping, 0) != 0)
+        if (wake)
             _wake.Release();
         return true;
+    late:
+        return WriteLate(line);
+    }
+
+    // Under _gate. Chunks of the standard size are reused (only the high-water mark is ever allocated); a line
+    // longer than that gets a chunk of its own from the shared pool.
+    private Chunk RentChunk(int length)
+    {
+        if (length > ChunkSize)
+            return new Chunk(ArrayPool<byte>.Shared.Rent(length));
+        return _free.Count > 0 ? _free.Pop() : new Chunk(new byte[ChunkSize]);
+    }
+
+    // Takes the oldest chunk with lines in it (the one being filled last), or null when nothing is queued.
+    private Chunk? TakeChunk()
+    {
+        lock (_gate)
+        {
+            Chunk? chunk;
+            if (_full.Count > 0)
+            {
+                chunk = _full.Dequeue();
+            }
+            else
+            {
+                chunk = _current;
+                if (chunk is null || chunk.Lines == 0)
+                    return null;
+                _current = null;
+            }
+            _queuedLines -= chunk.Lines;
+            return chunk;
+        }
+    }
+
+    private void ReturnChunk(Chunk chunk)
+    {
+        chunk.Used = 0;
+        chunk.Lines = 0;
+        if (chunk.Buffer.Length != ChunkSize)
+        {
+            ArrayPool<byte>.Shared.Return(chunk.Buffer);
+            return;
+        }
+        lock (_gate)
+            _free.Push(chunk);
     }
 
     // A line logged after shutdown began (e.g. by a provider disposed late): written directly so it is not lost.
@@ -204,7 +264,7 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     {
         if (Volatile.Read(ref _disposed) == 2)
         {
-            Interlocked.Increment(ref _totalDrops);
+            CountLateDrop();
             return false;
         }
         lock (_stream)
@@ -218,61 +278,58 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
             }
             catch (Exception ex) when (ex is IOException or ObjectDisposedException or NotSupportedException)
             {
-                Interlocked.Increment(ref _totalDrops);
+                CountLateDrop();
                 return false;
             }
         }
     }
 
+    private void CountLateDrop()
+    {
+        lock (_gate)
+            _totalDrops++;
+    }
+
     private void Run()
     {
-        var batch = new byte[BatchBytes];
         var report = new LineBuffer(256);
         try
         {
             while (true)
             {
-                // Drain until the queue is empty (lines queued while a batch was being written included), so a drop
+                // Write until nothing is queued (lines queued while a chunk was being written included), so a drop
                 // report follows the lines queued before the drops; bounded so that under overload it still appears.
                 var busy = false;
-                for (var rounds = 0; rounds < 8 && Drain(batch) > 0; rounds++)
+                for (var rounds = 0; rounds < 8 && WriteQueued(); rounds++)
                     busy = true;
                 ReportDrops(report);
                 Flush();
-                if (Volatile.Read(ref _stopping) != 0 && _queue.IsEmpty)
-                    break;
                 if (busy)
                 {
                     // Lines are flowing: gather them for a millisecond rather than sleeping and being woken for each
-                    // one (a wake-up per line cost the request threads a semaphore release each and this thread a
-                    // spin each: about a fifth of the CPU at debug level under load). A line waits at most ~1 ms.
+                    // one (a wake-up per line would cost the request threads a semaphore release each). A line waits
+                    // at most ~1 ms.
                     Thread.Sleep(1);
                     continue;
                 }
-                Interlocked.Exchange(ref _readerSleeping, 1);
-                if (!_queue.IsEmpty || Volatile.Read(ref _stopping) != 0)
+                lock (_gate)
                 {
-                    Interlocked.Exchange(ref _readerSleeping, 0);
-                    continue;
+                    if (_queuedLines > 0)
+                        continue;
+                    if (_stopping)
+                    {
+                        // Nothing queued and no producer can queue any more: later lines are written directly.
+                        _closed = true;
+                        break;
+                    }
+                    _writerSleeping = true;
                 }
                 _wake.Wait(TimeSpan.FromSeconds(1));
-                Interlocked.Exchange(ref _readerSleeping, 0);
+                lock (_gate)
+                    _writerSleeping = false;
             }
-            lock (_stream)
-            {
-                // Lines whose producer raised _count before it saw _stopping may still be on their way in.
-                var spin = new SpinWait();
-                while (Volatile.Read(ref _count) > 0)
-                {
-                    if (!_queue.IsEmpty)
-                        Drain(batch);
-                    else
-                        spin.SpinOnce();
-                }
-                Drain(batch);
-                ReportDrops(report);
-                Flush();
-            }
+            ReportDrops(report);
+            Flush();
         }
         finally
         {
@@ -280,39 +337,26 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         }
     }
 
-    private int Drain(byte[] batch)
+    /// <summary>Writes one queued chunk; false when nothing was queued.</summary>
+    private bool WriteQueued()
     {
-        var used = 0;
-        var lines = 0;
-        while (_queue.TryDequeue(out var line))
-        {
-            lines++;
-            Interlocked.Decrement(ref _count);
-            if (used + line.Length > batch.Length)
-            {
-                Output(batch.AsSpan(0, used));
-                used = 0;
-            }
-            if (line.Length > batch.Length)
-            {
-                Output(line.Buffer.AsSpan(0, line.Length));
-            }
-            else
-            {
-                line.Buffer.AsSpan(0, line.Length).CopyTo(batch.AsSpan(used));
-                used += line.Length;
-            }
-            Recycle(line.Buffer);
-            Interlocked.Increment(ref _written);
-        }
-        if (used > 0)
-            Output(batch.AsSpan(0, used));
-        return lines;
+        var chunk = TakeChunk();
+        if (chunk is null)
+            return false;
+        Output(chunk.Buffer.AsSpan(0, chunk.Used));
+        Interlocked.Add(ref _written, chunk.Lines);
+        ReturnChunk(chunk);
+        return true;
     }
 
     private void ReportDrops(LineBuffer report)
     {
-        var dropped = Interlocked.Exchange(ref _pendingDrops, 0);
+        long dropped;
+        lock (_gate)
+        {
+            dropped = _pendingDrops;
+            _pendingDrops = 0;
+        }
         if (dropped == 0)
             return;
         report.Clear();
@@ -321,19 +365,6 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         else
             TextLineFormatter.WriteDropped(report, DateTime.UtcNow, dropped);
         Output(report.WrittenSpan);
-    }
-
-    private void Recycle(byte[] block)
-    {
-        if (block.Length == BlockSize)
-        {
-            // Blocks are kept for reuse up to the queue's size; only the queue's high-water mark is ever allocated.
-            _freeBlocks.TryEnqueue(block);
-        }
-        else
-        {
-            ArrayPool<byte>.Shared.Return(block);
-        }
     }
 
     private void Output(ReadOnlySpan<byte> bytes)
@@ -392,8 +423,7 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     {
         if (Interlocked.CompareExchange(ref _disposed, 1, 0) != 0)
             return;
-        Interlocked.Exchange(ref _stopping, 1);
-        _wake.Release();
+        Stop();
         _thread.Join(TimeSpan.FromSeconds(30));
         Close();
     }
@@ -403,8 +433,7 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     {
         if (Interlocked.CompareExchange(ref _disposed, 1, 0) != 0)
             return;
-        Interlocked.Exchange(ref _stopping, 1);
-        _wake.Release();
+        Stop();
         try
         {
             await _stopped.Task.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
@@ -414,6 +443,13 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
             // The output is stuck (a blocked pipe): give up rather than hang the host's shutdown.
         }
         Close();
+    }
+
+    private void Stop()
+    {
+        lock (_gate)
+            _stopping = true;
+        _wake.Release();
     }
 
     private void Close()

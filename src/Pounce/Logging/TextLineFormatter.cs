@@ -20,7 +20,7 @@ internal static class TextLineFormatter
         Array.ConvertAll(Enum.GetNames<LifecycleEventKind>(), n => Encoding.ASCII.GetBytes(n));
 
     /// <summary>Writes one lifecycle event as a text line (with its <c>\n</c>) to <paramref name="output"/>.</summary>
-    public static void Write(IBufferWriter<byte> output, in LifecycleEvent e)
+    public static void Write(LineBuffer output, in LifecycleEvent e)
     {
         var c = e.Connection;
         var r = e.Request;
@@ -91,7 +91,7 @@ internal static class TextLineFormatter
     }
 
     /// <summary>The request's W3C trace and span ids, when it has an activity.</summary>
-    private static void Trace(IBufferWriter<byte> output, RequestInfo r)
+    private static void Trace(LineBuffer output, RequestInfo r)
     {
         if (!r.HasTrace)
             return;
@@ -103,7 +103,7 @@ internal static class TextLineFormatter
     }
 
     /// <summary>Writes the access-log line of a request that ended with its own status (see the full overload).</summary>
-    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
+    public static void WriteAccess(LineBuffer output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
         => WriteAccess(output, timestampUtc, c, r, durationMs, r.Status, abandoned: false);
 
     /// <summary>
@@ -114,7 +114,7 @@ internal static class TextLineFormatter
     /// when the request had an activity. A request line the server could not parse is written <c>"-"</c>.
     /// Quoted fields escape <c>"</c>, <c>\</c>, control and non-ASCII bytes as Apache does (<c>\"</c>, <c>\\</c>, <c>\xHH</c>).
     /// </summary>
-    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs,
+    public static void WriteAccess(LineBuffer output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs,
         int status, bool abandoned)
     {
         var addr = c.ClientAddress;
@@ -163,7 +163,7 @@ internal static class TextLineFormatter
     }
 
     /// <summary>Writes one <see cref="ILogger"/> message written outside any request (see the full overload).</summary>
-    public static void WriteLogMessage(IBufferWriter<byte> output, DateTime timestampUtc, LogLevel level, string category,
+    public static void WriteLogMessage(LineBuffer output, DateTime timestampUtc, LogLevel level, string category,
         string? message, Exception? exception)
         => WriteLogMessage(output, timestampUtc, level, category, message, exception, default);
 
@@ -172,7 +172,7 @@ internal static class TextLineFormatter
     /// request in flight (<c>connection_id=</c>, <c>request_id=</c>, <c>trace_id=</c>, <c>span_id=</c>, each when known),
     /// then <c>exception="..."</c> when there is one. Control characters in the message are escaped so it stays on one line.
     /// </summary>
-    internal static void WriteLogMessage(IBufferWriter<byte> output, DateTime timestampUtc, LogLevel level, string category,
+    internal static void WriteLogMessage(LineBuffer output, DateTime timestampUtc, LogLevel level, string category,
         string? message, Exception? exception, in LogCorrelation correlation)
     {
         WritePrefix(output, timestampUtc, level);
@@ -201,7 +201,7 @@ internal static class TextLineFormatter
     }
 
     /// <summary>Writes the line the log writer emits when lines had to be dropped.</summary>
-    public static void WriteDropped(IBufferWriter<byte> output, DateTime timestampUtc, long dropped)
+    public static void WriteDropped(LineBuffer output, DateTime timestampUtc, long dropped)
     {
         WritePrefix(output, timestampUtc, LogLevel.Warning);
         Put(output, "LogLinesDropped"u8);
@@ -209,7 +209,7 @@ internal static class TextLineFormatter
         Put(output, " message=\"log buffer full: lines dropped since the last report\"\n"u8);
     }
 
-    private static void WritePrefix(IBufferWriter<byte> output, DateTime utc, LogLevel level)
+    private static void WritePrefix(LineBuffer output, DateTime utc, LogLevel level)
     {
         var span = output.GetSpan(LogTimestamp.Iso8601Length);
         LogTimestamp.WriteIso8601(utc, span);
@@ -219,14 +219,9 @@ internal static class TextLineFormatter
         Put(output, " "u8);
     }
 
-    private static void Put(IBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
-    {
-        var span = output.GetSpan(bytes.Length);
-        bytes.CopyTo(span);
-        output.Advance(bytes.Length);
-    }
+    private static void Put(LineBuffer output, ReadOnlySpan<byte> bytes) => output.Write(bytes);
 
-    private static void Ascii(IBufferWriter<byte> output, ReadOnlySpan<char> chars)
+    private static void Ascii(LineBuffer output, ReadOnlySpan<char> chars)
     {
         var span = output.GetSpan(chars.Length);
         for (var i = 0; i < chars.Length; i++)
@@ -234,38 +229,38 @@ internal static class TextLineFormatter
         output.Advance(chars.Length);
     }
 
-    private static void Integer(IBufferWriter<byte> output, long value)
+    private static void Integer(LineBuffer output, long value)
     {
         var span = output.GetSpan(20);
         Utf8Formatter.TryFormat(value, span, out var n);
         output.Advance(n);
     }
 
-    private static void Number(IBufferWriter<byte> output, ReadOnlySpan<byte> key, long value)
+    private static void Number(LineBuffer output, ReadOnlySpan<byte> key, long value)
     {
         Put(output, key);
         Integer(output, value);
     }
 
-    private static void Bool(IBufferWriter<byte> output, ReadOnlySpan<byte> key, bool value)
+    private static void Bool(LineBuffer output, ReadOnlySpan<byte> key, bool value)
     {
         Put(output, key);
         Put(output, value ? "true"u8 : "false"u8);
     }
 
-    private static void Duration(IBufferWriter<byte> output, ReadOnlySpan<byte> key, double ms)
+    private static void Duration(LineBuffer output, ReadOnlySpan<byte> key, double ms)
     {
         Put(output, key);
         FixedMs(output, ms);
     }
 
-    private static void FixedMs(IBufferWriter<byte> output, double ms)
+    private static void FixedMs(LineBuffer output, double ms)
     {
         var span = output.GetSpan(32);
         output.Advance(JsonLineFormatter.FormatMs(ms, span));
     }
 
-    private static void RequestId(IBufferWriter<byte> output, RequestInfo r)
+    private static void RequestId(LineBuffer output, RequestInfo r)
     {
         Put(output, " request_id="u8);
         var span = output.GetSpan(48);
@@ -273,14 +268,14 @@ internal static class TextLineFormatter
             output.Advance(n);
     }
 
-    private static void Value(IBufferWriter<byte> output, ReadOnlySpan<byte> key, string value)
+    private static void Value(LineBuffer output, ReadOnlySpan<byte> key, string value)
     {
         Put(output, key);
         Escaped(output, value, quoteAll: true);
     }
 
     /// <summary>Writes a value as <see cref="Write"/> does: as is when plain, else quoted and escaped.</summary>
-    internal static void WriteValue(IBufferWriter<byte> output, string value) => Escaped(output, value, quoteAll: true);
+    internal static void WriteValue(LineBuffer output, string value) => Escaped(output, value, quoteAll: true);
 
     private static bool IsPlain(char ch) => ch is > ' ' and < (char)0x7f and not '"' and not '\\' and not '=';
 
@@ -288,7 +283,7 @@ internal static class TextLineFormatter
     /// With <paramref name="quoteAll"/>: a plain value is written as is, anything else quoted and escaped.
     /// Without: never quoted, only the characters that could break or disguise the line are escaped.
     /// </summary>
-    private static void Escaped(IBufferWriter<byte> output, string value, bool quoteAll)
+    private static void Escaped(LineBuffer output, string value, bool quoteAll)
     {
         if (quoteAll)
         {
@@ -359,7 +354,7 @@ internal static class TextLineFormatter
             Put(output, "\""u8);
     }
 
-    private static void ApacheEscaped(IBufferWriter<byte> output, string value)
+    private static void ApacheEscaped(LineBuffer output, string value)
     {
         Span<byte> utf8 = stackalloc byte[4];
         var s = value.AsSpan();
@@ -394,7 +389,7 @@ internal static class TextLineFormatter
         }
     }
 
-    private static void Hex(IBufferWriter<byte> output, ReadOnlySpan<byte> prefix, int value, int digits)
+    private static void Hex(LineBuffer output, ReadOnlySpan<byte> prefix, int value, int digits)
     {
         Put(output, prefix);
         var span = output.GetSpan(digits);
