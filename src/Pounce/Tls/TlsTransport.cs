@@ -166,11 +166,14 @@ internal sealed class TlsTransport : IDuplexPipe
                     }
                     else if (buffer.Length <= CoalesceLimit)
                     {
-                        // A response head and its body in two segments: one TLS record, one send.
-                        gathered ??= ArrayPool<byte>.Shared.Rent(CoalesceLimit);
+                        // A response head and its body in two segments: one TLS record, one send. The copy goes
+                        // back to the pool at once, so an idle connection holds no 16 KiB buffer.
+                        gathered = ArrayPool<byte>.Shared.Rent(CoalesceLimit);
                         var length = (int)buffer.Length;
                         buffer.CopyTo(gathered);
                         await _ssl.WriteAsync(gathered.AsMemory(0, length));
+                        ArrayPool<byte>.Shared.Return(gathered);
+                        gathered = null;
                     }
                     else
                     {
