@@ -63,7 +63,13 @@ public abstract partial class RequestContext
         }
     }
 
-    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default
+    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default => GetFeature<TFeature>();
+
+    void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default
+        => ((IFeatureCollection)this)[typeof(TFeature)] = instance;
+
+    /// <summary><see cref="IFeatureCollection.Get{TFeature}"/> without the generic interface dispatch (for wrappers).</summary>
+    internal TFeature? GetFeature<TFeature>()
     {
         var slot = FeatureSlots.Of<TFeature>.Index;
         if (slot >= 0)
@@ -74,9 +80,6 @@ public abstract partial class RequestContext
         var found = ((IFeatureCollection)this)[typeof(TFeature)];
         return found is TFeature t ? t : default;
     }
-
-    void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default
-        => ((IFeatureCollection)this)[typeof(TFeature)] = instance;
 
     IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
     {

@@ -33,9 +33,14 @@ internal sealed class HostingRequestApplication<TContext> : RequestApplication w
     /// <summary>The request's features, plus the slot hosting keeps its per-connection context in.</summary>
     private sealed class ReusableFeatures : IFeatureCollection, IHostContextContainer<TContext>
     {
+        private readonly RequestContext _request;
         private readonly IFeatureCollection _inner;
 
-        public ReusableFeatures(IFeatureCollection inner) => _inner = inner;
+        public ReusableFeatures(RequestContext request)
+        {
+            _request = request;
+            _inner = request;
+        }
 
         public TContext? HostContext { get; set; }
 
@@ -49,7 +54,8 @@ internal sealed class HostingRequestApplication<TContext> : RequestApplication w
             set => _inner[key] = value;
         }
 
-        public TFeature? Get<TFeature>() => _inner.Get<TFeature>();
+        // Called for every feature hosting and the application look up: one generic interface dispatch (to here), not two.
+        public TFeature? Get<TFeature>() => _request.GetFeature<TFeature>();
 
         public void Set<TFeature>(TFeature? instance) => _inner.Set(instance);
 

@@ -343,8 +343,8 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         var chunk = TakeChunk();
         if (chunk is null)
             return false;
+        Interlocked.Add(ref _written, chunk.Lines); // handed to the output (as the metric counts them)
         Output(chunk.Buffer.AsSpan(0, chunk.Used));
-        Interlocked.Add(ref _written, chunk.Lines);
         ReturnChunk(chunk);
         return true;
     }

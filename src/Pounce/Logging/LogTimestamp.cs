@@ -72,18 +72,15 @@ internal static class LogTimestamp
     /// <summary>Writes a trace id (32 bytes) or span id (16 bytes) as lower-case hex.</summary>
     public static int WriteHex(System.Diagnostics.ActivityTraceId id, Span<byte> d)
     {
-        Span<byte> raw = stackalloc byte[16];
-        id.CopyTo(raw);
-        Convert.TryToHexStringLower(raw, d, out var n);
+        // The id keeps its lower-case hex text: narrowing it is cheaper than decoding to bytes and encoding again.
+        System.Text.Ascii.FromUtf16(id.ToHexString(), d, out var n);
         return n;
     }
 
     /// <summary>Writes a span id (16 bytes) as lower-case hex.</summary>
     public static int WriteHex(System.Diagnostics.ActivitySpanId id, Span<byte> d)
     {
-        Span<byte> raw = stackalloc byte[8];
-        id.CopyTo(raw);
-        Convert.TryToHexStringLower(raw, d, out var n);
+        System.Text.Ascii.FromUtf16(id.ToHexString(), d, out var n);
         return n;
     }
 

@@ -95,11 +95,10 @@ internal static class TextLineFormatter
     {
         if (!r.HasTrace)
             return;
-        Span<byte> hex = stackalloc byte[32];
         Put(output, " trace_id="u8);
-        Put(output, hex[..LogTimestamp.WriteHex(r.TraceId, hex)]);
+        output.Advance(LogTimestamp.WriteHex(r.TraceId, output.GetSpan(32)));
         Put(output, " span_id="u8);
-        Put(output, hex[..LogTimestamp.WriteHex(r.SpanId, hex)]);
+        output.Advance(LogTimestamp.WriteHex(r.SpanId, output.GetSpan(16)));
     }
 
     /// <summary>Writes the access-log line of a request that ended with its own status (see the full overload).</summary>
