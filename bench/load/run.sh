@@ -22,10 +22,13 @@
 #                     Pounce with lifecycle logging at debug and the access log, JSON, both to --log-file, against
 #                     Kestrel at its defaults); core-<any of these> (the routing-free app); may also name h2, https, h2tls
 #   CONNECTIONS=64    wrk connections;  THREADS=2  wrk threads;  PIPELINE=16  requests per write (pipelined)
-#   H2=1              adds the HTTP/2 scenario: h2load -c$H2_CONNECTIONS -m$H2_STREAMS, h2c prior knowledge
+#   H2=1              adds the HTTP/2 scenarios, h2c prior knowledge: h2 (h2load -c$H2_CONNECTIONS -m$H2_STREAMS),
+#                     h2-m100 (-c1 -m100: one connection, many streams), grpc (-c$H2_CONNECTIONS -m$H2_STREAMS, a POST
+#                     of 1 KiB to /rpc answered with 1 KiB and a grpc-status trailer, a unary call's shape)
 #   H2_CONNECTIONS=16 H2_STREAMS=16
 #   TLS=1             adds the HTTPS scenarios (self-signed certificate made with openssl, both servers):
-#                     https (wrk, HTTP/1.1 over TLS, /plaintext) and, with H2=1, h2tls (h2load, ALPN h2, /plaintext);
+#                     https (wrk, HTTP/1.1 over TLS, /plaintext) and, with H2=1, h2tls and h2tls-m100 (h2load, ALPN h2,
+#                     /plaintext, -c$H2_CONNECTIONS -m$H2_STREAMS and -c1 -m100);
 #                     and, with IDLE=1, the idle TLS connection row
 #   LOGGING=0         1 adds the Pounce overhead table (realistic app, plaintext): off (no lifecycle, no access log) /
 #                     info / debug JSON to a file / otel (OtelEndpoint pointed at otlp_sink.py, a local OTLP receiver)
@@ -200,10 +203,13 @@ wrk_run() {
   sed -n 's/^WRKJSON //p' <<<"$out" | tail -n1
 }
 
-# h2_run PATH SECONDS: same shape as WRKJSON, from h2load's text (no percentiles there: p99 is null)
+# h2_run PATH SECONDS CONNECTIONS STREAMS [DATAFILE]: same shape as WRKJSON, from h2load's text (no percentiles
+# there: p99 is null). With DATAFILE each request is a POST of that file (the grpc scenario).
 h2_run() {
-  local path=$1 seconds=$2 out
-  out=$(timeout $((seconds + 30)) h2load -c"$H2_CONNECTIONS" -m"$H2_STREAMS" -t1 -D"$seconds" \
+  local path=$1 seconds=$2 conns=$3 streams=$4 data=${5:-} out
+  local -a extra=()
+  [[ -n $data ]] && extra=(-d "$data" -H 'content-type: application/grpc' -H 'te: trailers')
+  out=$(timeout $((seconds + 30)) h2load -c"$conns" -m"$streams" -t1 -D"$seconds" "${extra[@]}" \
         "$SERVER_URL$path" 2>&1) || { log "h2load failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 0; }
   awk '
     /^finished in/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^req\/s/) { rps = $i; sub(/,$/, "", rps) } }
@@ -220,8 +226,14 @@ h2_run() {
 measure() {
   local name=$1 scenario=$2 group=$3 round=$4 variant=$5; shift 5
   local path depth=1 result="" hwm=null loglines=null script=report.lua base=${scenario#core-}
+  local h2conns=$H2_CONNECTIONS h2streams=$H2_STREAMS h2data=""
   case $base in
-    plaintext|pipelined|h2|https|h2tls|logfile) path=/plaintext ;;
+    h2-m100|h2tls-m100) h2conns=1; h2streams=100 ;;
+    grpc) h2data=$WORK/rpc-1k.bin ;;
+  esac
+  case $base in
+    plaintext|pipelined|h2|https|h2tls|logfile|h2-m100|h2tls-m100) path=/plaintext ;;
+    grpc) path=/rpc ;;
     json) path=/json ;;
     user) path=/users/42 ;;
     post) path=/users; script=post.lua ;;
@@ -233,15 +245,17 @@ measure() {
     && die "scenario $scenario: the core app has no /users and no logfile variant"
   [[ $base == pipelined ]] && depth=$PIPELINE
   local -a flags=("$@")
-  [[ $base == h2 && $name == kestrel ]] && flags+=(--protocols http2)
-  [[ $base == https || $base == h2tls ]] && flags+=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem")
+  local is_h2=0
+  [[ $base == h2 || $base == h2-m100 || $base == grpc || $base == h2tls || $base == h2tls-m100 ]] && is_h2=1
+  [[ ($base == h2 || $base == h2-m100 || $base == grpc) && $name == kestrel ]] && flags+=(--protocols http2)
+  [[ $base == https || $base == h2tls || $base == h2tls-m100 ]] && flags+=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem")
 
   local alloc0=null alloc1=null
   if start_server "$name" "${flags[@]}"; then
-    if [[ $base == h2 || $base == h2tls ]]; then
-      (( WARMUP > 0 )) && h2_run "$path" "$WARMUP" > /dev/null
+    if (( is_h2 )); then
+      (( WARMUP > 0 )) && h2_run "$path" "$WARMUP" "$h2conns" "$h2streams" "$h2data" > /dev/null
       alloc0=$(allocated_bytes "$name")
-      result=$(h2_run "$path" "$DURATION")
+      result=$(h2_run "$path" "$DURATION" "$h2conns" "$h2streams" "$h2data")
     else
       (( WARMUP > 0 )) && wrk_run "$path" "$depth" "$WARMUP" "$script" > /dev/null
       alloc0=$(allocated_bytes "$name")
@@ -345,11 +359,13 @@ fi
 [[ -f $APP_DLL ]] || die "$APP_DLL not found (build the bench app, or unset NO_BUILD)"
 
 scenarios=$SCENARIOS
-[[ $H2 == 1 ]] && scenarios="$scenarios h2"
+[[ $H2 == 1 ]] && scenarios="$scenarios h2 h2-m100 grpc"
 if [[ $TLS == 1 ]]; then
   scenarios="$scenarios https"
-  [[ $H2 == 1 ]] && scenarios="$scenarios h2tls"
+  [[ $H2 == 1 ]] && scenarios="$scenarios h2tls h2tls-m100"
 fi
+# The grpc scenario's request body: 1 KiB.
+head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/rpc-1k.bin"
 if [[ " $scenarios " == *" https "* || " $scenarios " == *" h2tls "* || ($TLS == 1 && $IDLE == 1) ]]; then
   command -v openssl >/dev/null || die "openssl is needed for the HTTPS scenarios"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \

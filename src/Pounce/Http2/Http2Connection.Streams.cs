@@ -109,11 +109,14 @@ internal sealed partial class Http2Connection
         var resetNow = false;
         long credit;
         bool last;
-        if (stream.MarkFinished())
-            _table.OnClosedToPeerFinished();
+        var closedToPeer = stream.MarkFinished();
         lock (_sync)
         {
+            // Both counts change together, under the lock the concurrency check takes: a stream must never be
+            // registered but no longer discounted as closed, or a client at its limit gets REFUSED_STREAM.
             _table.Remove(id);
+            if (closedToPeer)
+                _table.OnClosedToPeerFinished();
             credit = stream.UnreadBodyBytes;
             stream.UnreadBodyBytes = 0;
             if (!stream.RequestEnded && !stream.IsReset && !IsClosed)
