@@ -128,6 +128,7 @@ public abstract partial class RequestContext
     internal void MarkBodyCompletedByApplication() => ResponseCompletedByApplication = true;
 
     /// <summary>Starts the response if needed, hands the buffered body to the protocol and sends it.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask FlushBodyAsync(CancellationToken cancellationToken)
     {
         if (!HasStarted)

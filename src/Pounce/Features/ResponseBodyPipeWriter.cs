@@ -25,6 +25,7 @@ internal sealed class ResponseBodyPipeWriter : PipeWriter
         return default;
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
         await _context.FlushBodyAsync(cancellationToken);
