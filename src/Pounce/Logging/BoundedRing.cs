@@ -92,6 +92,9 @@ internal sealed class BoundedRing<T>
         }
     }
 
+    /// <summary>Items in the ring, counting those being added or taken right now (a snapshot, for tests and diagnostics).</summary>
+    public long Count => Math.Max(0, Volatile.Read(ref _enqueuePosition.Value) - Volatile.Read(ref _dequeuePosition.Value));
+
     /// <summary>Whether no item is ready at the head.</summary>
     public bool IsEmpty
     {

@@ -124,6 +124,30 @@ public class LogLineWriterTests
     }
 
     [Fact]
+    public async Task A_deep_burst_leaves_at_most_MaxKeptBlocks_blocks_kept()
+    {
+        // 10,000 lines queued behind a stuck output (the default buffer holds 65,536): once written, their blocks are
+        // not all kept for the process's life, only MaxKeptBlocks of them.
+        const int Burst = 10_000;
+        var sink = new GatedStream();
+        var writer = new LogLineWriter(sink, LogFormat.Json, capacity: 65_536, ownsStream: false);
+        Assert.True(writer.TryEnqueue(JsonLine(0)));
+        await sink.FirstWrite.Task.WaitAsync(Patience);
+        for (var i = 1; i <= Burst; i++)
+            Assert.True(writer.TryEnqueue(JsonLine(i)));
+        Assert.Equal(Burst, writer.QueuedLines);
+        sink.Open.Set();
+        Assert.True(SpinWait.SpinUntil(() => writer.WrittenLines == Burst + 1, Patience), $"written {writer.WrittenLines} of {Burst + 1}");
+        Assert.Equal(LogLineWriter.MaxKeptBlocks, writer.KeptBlocks);
+        // The kept blocks serve the next lines.
+        for (var i = 0; i < 100; i++)
+            Assert.True(writer.TryEnqueue(JsonLine(i)));
+        await writer.DisposeAsync();
+        Assert.Equal(Burst + 101, writer.WrittenLines);
+        Assert.Equal(0, writer.DroppedLines);
+    }
+
+    [Fact]
     public async Task Lines_written_after_dispose_are_written_directly()
     {
         var sink = new SinkStream();
