@@ -32,12 +32,15 @@ def rss_kb(pid, key="VmRSS"):
     return 0
 
 def memory(pid):
-    """What the process holds, from /proc: RSS split into anonymous (heap, stacks) and file-backed, and its threads."""
-    m = {k: rss_kb(pid, k) for k in ("VmRSS", "RssAnon", "RssFile", "Threads")}
+    """What the process holds, from /proc: RSS split into anonymous (heaps, stacks), file-backed and shared memory, and
+    its threads."""
+    m = {k: rss_kb(pid, k) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "Threads")}
     return m
 
 def describe(m):
-    return (f"RSS {m['VmRSS'] / 1024:.1f} MiB (anon {m['RssAnon'] / 1024:.1f}, file {m['RssFile'] / 1024:.1f}), "
+    # .NET maps JIT-compiled code twice through shared memory (W^X), so code shows as shmem.
+    return (f"RSS {m['VmRSS'] / 1024:.1f} MiB (anon {m['RssAnon'] / 1024:.1f}, file {m['RssFile'] / 1024:.1f}, "
+            f"shmem {m['RssShmem'] / 1024:.1f}), "
             f"threads {m['Threads']}")
 
 class Counters:
@@ -337,6 +340,7 @@ def main():
     ap.add_argument("--ws", type=int, default=500, help="WebSocket sessions")
     ap.add_argument("--abortive", type=int, default=2000, help="abortive clients (plus --slow-readers)")
     ap.add_argument("--slow-readers", type=int, default=20)
+    ap.add_argument("--warmup-seconds", type=int, default=8, help="duration of the warm-up round's wrk phase")
     ap.add_argument("--keep", action="store_true", help="keep the log file")
     ap.add_argument("--counters", action="store_true", help="also report the GC heap (dotnet-counters)")
     ap.add_argument("--gcdump", action="store_true", help="also list live objects after warm-up and at the end (dotnet-gcdump; "
@@ -366,8 +370,10 @@ def main():
                 time.sleep(0.2)
         log(f"server pid {server.pid} on 127.0.0.1:{port}, log {logfile}")
         counters = Counters(server.pid, logdir) if args.counters else None
-        # Warm-up: a small round of every phase (JIT, pools, buffers), then the post-warm-up RSS.
-        one_round(port, 2, 5000, 10, 20, 60, 2)
+        # Warm-up: a round of every phase (JIT, pools, buffers), then the post-warm-up RSS. Long enough for tiered
+        # compilation to reach its final code and the pools their working size: after a 2 s round the main round still
+        # added ~12 MiB that did not grow with its length (GC committed memory, JIT code, runtime data).
+        one_round(port, args.warmup_seconds, 8000 * args.warmup_seconds, 20, 60, 300, 2)
         time.sleep(5)
         rss_warm = rss_kb(server.pid)
         log(f"RSS after warm-up: {rss_warm / 1024:.1f} MiB")
