@@ -31,6 +31,68 @@ def rss_kb(pid, key="VmRSS"):
                 return int(line.split()[1])
     return 0
 
+def memory(pid):
+    """What the process holds, from /proc: RSS split into anonymous (heaps, stacks), file-backed and shared memory, and
+    its threads."""
+    m = {k: rss_kb(pid, k) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "Threads")}
+    return m
+
+def describe(m):
+    # .NET maps JIT-compiled code twice through shared memory (W^X), so code shows as shmem.
+    return (f"RSS {m['VmRSS'] / 1024:.1f} MiB (anon {m['RssAnon'] / 1024:.1f}, file {m['RssFile'] / 1024:.1f}, "
+            f"shmem {m['RssShmem'] / 1024:.1f}), "
+            f"threads {m['Threads']}")
+
+class Counters:
+    """The server's GC figures (heap size per generation after the last collection, its fragmentation, committed
+    memory) through dotnet-counters, when asked. Attaching changes the process a little (an EventPipe session), so it
+    runs from start to end, warm-up included."""
+
+    def __init__(self, pid, directory):
+        tool = shutil.which("dotnet-counters") or os.path.expanduser("~/.dotnet/tools/dotnet-counters")
+        self.file = os.path.join(directory, "counters.csv")
+        self.proc = subprocess.Popen([tool, "collect", "-p", str(pid), "--refresh-interval", "1", "--format", "csv",
+                                      "-o", self.file, "--counters", "System.Runtime[dotnet.gc.last_collection.heap.size,"
+                                      "dotnet.gc.last_collection.heap.fragmentation.size,dotnet.gc.last_collection.memory.committed_size]"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def latest(self):
+        last = {}
+        try:
+            with open(self.file) as f:
+                for line in f:
+                    parts = line.rstrip("\n").split(",")
+                    if len(parts) == 5 and parts[1] == "System.Runtime":
+                        try:
+                            last[parts[2]] = float(parts[4])
+                        except ValueError:
+                            pass
+        except OSError:
+            return "no counters"
+        mib = lambda v: f"{v / 1048576:.1f}"
+        heap = {k.split("=")[-1].rstrip("]"): v for k, v in last.items() if k.startswith("dotnet.gc.last_collection.heap.size")}
+        frag = sum(v for k, v in last.items() if k.startswith("dotnet.gc.last_collection.heap.fragmentation"))
+        committed = sum(v for k, v in last.items() if k.startswith("dotnet.gc.last_collection.memory.committed"))
+        gens = ", ".join(f"{g} {mib(heap[g])}" for g in ("gen0", "gen1", "gen2", "loh", "poh") if g in heap)
+        return f"GC heap {mib(sum(heap.values()))} MiB ({gens}), fragmentation {mib(frag)}, committed {mib(committed)} MiB"
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+def gcdump(pid, directory, name, top=25):
+    """Live objects by type (dotnet-gcdump: it makes the runtime run a full, blocking GC first), and the RSS after it."""
+    tool = shutil.which("dotnet-gcdump") or os.path.expanduser("~/.dotnet/tools/dotnet-gcdump")
+    path = os.path.join(directory, name + ".gcdump")
+    run([tool, "collect", "-p", str(pid), "-o", path], 120)
+    report = run([tool, "report", path], 120).splitlines()
+    log(f"  {name} live objects (after a full GC): {describe(memory(pid))}")
+    for line in report[:top]:
+        log("    " + line)
+
 def run(cmd, timeout):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     return r.stdout + r.stderr
@@ -278,7 +340,11 @@ def main():
     ap.add_argument("--ws", type=int, default=500, help="WebSocket sessions")
     ap.add_argument("--abortive", type=int, default=2000, help="abortive clients (plus --slow-readers)")
     ap.add_argument("--slow-readers", type=int, default=20)
+    ap.add_argument("--warmup-seconds", type=int, default=8, help="duration of the warm-up round's wrk phase")
     ap.add_argument("--keep", action="store_true", help="keep the log file")
+    ap.add_argument("--counters", action="store_true", help="also report the GC heap (dotnet-counters)")
+    ap.add_argument("--gcdump", action="store_true", help="also list live objects after warm-up and at the end (dotnet-gcdump; "
+                    "forces a full GC after each RSS figure is taken)")
     args = ap.parse_args()
     for tool in ("wrk", "h2load"):
         if not shutil.which(tool):
@@ -303,15 +369,26 @@ def main():
             except OSError:
                 time.sleep(0.2)
         log(f"server pid {server.pid} on 127.0.0.1:{port}, log {logfile}")
-        # Warm-up: a small round of every phase (JIT, pools, buffers), then the post-warm-up RSS.
-        one_round(port, 2, 5000, 10, 20, 60, 2)
+        counters = Counters(server.pid, logdir) if args.counters else None
+        # Warm-up: a round of every phase (JIT, pools, buffers), then the post-warm-up RSS. Long enough for tiered
+        # compilation to reach its final code and the pools their working size: after a 2 s round the main round still
+        # added ~12 MiB that did not grow with its length (GC committed memory, JIT code, runtime data).
+        one_round(port, args.warmup_seconds, 8000 * args.warmup_seconds, 20, 60, 300, 2)
         time.sleep(5)
         rss_warm = rss_kb(server.pid)
         log(f"RSS after warm-up: {rss_warm / 1024:.1f} MiB")
+        log(f"  after warm-up: {describe(memory(server.pid))}" + (f"; {counters.latest()}" if counters else ""))
+        if args.gcdump:
+            gcdump(server.pid, logdir, "warm-up")
         totals, kinds = one_round(port, args.seconds, args.h2_requests, args.pipelined, args.ws, args.abortive, args.slow_readers, report=True)
         rss_peak = rss_kb(server.pid, "VmHWM")
         time.sleep(10)  # idle: the heartbeat and GC settle
         rss_end = rss_kb(server.pid)
+        log(f"  end: {describe(memory(server.pid))}" + (f"; {counters.latest()}" if counters else ""))
+        if args.gcdump:
+            gcdump(server.pid, logdir, "end")
+        if counters:
+            counters.stop()
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -53,13 +53,7 @@ internal static class HttpCharacters
     }
 
     /// <summary>
-    /// A byte of an HTTP/2 <c>:path</c>: visible ASCII, or a byte of UTF-8 (tolerated there, as HPACK carries octets).
-    /// HTTP/1.1 request lines use the stricter <see cref="IsRequestTargetByte"/>.
-    /// </summary>
-    public static bool IsTargetByte(byte b) => b > 0x20 && b != 0x7f;
-
-    /// <summary>
-    /// A byte of an HTTP/1.1 request-target (RFC 9112 3.2): visible ASCII only (0x21-0x7E), and never <c>#</c> (a
+    /// A byte of a request-target (RFC 9112 3.2; the HTTP/2 <c>:path</c> too, RFC 9113 8.3.1): visible ASCII only (0x21-0x7E), and never <c>#</c> (a
     /// fragment is not part of a request-target, RFC 9112 3.2 / RFC 9110 7.1). Raw non-ASCII octets must be
     /// percent-encoded.
     /// </summary>

@@ -46,6 +46,20 @@ internal static class RequestTarget
     }
 
     /// <summary>
+    /// Whether <paramref name="target"/> (an origin-form target, <c>*</c>, or any request-target) may be served: visible
+    /// ASCII only and no <c>#</c> (<see cref="HttpCharacters.IsRequestTargetByte"/>, RFC 9112 3.2), and no <c>%00</c> in
+    /// its path (<see cref="ContainsEncodedNul"/>). The HTTP/1.1 request line and the HTTP/2 <c>:path</c> (RFC 9113
+    /// 8.3.1) are held to the same rule.
+    /// </summary>
+    public static bool IsValid(ReadOnlySpan<byte> target)
+    {
+        if (target.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7e) >= 0 || target.IndexOf((byte)'#') >= 0)
+            return false;
+        var pathEnd = target.IndexOf((byte)'?');
+        return !ContainsEncodedNul(pathEnd < 0 ? target : target[..pathEnd]);
+    }
+
+    /// <summary>
     /// Whether <paramref name="path"/> holds <c>%00</c>, which would decode to a NUL in <c>Request.Path</c>: no
     /// resource name has one, and C libraries, file systems and log readers cut strings there. The request is refused.
     /// </summary>

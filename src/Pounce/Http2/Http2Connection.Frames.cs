@@ -565,7 +565,7 @@ internal sealed partial class Http2Connection
             return;
         lock (_sync)
         {
-            stream.MarkReset(byPeer: true);
+            stream.MarkReset(byPeer: true, FactFor(code));
             stream.WakeWindowWaiter();
         }
         stream.FailBody(new IOException("The request stream was reset: " + code + "."));

@@ -64,18 +64,37 @@ internal sealed partial class Http2Connection
     /// <summary>Any thread: the stream just became closed for the client while its application still runs.</summary>
     public void OnStreamClosedToPeer() => _table.OnClosedToPeer();
 
-    /// <summary>Any thread: resets a stream of ours (application abort, failed response).</summary>
-    public async ValueTask ResetStreamAsync(Http2Stream stream, Http2ErrorCode code)
+    /// <summary>Any thread: resets a stream of ours (application abort, failed response); <paramref name="cause"/> is the response's <c>aborted</c>.</summary>
+    public async ValueTask ResetStreamAsync(Http2Stream stream, Http2ErrorCode code, Connections.ConnectionEnd cause)
     {
         if (stream.IsReset || stream.EndStreamSent)
             return;
         lock (_sync)
         {
             _table.RememberEnd(stream.StreamId, Http2StreamEnd.ResetByUs);
-            stream.MarkReset(byPeer: false);
+            stream.MarkReset(byPeer: false, cause);
             stream.WakeWindowWaiter();
         }
         await _writer.WriteFrameAsync((stream.StreamId, code), static (output, s) => Http2FrameWriter.WriteRstStream(output, s.StreamId, s.code));
+    }
+
+    /// <summary>Successful flushes of the output so far (see <see cref="Http2Stream.AcceptedData"/>).</summary>
+    public long OutputFlushes => _writer.Flushes;
+
+    /// <summary>
+    /// Why the server cut <paramref name="stream"/>'s response, when the connection's end did it: the connection is
+    /// closed (or the stream reset under it) and its end is the server's decision (timeout, error, shutdown); None when
+    /// the client went away (or no end is known yet).
+    /// </summary>
+    public Connections.ConnectionEnd ServerCutFact(Http2Stream stream)
+    {
+        if (!IsClosed && !stream.IsReset)
+            return Connections.ConnectionEnd.None;
+        var end = Info.End;
+        return Connections.ConnectionEnds.Describe(end).Reason is Connections.CloseReason.Timeout or Connections.CloseReason.Error
+            or Connections.CloseReason.Shutdown or Connections.CloseReason.Backpressure
+            ? end
+            : Connections.ConnectionEnd.None;
     }
 
     /// <summary>Any thread: a stream sat at a zero window past <c>ResponseWriteTimeout</c>.</summary>

@@ -23,6 +23,7 @@ internal sealed class Http2Output
     private volatile int _peerMaxFrameSize = Http2FrameReader.DefaultMaxFrameSize;
     private bool _flushScheduled;
     private bool _done;
+    private long _flushes;
 
     /// <summary>Output to <paramref name="output"/>; <paramref name="serverHeader"/> and <paramref name="dateSource"/> for the response encoder.</summary>
     public Http2Output(PipeWriter output, string serverHeader, Transport.Heartbeat? dateSource)
@@ -50,6 +51,23 @@ internal sealed class Http2Output
     /// <summary>Any thread: nothing more goes out but what is already queued (the GOAWAY, the last words).</summary>
     public void MarkClosed() => _closed = true;
 
+    /// <summary>
+    /// Any thread: how many flushes of the output have succeeded. Every byte written before a flush that succeeded was
+    /// handed to the transport (writes and flushes happen under the lock), so a stream's DATA written when the count was
+    /// <c>n</c> is sent once it is past <c>n</c> (see <see cref="Http2Stream.AcceptedData"/>).
+    /// </summary>
+    public long Flushes => Volatile.Read(ref _flushes);
+
+    /// <summary>Under the lock: flushes the output and counts a flush the transport took.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FlushResult> FlushOutputAsync()
+    {
+        var result = await _output.FlushAsync();
+        if (!result.IsCompleted && !result.IsCanceled)
+            Volatile.Write(ref _flushes, _flushes + 1);
+        return result;
+    }
+
     /// <summary>Read loop: sends the queued control frames.</summary>
     public async ValueTask FlushControlAsync()
     {
@@ -62,7 +80,7 @@ internal sealed class Http2Output
                 return;
             _output.Write(_control.WrittenSpan);
             _control.ResetWrittenCount();
-            await _output.FlushAsync();
+            await FlushOutputAsync();
         }
         catch (Exception)
         {
@@ -87,7 +105,7 @@ internal sealed class Http2Output
             if (_done)
                 return;
             write(_output, state);
-            await _output.FlushAsync();
+            await FlushOutputAsync();
         }
         catch (Exception)
         {
@@ -120,7 +138,7 @@ internal sealed class Http2Output
                 ScheduleFlush();
                 return true;
             }
-            var result = await _output.FlushAsync();
+            var result = await FlushOutputAsync();
             return !result.IsCompleted && !result.IsCanceled;
         }
         catch (Exception)
@@ -150,6 +168,8 @@ internal sealed class Http2Output
             stream.OnHeadWritten();
             endSent = endOnHeaders;
         }
+        if (dataLength > 0)
+            stream.OnDataFramed(dataLength, _flushes);
         var remaining = dataLength;
         while (remaining > 0)
         {
@@ -185,7 +205,7 @@ internal sealed class Http2Output
         {
             _flushScheduled = false;
             if (!_done && _output.UnflushedBytes > 0)
-                await _output.FlushAsync();
+                await FlushOutputAsync();
         }
         catch (Exception)
         {
@@ -213,7 +233,7 @@ internal sealed class Http2Output
                 _control.ResetWrittenCount();
             }
             if (_output.UnflushedBytes > 0)
-                await _output.FlushAsync();
+                await FlushOutputAsync();
         }
         catch (Exception)
         {

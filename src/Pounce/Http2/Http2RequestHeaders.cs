@@ -166,13 +166,11 @@ internal sealed class Http2RequestHeaders : IHpackHeaderHandler
                 Malformed = "empty or repeated :path";
                 return;
             }
-            foreach (var b in value)
+            // As an HTTP/1.1 request-target (RFC 9113 8.3.1): visible ASCII, no fragment, no %00 in the path.
+            if (!RequestTarget.IsValid(value))
             {
-                if (!HttpCharacters.IsTargetByte(b))
-                {
-                    Malformed = "invalid character in :path";
-                    return;
-                }
+                Malformed = "invalid :path (not visible ASCII, a fragment, or %00)";
+                return;
             }
             _hasPath = true;
             target.SetTarget(value, ref _lastTarget);

@@ -52,6 +52,8 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     private long _bodyWaitDeadline;
     private volatile bool _bodyTimedOut;
     private int _reset;
+    private ConnectionEnd _resetCause;
+    private Task? _resetWrite;
 
     // Which ends of the stream are closed (END_STREAM received / sent), and whether it has left the connection.
     private const int RequestSideClosed = 1;
@@ -110,6 +112,9 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         _flushState = AppRunning;
         _flushGate = null;
         _sides = 0;
+        ResetDataCounts();
+        _resetCause = ConnectionEnd.None;
+        _resetWrite = null;
         Volatile.Write(ref _reset, 0);
         if (_bodyUsed)
         {
@@ -272,6 +277,8 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         }
 
         var handedOver = _tunnel is null ? await CompleteResponseAsync(appError) : await CompleteTunnelAsync(appError);
+        if (_tunnel is null && !_endStreamSent)
+            handedOver = await SettleCutResponseAsync();
         info.EndTimestamp = Stopwatch.GetTimestamp();
         _connection.OnStreamEnding(this, handedOver);
 
@@ -320,7 +327,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
             if (HasStarted || IsReset)
             {
                 // A started response cannot become an error answer: the stream is reset.
-                await _connection.ResetStreamAsync(this, Http2ErrorCode.InternalError);
+                await _connection.ResetStreamAsync(this, Http2ErrorCode.InternalError, ConnectionEnd.AppError);
                 return !ResetByPeer;
             }
             ResetResponseForError(appError is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status500InternalServerError);
@@ -331,7 +338,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
             catch (Exception ex)
             {
                 ReportApplicationError(ex, "Writing the error response failed");
-                await _connection.ResetStreamAsync(this, Http2ErrorCode.InternalError);
+                await _connection.ResetStreamAsync(this, Http2ErrorCode.InternalError, ConnectionEnd.AppError);
                 return false;
             }
         }
@@ -341,6 +348,30 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         // Answered when END_STREAM went out, or when the application itself reset the stream (as an HTTP/1.1
         // application abort counts); not when the client reset it or the connection went away.
         return (_endStreamSent || IsReset) && !ResetByPeer;
+    }
+
+    /// <summary>
+    /// The response did not end (no END_STREAM went out): <c>bytes_sent</c> becomes what the transport accepted of it,
+    /// and the request's ending says who cut it. True (a <c>ResponseCompleted</c> with <c>aborted</c>) when the server
+    /// did: the application reset or aborted the stream, the server reset it (a malformed request frame), or the
+    /// connection ended for a server's reason (timeout, error, shutdown). False (<c>ClientDisconnected</c>) when the
+    /// client reset the stream or went away.
+    /// </summary>
+    private async ValueTask<bool> SettleCutResponseAsync()
+    {
+        if (_resetWrite is { } write)
+            await write; // our RST_STREAM: the DATA written before it is flushed with it
+        var info = RequestInfo;
+        var accepted = AcceptedData(_connection.OutputFlushes);
+        if (info.BytesSent > accepted)
+            info.BytesSent = accepted;
+        var cause = _resetCause;
+        if (cause == ConnectionEnd.None && !ResetByClient)
+            cause = _connection.ServerCutFact(this);
+        if (cause == ConnectionEnd.None)
+            return false;
+        info.Aborted = ConnectionEnds.AbortCause(cause);
+        return true;
     }
 
     protected override async ValueTask CompleteResponseByApplicationAsync()
@@ -427,7 +458,8 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
 
     protected override void AbortByApplication()
     {
-        _ = _connection.ResetStreamAsync(this, Http2ErrorCode.InternalError).AsTask();
+        var write = _connection.ResetStreamAsync(this, Http2ErrorCode.InternalError, ConnectionEnd.AppAbort).AsTask();
+        _resetWrite ??= write;
         SignalRequestAborted();
     }
 
@@ -435,7 +467,8 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     {
         if (errorCode < 0)
             throw new ArgumentOutOfRangeException(nameof(errorCode), "An HTTP/2 error code is not negative.");
-        _ = _connection.ResetStreamAsync(this, (Http2ErrorCode)errorCode).AsTask();
+        var write = _connection.ResetStreamAsync(this, (Http2ErrorCode)errorCode, ConnectionEnd.AppAbort).AsTask();
+        _resetWrite ??= write;
         SignalRequestAborted();
     }
 
@@ -447,9 +480,10 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
 
     /// <summary>
     /// Marks the stream reset and wakes whatever waits on it. <paramref name="byPeer"/>: the client reset it or the
-    /// connection failed (its response can no longer be delivered).
+    /// connection failed (its response can no longer be delivered). <paramref name="cause"/>: why the server reset it
+    /// (the response's <c>aborted</c>), when it did and was first.
     /// </summary>
-    public void MarkReset(bool byPeer)
+    public void MarkReset(bool byPeer, ConnectionEnd cause = ConnectionEnd.None)
     {
         // A response whose END_STREAM was already written is complete: the client going away afterwards (even
         // before the stream's task finished its bookkeeping) does not undo it.
@@ -457,6 +491,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
             ResetByPeer = true;
         if (Interlocked.Exchange(ref _reset, 1) != 0)
             return;
+        _resetCause = cause;
         _body.Reader.CancelPendingRead();
         SignalRequestAborted();
     }

@@ -124,6 +124,33 @@ public class LogLineWriterTests
     }
 
     [Fact]
+    public async Task A_deep_burst_leaves_at_most_MaxKeptChunks_chunks_kept()
+    {
+        // 10,000 lines of 600 bytes (about 90 chunks of 64 KiB) queued behind a stuck output (the default buffer holds
+        // 65,536 lines): once written, their chunks are not all kept for the process's life, only MaxKeptChunks.
+        const int Burst = 10_000;
+        var padding = new string('p', 580);
+        byte[] Line(int n) => Encoding.UTF8.GetBytes($"{{\"n\":{n},\"p\":\"{padding}\"}}\n");
+        var sink = new GatedStream();
+        var writer = new LogLineWriter(sink, LogFormat.Json, capacity: 65_536, ownsStream: false);
+        Assert.True(writer.TryEnqueue(Line(0)));
+        await sink.FirstWrite.Task.WaitAsync(Patience);
+        for (var i = 1; i <= Burst; i++)
+            Assert.True(writer.TryEnqueue(Line(i)));
+        Assert.Equal(Burst, writer.QueuedLines);
+        sink.Open.Set();
+        Assert.True(SpinWait.SpinUntil(() => writer.WrittenLines == Burst + 1, Patience), $"written {writer.WrittenLines} of {Burst + 1}");
+        Assert.True(SpinWait.SpinUntil(() => writer.KeptChunks == LogLineWriter.MaxKeptChunks, Patience), $"kept {writer.KeptChunks} chunks");
+        // The kept chunks serve the next lines.
+        for (var i = 0; i < 100; i++)
+            Assert.True(writer.TryEnqueue(Line(i)));
+        await writer.DisposeAsync();
+        Assert.Equal(Burst + 101, writer.WrittenLines);
+        Assert.Equal(0, writer.DroppedLines);
+        Assert.Equal(Burst + 101, Lines(sink.Written).Length);
+    }
+
+    [Fact]
     public async Task Lines_written_after_dispose_are_written_directly()
     {
         var sink = new SinkStream();
