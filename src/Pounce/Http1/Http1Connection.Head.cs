@@ -206,13 +206,7 @@ internal sealed partial class Http1Connection
         else
             return ConnectionEnd.BadRequestLine;
 
-        foreach (var b in target)
-        {
-            if (!HttpCharacters.IsRequestTargetByte(b))
-                return ConnectionEnd.BadRequestTarget;
-        }
-        var pathEnd = target.IndexOf((byte)'?');
-        if (RequestTarget.ContainsEncodedNul(pathEnd < 0 ? target : target[..pathEnd]))
+        if (!RequestTarget.IsValid(target))
             return ConnectionEnd.BadRequestTarget;
 
         Method = MethodString(method);
