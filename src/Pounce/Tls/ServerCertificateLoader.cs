@@ -70,10 +70,11 @@ internal static class ServerCertificateLoader
                 return LoadPkcs12(certFile, password, certSetting);
             return LoadPem(certFile, keyFile, password, certSetting, keySetting, passwordSetting);
         }
-        catch (Exception ex) when (ex is CryptographicException or ArgumentException or FormatException)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException or FormatException or PlatformNotSupportedException)
         {
-            // A malformed file is a setting error, whatever the BCL's loaders throw for it (a truncated PKCS#12 makes
-            // X509CertificateLoader throw ArgumentException "Destination is too short": found by fuzz/ cert-config).
+            // A malformed file is a setting error, whatever the BCL's loaders throw for it (found by fuzz/ cert-config: a
+            // truncated PKCS#12 makes X509CertificateLoader throw ArgumentException "Destination is too short"; an EC
+            // key whose curve OID is garbage makes OpenSSL's import throw PlatformNotSupportedException).
             var source = keyFile is null ? $"{certSetting} = '{certFile}'" : $"{certSetting} = '{certFile}' / {keySetting} = '{keyFile}'";
             throw new Hosting.PounceConfigurationException($"Pounce setting {source}: the certificate could not be loaded: {ex.Message}", ex);
         }
