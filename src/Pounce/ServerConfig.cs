@@ -162,6 +162,13 @@ public sealed class ServerConfig
     /// </summary>
     public Hosting.ClientCertificateValidator? ClientCertificateValidation { get; set; }
 
+    /// <summary>
+    /// Which cipher suites HTTPS endpoints accept: <see cref="Pounce.TlsCipherPolicy.Platform"/> (.NET's defaults, as
+    /// Kestrel; TLS session resumption) or <see cref="Pounce.TlsCipherPolicy.AeadOnly"/> (no CBC suites on TLS 1.2, no
+    /// session resumption). Default <c>Platform</c>.
+    /// </summary>
+    public TlsCipherPolicy TlsCipherPolicy { get; set; }
+
     /// <summary>Warnings found while reading configuration (settings Pounce cannot honour), logged at start-up.</summary>
     internal List<string> ConfigurationWarnings { get; private set; } = [];
 
@@ -337,6 +344,8 @@ public sealed class ServerConfig
             throw Bad(nameof(ShutdownTimeout), ShutdownTimeout.TotalSeconds, "0 seconds or more");
         if (ServerHeader is null || ContainsControl(ServerHeader))
             throw Bad(nameof(ServerHeader), ServerHeader, "printable ASCII text, or empty for no header");
+        if (!Enum.IsDefined(TlsCipherPolicy))
+            throw Bad(nameof(TlsCipherPolicy), TlsCipherPolicy, "Platform or AeadOnly");
         if (!Enum.IsDefined(LogFormat))
             throw Bad(nameof(LogFormat), LogFormat, "text or json");
         if (LogLevel is < Microsoft.Extensions.Logging.LogLevel.Trace or > Microsoft.Extensions.Logging.LogLevel.None)

@@ -50,6 +50,10 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         {
             Expected = "NoCertificate, AllowCertificate or RequireCertificate",
         },
+        ["TlsCipherPolicy"] = new(Tls, "POLICY", "cipher suites of HTTPS endpoints: platform (.NET's defaults, as Kestrel; TLS session resumption) or aeadonly (no CBC suites on TLS 1.2; no session resumption, ~6 KB more per connection)")
+        {
+            Expected = "Platform or AeadOnly",
+        },
         ["TlsHandshakeTimeout"] = new(Timeouts, "SECONDS", "time a client has to finish the TLS handshake"),
 
         ["MaxConnections"] = new(Limits, "N", "concurrent connections; over it a client gets 503 + Retry-After"),

@@ -115,6 +115,8 @@ public enum ConnectionEnd
     Http2CompressionError,
     /// <summary>HTTP/2 connection error STREAM_CLOSED (a frame on a closed stream).</summary>
     Http2StreamClosed,
+    /// <summary>HTTP/2 over TLS 1.2 on a cipher suite RFC 9113 prohibits (9.2.2): GOAWAY(INADEQUATE_SECURITY).</summary>
+    Http2InadequateSecurity,
     /// <summary>HTTP/2 flood: too many streams opened and reset by the client (CVE-2023-44487). GOAWAY ENHANCE_YOUR_CALM.</summary>
     RapidReset,
     /// <summary>HTTP/2 flood: a header block with too many CONTINUATION frames or bytes (CVE-2024-27316). GOAWAY ENHANCE_YOUR_CALM.</summary>
@@ -194,6 +196,7 @@ public static class ConnectionEnds
         ConnectionEnd.Http2FlowControlError => (CloseReason.Error, "flow_control_error"),
         ConnectionEnd.Http2CompressionError => (CloseReason.Error, "compression_error"),
         ConnectionEnd.Http2StreamClosed => (CloseReason.Error, "stream_closed"),
+        ConnectionEnd.Http2InadequateSecurity => (CloseReason.Error, "inadequate_security"),
         ConnectionEnd.RapidReset => (CloseReason.Error, "rapid_reset"),
         ConnectionEnd.ContinuationFlood => (CloseReason.Error, "continuation_flood"),
         ConnectionEnd.SettingsFlood => (CloseReason.Error, "settings_flood"),

@@ -135,6 +135,13 @@ internal sealed partial class Http2Connection
             if (!await ReadPrefaceAsync())
                 return;
             WriteInitialSettings();
+            if (Info.TlsFeatures is { } tls && Tls.Http2CipherRules.IsProhibited(tls.Protocol, tls.NegotiatedCipherSuite))
+            {
+                // RFC 9113 9.2.2 and Appendix A: our SETTINGS (the server preface comes first), then the connection error.
+                await _writer.FlushControlAsync();
+                await FailAsync(ConnectionEnd.Http2InadequateSecurity, Http2ErrorCode.InadequateSecurity, $"TLS 1.2 cipher suite {tls.NegotiatedCipherSuite} is prohibited for HTTP/2");
+                return;
+            }
             if (_upgrade is not null)
                 StartUpgradedStream(_upgrade);
             await _writer.FlushControlAsync();

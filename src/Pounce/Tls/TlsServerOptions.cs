@@ -8,8 +8,8 @@ namespace Pounce.Tls;
 
 /// <summary>
 /// What every HTTPS connection of a server shares, built once at start-up: the certificate context (leaf and
-/// chain), TLS 1.2 and 1.3 only, AEAD cipher suites with forward secrecy only (where the platform lets us choose),
-/// and ALPN <c>h2</c> (when <see cref="ServerConfig.Http2Enabled"/>) then <c>http/1.1</c>.
+/// chain), TLS 1.2 and 1.3 only, the cipher suites of <see cref="ServerConfig.TlsCipherPolicy"/> (the platform's, or
+/// AEAD with forward secrecy only where the platform lets us choose), and ALPN <c>h2</c> (when <see cref="ServerConfig.Http2Enabled"/>) then <c>http/1.1</c>.
 /// </summary>
 internal sealed class TlsServerOptions
 {
@@ -60,7 +60,9 @@ internal sealed class TlsServerOptions
             AllowRenegotiation = false,
             EncryptionPolicy = EncryptionPolicy.RequireEncryption,
         };
-        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        // A cipher list of our own costs .NET's shared OpenSSL context (it then builds one per connection): no session
+        // resumption and ~6 KB more per connection. Only when asked for.
+        if (config.TlsCipherPolicy == TlsCipherPolicy.AeadOnly && (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()))
             options.CipherSuitesPolicy = AeadCipherSuites();
         return new TlsServerOptions(options, leaf);
     }

@@ -411,27 +411,4 @@ public sealed class TlsTests
         Assert.Equal("h2", opened.Str("protocol"));
         Assert.Equal(true, opened["tls"]);
     }
-
-    [Fact]
-    public async Task SslStreamClient_SeesOnlyTls12Or13_AndAeadSuites()
-    {
-        await using var server = await TestServer.StartAsync(ctx => ctx.Response.WriteAsync("ok"), c => c.ServerCertificate = TestCertificates.Localhost);
-        foreach (var protocol in new[] { SslProtocols.Tls12, SslProtocols.Tls13 })
-        {
-            using var tcp = new TcpClient();
-            await tcp.ConnectAsync(IPAddress.Loopback, server.Port);
-            await using var ssl = new SslStream(tcp.GetStream(), false,
-                (_, presented, _, _) => presented?.GetCertHashString() == TestCertificates.Localhost.GetCertHashString());
-            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-            {
-                TargetHost = "localhost",
-                EnabledSslProtocols = protocol,
-                ApplicationProtocols = [SslApplicationProtocol.Http11],
-            });
-            Assert.Equal(protocol, ssl.SslProtocol);
-            var suite = ssl.NegotiatedCipherSuite.ToString();
-            Assert.True(suite.Contains("GCM", StringComparison.Ordinal) || suite.Contains("CHACHA20", StringComparison.Ordinal), suite);
-            Assert.DoesNotContain("CBC", suite);
-        }
-    }
 }
