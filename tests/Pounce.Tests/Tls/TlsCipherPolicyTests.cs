@@ -19,7 +19,8 @@ public sealed class TlsCipherPolicyTests
 {
     private static readonly Regex AcceptedSuite = new(@"^(?:Preferred|Accepted)\s+(TLSv\S+)\s+\d+ bits\s+(\S+)", RegexOptions.Multiline);
 
-    private static async Task<string> SslscanAsync(int port)
+    /// <summary>sslscan's findings: only TLS 1.2 and 1.3, no renegotiation, and the accepted suites, each with forward secrecy.</summary>
+    private static async Task<List<(string Name, string Line)>> AcceptedSuitesAsync(int port)
     {
         var (exit, output) = await ExternalTool.RunAsync("sslscan", $"--no-colour 127.0.0.1:{port}", TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, output);
@@ -28,23 +29,24 @@ public sealed class TlsCipherPolicyTests
         Assert.Matches(new Regex(@"^TLSv1\.2\s+enabled", RegexOptions.Multiline), output);
         Assert.Matches(new Regex(@"^TLSv1\.3\s+enabled", RegexOptions.Multiline), output);
         Assert.Contains("Session renegotiation not supported", output);
-        return output;
+        var suites = new List<(string, string)>();
+        foreach (Match suite in AcceptedSuite.Matches(output))
+        {
+            var name = suite.Groups[2].Value;
+            Assert.True(suite.Groups[1].Value is "TLSv1.2" or "TLSv1.3", suite.Value);
+            Assert.True(name.StartsWith("TLS_", StringComparison.Ordinal) || name.StartsWith("ECDHE-", StringComparison.Ordinal), $"suite without forward secrecy: {suite.Value}");
+            suites.Add((name, suite.Value));
+        }
+        Assert.NotEmpty(suites);
+        return suites;
     }
 
     [ToolFact("sslscan")]
     public async Task Sslscan_Default_FindsTls12And13_WithForwardSecrecyOnly()
     {
         await using var server = await TestServer.StartAsync(ctx => Task.CompletedTask, c => c.ServerCertificate = TestCertificates.Localhost);
-        var output = await SslscanAsync(server.Port);
-        var accepted = AcceptedSuite.Matches(output);
-        Assert.NotEmpty(accepted);
-        foreach (Match suite in accepted)
-        {
-            var name = suite.Groups[2].Value;
-            Assert.True(suite.Groups[1].Value is "TLSv1.2" or "TLSv1.3", suite.Value);
-            Assert.True(name.StartsWith("TLS_", StringComparison.Ordinal) || name.StartsWith("ECDHE-", StringComparison.Ordinal), $"suite without forward secrecy: {suite.Value}");
-            Assert.False(name.EndsWith("-SHA", StringComparison.Ordinal), $"SHA-1 suite accepted: {suite.Value}");
-        }
+        foreach (var (name, line) in await AcceptedSuitesAsync(server.Port))
+            Assert.False(name.EndsWith("-SHA", StringComparison.Ordinal), $"SHA-1 suite accepted: {line}");
     }
 
     [ToolFact("sslscan")]
@@ -55,16 +57,8 @@ public sealed class TlsCipherPolicyTests
             c.ServerCertificate = TestCertificates.Localhost;
             c.TlsCipherPolicy = TlsCipherPolicy.AeadOnly;
         });
-        var output = await SslscanAsync(server.Port);
-        var accepted = AcceptedSuite.Matches(output);
-        Assert.NotEmpty(accepted);
-        foreach (Match suite in accepted)
-        {
-            var name = suite.Groups[2].Value;
-            Assert.True(suite.Groups[1].Value is "TLSv1.2" or "TLSv1.3", suite.Value);
-            Assert.True(name.Contains("GCM", StringComparison.Ordinal) || name.Contains("CHACHA20", StringComparison.Ordinal), $"non-AEAD suite accepted: {suite.Value}");
-            Assert.True(name.StartsWith("TLS_", StringComparison.Ordinal) || name.StartsWith("ECDHE-", StringComparison.Ordinal), $"suite without forward secrecy: {suite.Value}");
-        }
+        foreach (var (name, line) in await AcceptedSuitesAsync(server.Port))
+            Assert.True(name.Contains("GCM", StringComparison.Ordinal) || name.Contains("CHACHA20", StringComparison.Ordinal), $"non-AEAD suite accepted: {line}");
     }
 
     [Fact]
