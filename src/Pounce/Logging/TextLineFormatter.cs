@@ -353,23 +353,33 @@ internal static class TextLineFormatter
             Put(output, "\""u8);
     }
 
+    /// <summary>Characters an Apache-style quoted field carries as they are: printable ASCII but <c>"</c> and <c>\</c>.</summary>
+    private static readonly SearchValues<char> ApachePlain = SearchValues.Create(
+        " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
+
     private static void ApacheEscaped(LineBuffer output, string value)
     {
         Span<byte> utf8 = stackalloc byte[4];
         var s = value.AsSpan();
         for (var i = 0; i < s.Length; i++)
         {
+            // Runs of plain characters (usually the whole value) are narrowed to bytes in one vectorised copy.
+            var plain = s[i..].IndexOfAnyExcept(ApachePlain);
+            var run = plain < 0 ? s.Length - i : plain;
+            if (run > 0)
+            {
+                var span = output.GetSpan(run);
+                System.Text.Ascii.FromUtf16(s.Slice(i, run), span, out _);
+                output.Advance(run);
+                i += run;
+                if (i == s.Length)
+                    return;
+            }
             var ch = s[i];
             if (ch is '"')
                 Put(output, "\\\""u8);
             else if (ch is '\\')
                 Put(output, "\\\\"u8);
-            else if (ch is >= ' ' and < (char)0x7f)
-            {
-                var span = output.GetSpan(1);
-                span[0] = (byte)ch;
-                output.Advance(1);
-            }
             else if (ch < 0x80)
                 Hex(output, "\\x"u8, ch, 2);
             else
