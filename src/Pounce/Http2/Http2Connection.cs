@@ -79,7 +79,9 @@ internal sealed partial class Http2Connection
         _server = connection.Server;
         _config = connection.Config;
         _input = transport.Input;
-        _writer = new Http2Output(transport.Output, _config.ServerHeader, _config.DateHeader ? _server.Heartbeat : null);
+        // With the connection's own pipes, a flush commits under the output lock and sends after it (SendScheduler).
+        var sendScheduler = ReferenceEquals(transport, connection.Pipes) ? connection.OutputScheduler : null;
+        _writer = new Http2Output(transport.Output, sendScheduler, _config.ServerHeader, _config.DateHeader ? _server.Heartbeat : null);
         _control = _writer.Control;
         _table = new Http2StreamTable<Http2Stream>(_config.Http2MaxConcurrentStreams);
         _flood = new Http2FloodGuard(_config.Http2MaxConcurrentStreams, _config.Http2MaxHeaderListSize, _config.Http2MaxFrameSize);

@@ -129,40 +129,23 @@ internal sealed partial class Http2Stream
 
     public ReadOnlySpan<byte> PendingData(int count) => _pending.AsSpan(_pendingStart, count);
 
-    // DATA payload bytes of this response written to the connection's output: those a flush has since handed to the
-    // transport, and those written after the last flush we know of (at output flush count _dataUnconfirmedMark).
-    // Written under the output lock only, by this stream's own writes; read when the stream ends (its writes are over).
-    private long _dataConfirmed;
-    private long _dataUnconfirmed;
-    private long _dataUnconfirmedMark;
+    // DATA payload bytes of this response written to the connection's output, and how many a flush has since handed to
+    // the transport. Updated under the output lock by this stream's own writes; read when the stream ends.
+    private Http2SentData _sentData;
 
     /// <summary>
-    /// Under the output lock: <paramref name="count"/> body bytes are being framed as DATA, while the output has had
-    /// <paramref name="flushes"/> successful flushes. Bytes framed before a later flush count as accepted.
+    /// Under the output lock: <paramref name="count"/> body bytes are being framed as DATA, after
+    /// <paramref name="commits"/> flushes of the output started, of which <paramref name="flushed"/> went out.
     /// </summary>
-    public void OnDataFramed(int count, long flushes)
-    {
-        if (flushes > _dataUnconfirmedMark)
-        {
-            _dataConfirmed += _dataUnconfirmed;
-            _dataUnconfirmed = 0;
-        }
-        _dataUnconfirmed += count;
-        _dataUnconfirmedMark = flushes;
-    }
+    public void OnDataFramed(int count, long commits, long flushed) => _sentData.OnWritten(count, commits, flushed);
 
     /// <summary>
     /// Body bytes of this response that the transport accepted: DATA written to the output and flushed since. Frames
     /// never written (cut off by a reset or the connection's end) and frames written but not flushed do not count.
     /// </summary>
-    public long AcceptedData(long flushes) => _dataConfirmed + (flushes > _dataUnconfirmedMark ? _dataUnconfirmed : 0);
+    public long AcceptedData(long flushed) => _sentData.Accepted(flushed);
 
-    private void ResetDataCounts()
-    {
-        _dataConfirmed = 0;
-        _dataUnconfirmed = 0;
-        _dataUnconfirmedMark = 0;
-    }
+    private void ResetDataCounts() => _sentData.Reset();
 
     public void OnDataWritten(int count) => _pendingStart += count;
 
