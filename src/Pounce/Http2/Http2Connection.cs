@@ -34,6 +34,7 @@ internal sealed partial class Http2Connection
     private readonly Http2RequestHeaders _headerHandler = new();
     private readonly long _connectionReceiveTarget;
     private readonly H2cUpgradeRequest? _upgrade;
+    private readonly Http2BufferPool _buffers;
 
     // Read-loop state.
     private bool _settingsReceived;
@@ -84,11 +85,26 @@ internal sealed partial class Http2Connection
         _writer = new Http2Output(transport.Output, sendScheduler, _config.ServerHeader, _config.DateHeader ? _server.Heartbeat : null);
         _control = _writer.Control;
         _table = new Http2StreamTable<Http2Stream>(_config.Http2MaxConcurrentStreams);
+        // Two blocks per stream in flight (a request-body segment and a response buffer), a few more for bursts.
+        _buffers = new Http2BufferPool(maxRetained: 2 * _config.Http2MaxConcurrentStreams + 8);
+        BodyPipeOptions = new PipeOptions(
+            pool: _buffers,
+            pauseWriterThreshold: 0,
+            resumeWriterThreshold: 0,
+            readerScheduler: PipeScheduler.ThreadPool,
+            writerScheduler: PipeScheduler.Inline,
+            useSynchronizationContext: false);
         _flood = new Http2FloodGuard(_config.Http2MaxConcurrentStreams, _config.Http2MaxHeaderListSize, _config.Http2MaxFrameSize);
         _decoder = new HpackDecoder(HpackDecoder.DefaultHeaderTableSize, _config.Http2MaxHeaderListSize);
         _connectionReceiveTarget = Math.Max(Http2FlowWindow.ProtocolInitialSize, Math.Min(int.MaxValue, 2L * _config.Http2InitialWindowSize));
         _headerHandler.ExtendedConnect = _config.Http2ExtendedConnect;
     }
+
+    /// <summary>The options of the streams' request-body pipes (no pause threshold: the stream window bounds a body; blocks from the connection's pool).</summary>
+    public PipeOptions BodyPipeOptions { get; }
+
+    /// <summary>The connection's pool of blocks for request bodies and response buffers.</summary>
+    public Http2BufferPool Buffers => _buffers;
 
     /// <summary>The connection's record (counters, close fact).</summary>
     public ConnectionInfo Info => _connection.Info;
@@ -388,6 +404,7 @@ internal sealed partial class Http2Connection
             if (_table.PooledCount > 0)
                 _table.ExpirePool(now);
         }
+        _buffers.Trim(now, Http2StreamTable<Http2Stream>.PoolExpiryMs);
     }
 
     /// <summary>Whether a stream still owes its client the end of its response.</summary>

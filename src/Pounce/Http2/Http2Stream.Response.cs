@@ -49,12 +49,16 @@ internal sealed partial class Http2Stream
             {
                 _pending.AsSpan(_pendingStart, used).CopyTo(_pending);
             }
+            else if (_pending.Length == 0 && data.Length <= Http2BufferPool.BlockSize)
+            {
+                _pendingBlock = _connection.Buffers.RentBlock();
+                _pending = _pendingBlock.Array;
+            }
             else
             {
-                var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(used + data.Length, Math.Max(4096, _pending.Length * 2)));
+                var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(used + data.Length, Math.Max(Http2BufferPool.BlockSize, _pending.Length * 2)));
                 _pending.AsSpan(_pendingStart, used).CopyTo(bigger);
-                if (_pending.Length > 0)
-                    System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
+                ReleasePending();
                 _pending = bigger;
             }
             _pendingStart = 0;
@@ -196,10 +200,22 @@ internal sealed partial class Http2Stream
     private void ReturnPendingBuffer()
     {
         if (_pendingStart == _pendingEnd && _pending.Length > 0)
+            ReleasePending();
+    }
+
+    /// <summary>Gives the response buffer back (to the connection's pool, or the shared one when it grew); empty from then on.</summary>
+    private void ReleasePending()
+    {
+        if (_pendingBlock is { } block)
+        {
+            _pendingBlock = null;
+            block.Dispose();
+        }
+        else if (_pending.Length > 0)
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
-            _pending = [];
-            _pendingStart = _pendingEnd = 0;
         }
+        _pending = [];
+        _pendingStart = _pendingEnd = 0;
     }
 }
