@@ -199,7 +199,11 @@ internal sealed partial class Http2Stream
 
     private void ReturnPendingBuffer()
     {
-        if (_pendingStart == _pendingEnd && _pending.Length > 0)
+        if (_pendingStart != _pendingEnd || _pending.Length == 0)
+            return;
+        if (_pendingBlock is not null)
+            _pendingStart = _pendingEnd = 0; // the stream keeps its block for the next writes (and, pooled, the next stream)
+        else
             ReleasePending();
     }
 

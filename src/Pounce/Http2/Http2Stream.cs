@@ -89,7 +89,9 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         ResetByClient = false;
         _validTarget = false;
         _isHead = false;
-        ReleasePending();
+        if (_pendingBlock is null)
+            ReleasePending(); // a grown buffer goes back; a block of the connection's pool stays with the stream object
+        _pendingStart = _pendingEnd = 0;
         _headPending = false;
         _headContentLength = null;
         DeclaredResponseLength = null;
