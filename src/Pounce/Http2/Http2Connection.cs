@@ -508,14 +508,15 @@ internal sealed partial class Http2Connection
 
     private void EnterIdleIfNoStreams()
     {
+        bool stopping;
         lock (_sync)
         {
-            if (_table.Count == 0 && !_draining && !_goAwayReceived
-                && !_connection.EnterIdle(_config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout))
-            {
-                _input.CancelPendingRead(); // stopping: the read loop sends GOAWAY and closes
-            }
+            stopping = _table.Count == 0 && !_draining && !_goAwayReceived
+                && !_connection.EnterIdle(_config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout);
         }
+        // Outside the lock: the read loop's continuation runs inline (and takes the output lock, which comes first).
+        if (stopping)
+            _input.CancelPendingRead(); // stopping: the read loop sends GOAWAY and closes
     }
 
 }

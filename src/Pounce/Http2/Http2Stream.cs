@@ -485,7 +485,9 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
             return;
         _resetCause = cause;
         _body.Reader.CancelPendingRead();
-        SignalRequestAborted();
+        // Callers hold the connection lock: RequestAborted's callbacks (application code, which may reset or write)
+        // run on the thread pool, never under it (the output lock is taken before the connection lock, not after).
+        ThreadPool.UnsafeQueueUserWorkItem(static stream => stream.SignalRequestAborted(), this, preferLocal: false);
     }
 
     /// <summary>Read loop only (or the connection's end): no more body will come.</summary>
