@@ -276,7 +276,10 @@ internal sealed class Http2Output : IThreadPoolWorkItem
         return await RunFlushes() && ok;
     }
 
-    /// <summary>Commits everything written so far (under the lock); the send runs after the lock is released.</summary>
+    /// <summary>
+    /// Commits everything written so far (under the lock); the send runs after the lock is released, always (also when
+    /// the flush must wait for the transport), so no send loop, and nothing it wakes, ever runs under the output lock.
+    /// </summary>
     private long StartFlush(out ValueTask<FlushResult> flush)
     {
         long commit;
@@ -285,7 +288,7 @@ internal sealed class Http2Output : IThreadPoolWorkItem
             commit = _schedule.BeginFlush();
             try
             {
-                flush = _sendScheduler is null ? _output.FlushAsync() : _sendScheduler.FlushHeldAsync(_output, default);
+                flush = _sendScheduler is null ? _output.FlushAsync() : _sendScheduler.FlushHoldingSendAsync(_output, default);
             }
             catch (Exception)
             {
