@@ -257,8 +257,7 @@ internal sealed class Http2Output : IThreadPoolWorkItem
         bool taken;
         try
         {
-            var result = await flush;
-            taken = !result.IsCompleted && !result.IsCanceled;
+            taken = Taken(await flush);
         }
         catch (Exception)
         {
@@ -304,14 +303,24 @@ internal sealed class Http2Output : IThreadPoolWorkItem
     {
         try
         {
-            var result = flush.Result;
-            return !result.IsCompleted && !result.IsCanceled;
+            return Taken(flush.Result);
         }
         catch (Exception)
         {
             _closed = true;
             return false;
         }
+    }
+
+    /// <summary>
+    /// Whether the transport took a flush. A completed reader means the transport is gone (a failed send, the write
+    /// timeout's abort): the output is closed, so that writers stop at once rather than write into a dead pipe.
+    /// </summary>
+    private bool Taken(FlushResult result)
+    {
+        if (result.IsCompleted)
+            _closed = true;
+        return !result.IsCompleted && !result.IsCanceled;
     }
 
     /// <summary>Ends a flush: true when the flusher must flush again. Wakes the writers that waited for it.</summary>

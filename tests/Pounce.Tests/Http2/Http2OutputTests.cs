@@ -106,4 +106,16 @@ public sealed class Http2OutputTests
         var bytes = (await next.WaitAsync(TimeSpan.FromSeconds(10))).Buffer.ToArray();
         Assert.Equal(5, Assert.Single(Frames(bytes)).StreamId);
     }
+
+    [Fact]
+    public async Task TransportGone_ClosesTheOutput_SoWritersStop()
+    {
+        var pipe = new Pipe();
+        var output = new Http2Output(pipe.Writer, "", dateSource: null);
+        await pipe.Reader.CompleteAsync(); // the send loop ended (a failed send, the write timeout's abort)
+        Assert.False(output.IsClosed);
+        await output.WriteFrameAsync(w => Http2FrameWriter.WritePing(w, 1, ack: false));
+        Assert.True(output.IsClosed);
+        Assert.Equal(0, output.Flushes);
+    }
 }
