@@ -270,18 +270,27 @@ internal sealed partial class Http2Connection
                 // connection window).
                 RememberEnd(id, Http2StreamEnd.ResetByUs);
             }
-            else if (IsAtConcurrencyLimit)
-            {
-                streamError = Http2ErrorCode.RefusedStream;
-            }
             else
             {
+                bool refused;
                 lock (_sync)
                 {
-                    target = _table.Rent() ?? new Http2Stream(this, _server);
-                    target.Start(id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
+                    refused = _table.IsAtConcurrencyLimit;
+                    if (!refused)
+                        target = _table.Rent();
                 }
-                kind = HeaderBlockKind.Request;
+                if (refused)
+                {
+                    streamError = Http2ErrorCode.RefusedStream;
+                }
+                else
+                {
+                    // Outside the lock: the object is no other thread's until StartStream publishes it (a pooled one
+                    // left the table before it was pooled), and the windows' initial sizes change on this loop only.
+                    target ??= new Http2Stream(this, _server);
+                    target.Start(id, ++_sequence, _peerInitialWindow, _receiveInitialWindow);
+                    kind = HeaderBlockKind.Request;
+                }
             }
         }
         _headerBlockStream = target;

@@ -34,6 +34,7 @@ internal sealed partial class Http2Connection
     private readonly Http2RequestHeaders _headerHandler = new();
     private readonly long _connectionReceiveTarget;
     private readonly H2cUpgradeRequest? _upgrade;
+    private readonly Http2BufferPool _buffers;
 
     // Read-loop state.
     private bool _settingsReceived;
@@ -79,14 +80,31 @@ internal sealed partial class Http2Connection
         _server = connection.Server;
         _config = connection.Config;
         _input = transport.Input;
-        _writer = new Http2Output(transport.Output, _config.ServerHeader, _config.DateHeader ? _server.Heartbeat : null);
+        // With the connection's own pipes, a flush commits under the output lock and sends after it (SendScheduler).
+        var sendScheduler = ReferenceEquals(transport, connection.Pipes) ? connection.OutputScheduler : null;
+        _writer = new Http2Output(transport.Output, sendScheduler, _config.ServerHeader, _config.DateHeader ? _server.Heartbeat : null);
         _control = _writer.Control;
         _table = new Http2StreamTable<Http2Stream>(_config.Http2MaxConcurrentStreams);
+        // Two blocks per stream in flight (a request-body segment and a response buffer), a few more for bursts.
+        _buffers = new Http2BufferPool(maxRetained: 2 * _config.Http2MaxConcurrentStreams + 8);
+        BodyPipeOptions = new PipeOptions(
+            pool: _buffers,
+            pauseWriterThreshold: 0,
+            resumeWriterThreshold: 0,
+            readerScheduler: PipeScheduler.ThreadPool,
+            writerScheduler: PipeScheduler.Inline,
+            useSynchronizationContext: false);
         _flood = new Http2FloodGuard(_config.Http2MaxConcurrentStreams, _config.Http2MaxHeaderListSize, _config.Http2MaxFrameSize);
         _decoder = new HpackDecoder(HpackDecoder.DefaultHeaderTableSize, _config.Http2MaxHeaderListSize);
         _connectionReceiveTarget = Math.Max(Http2FlowWindow.ProtocolInitialSize, Math.Min(int.MaxValue, 2L * _config.Http2InitialWindowSize));
         _headerHandler.ExtendedConnect = _config.Http2ExtendedConnect;
     }
+
+    /// <summary>The options of the streams' request-body pipes (no pause threshold: the stream window bounds a body; blocks from the connection's pool).</summary>
+    public PipeOptions BodyPipeOptions { get; }
+
+    /// <summary>The connection's pool of blocks for request bodies and response buffers.</summary>
+    public Http2BufferPool Buffers => _buffers;
 
     /// <summary>The connection's record (counters, close fact).</summary>
     public ConnectionInfo Info => _connection.Info;
@@ -393,6 +411,7 @@ internal sealed partial class Http2Connection
             if (_table.PooledCount > 0)
                 _table.ExpirePool(now);
         }
+        _buffers.Trim(now, Http2StreamTable<Http2Stream>.PoolExpiryMs);
     }
 
     /// <summary>Whether a stream still owes its client the end of its response.</summary>
@@ -496,14 +515,15 @@ internal sealed partial class Http2Connection
 
     private void EnterIdleIfNoStreams()
     {
+        bool stopping;
         lock (_sync)
         {
-            if (_table.Count == 0 && !_draining && !_goAwayReceived
-                && !_connection.EnterIdle(_config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout))
-            {
-                _input.CancelPendingRead(); // stopping: the read loop sends GOAWAY and closes
-            }
+            stopping = _table.Count == 0 && !_draining && !_goAwayReceived
+                && !_connection.EnterIdle(_config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout);
         }
+        // Outside the lock: the read loop's continuation runs inline (and takes the output lock, which comes first).
+        if (stopping)
+            _input.CancelPendingRead(); // stopping: the read loop sends GOAWAY and closes
     }
 
 }

@@ -49,12 +49,16 @@ internal sealed partial class Http2Stream
             {
                 _pending.AsSpan(_pendingStart, used).CopyTo(_pending);
             }
+            else if (_pending.Length == 0 && data.Length <= Http2BufferPool.BlockSize)
+            {
+                _pendingBlock = _connection.Buffers.RentBlock();
+                _pending = _pendingBlock.Array;
+            }
             else
             {
-                var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(used + data.Length, Math.Max(4096, _pending.Length * 2)));
+                var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(used + data.Length, Math.Max(Http2BufferPool.BlockSize, _pending.Length * 2)));
                 _pending.AsSpan(_pendingStart, used).CopyTo(bigger);
-                if (_pending.Length > 0)
-                    System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
+                ReleasePending();
                 _pending = bigger;
             }
             _pendingStart = 0;
@@ -129,40 +133,23 @@ internal sealed partial class Http2Stream
 
     public ReadOnlySpan<byte> PendingData(int count) => _pending.AsSpan(_pendingStart, count);
 
-    // DATA payload bytes of this response written to the connection's output: those a flush has since handed to the
-    // transport, and those written after the last flush we know of (at output flush count _dataUnconfirmedMark).
-    // Written under the output lock only, by this stream's own writes; read when the stream ends (its writes are over).
-    private long _dataConfirmed;
-    private long _dataUnconfirmed;
-    private long _dataUnconfirmedMark;
+    // DATA payload bytes of this response written to the connection's output, and how many a flush has since handed to
+    // the transport. Updated under the output lock by this stream's own writes; read when the stream ends.
+    private Http2SentData _sentData;
 
     /// <summary>
-    /// Under the output lock: <paramref name="count"/> body bytes are being framed as DATA, while the output has had
-    /// <paramref name="flushes"/> successful flushes. Bytes framed before a later flush count as accepted.
+    /// Under the output lock: <paramref name="count"/> body bytes are being framed as DATA, after
+    /// <paramref name="commits"/> flushes of the output started, of which <paramref name="flushed"/> went out.
     /// </summary>
-    public void OnDataFramed(int count, long flushes)
-    {
-        if (flushes > _dataUnconfirmedMark)
-        {
-            _dataConfirmed += _dataUnconfirmed;
-            _dataUnconfirmed = 0;
-        }
-        _dataUnconfirmed += count;
-        _dataUnconfirmedMark = flushes;
-    }
+    public void OnDataFramed(int count, long commits, long flushed) => _sentData.OnWritten(count, commits, flushed);
 
     /// <summary>
     /// Body bytes of this response that the transport accepted: DATA written to the output and flushed since. Frames
     /// never written (cut off by a reset or the connection's end) and frames written but not flushed do not count.
     /// </summary>
-    public long AcceptedData(long flushes) => _dataConfirmed + (flushes > _dataUnconfirmedMark ? _dataUnconfirmed : 0);
+    public long AcceptedData(long flushed) => _sentData.Accepted(flushed);
 
-    private void ResetDataCounts()
-    {
-        _dataConfirmed = 0;
-        _dataUnconfirmed = 0;
-        _dataUnconfirmedMark = 0;
-    }
+    private void ResetDataCounts() => _sentData.Reset();
 
     public void OnDataWritten(int count) => _pendingStart += count;
 
@@ -212,11 +199,27 @@ internal sealed partial class Http2Stream
 
     private void ReturnPendingBuffer()
     {
-        if (_pendingStart == _pendingEnd && _pending.Length > 0)
+        if (_pendingStart != _pendingEnd || _pending.Length == 0)
+            return;
+        if (_pendingBlock is not null)
+            _pendingStart = _pendingEnd = 0; // the stream keeps its block for the next writes (and, pooled, the next stream)
+        else
+            ReleasePending();
+    }
+
+    /// <summary>Gives the response buffer back (to the connection's pool, or the shared one when it grew); empty from then on.</summary>
+    private void ReleasePending()
+    {
+        if (_pendingBlock is { } block)
+        {
+            _pendingBlock = null;
+            block.Dispose();
+        }
+        else if (_pending.Length > 0)
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
-            _pending = [];
-            _pendingStart = _pendingEnd = 0;
         }
+        _pending = [];
+        _pendingStart = _pendingEnd = 0;
     }
 }

@@ -22,16 +22,9 @@ namespace Pounce.Http2;
 /// </summary>
 internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeature, IHttpResetFeature, IThreadPoolWorkItem
 {
-    private static readonly PipeOptions BodyPipeOptions = new(
-        pauseWriterThreshold: 0,
-        resumeWriterThreshold: 0,
-        readerScheduler: PipeScheduler.ThreadPool,
-        writerScheduler: PipeScheduler.Inline,
-        useSynchronizationContext: false);
-
     private readonly Http2Connection _connection;
     private readonly ServerContext _server;
-    private readonly Pipe _body = new(BodyPipeOptions);
+    private readonly Pipe _body;
     private bool _bodyUsed;
     private bool _bodyWriterDone;
     private bool _validTarget;
@@ -39,6 +32,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
 
     // Response state (touched by the application's thread; the head and DATA are written under the output lock).
     private byte[] _pending = [];
+    private Http2BufferPool.Block? _pendingBlock; // _pending's owner when it is a block of the connection's pool
     private int _pendingStart;
     private int _pendingEnd;
     private bool _headPending;
@@ -74,6 +68,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     {
         _connection = connection;
         _server = server;
+        _body = new Pipe(connection.BodyPipeOptions);
     }
 
     /// <summary>
@@ -94,11 +89,8 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         ResetByClient = false;
         _validTarget = false;
         _isHead = false;
-        if (_pending.Length > 0)
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(_pending);
-            _pending = [];
-        }
+        if (_pendingBlock is null)
+            ReleasePending(); // a grown buffer goes back; a block of the connection's pool stays with the stream object
         _pendingStart = _pendingEnd = 0;
         _headPending = false;
         _headContentLength = null;
@@ -493,7 +485,9 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
             return;
         _resetCause = cause;
         _body.Reader.CancelPendingRead();
-        SignalRequestAborted();
+        // Callers hold the connection lock: RequestAborted's callbacks (application code, which may reset or write)
+        // run on the thread pool, never under it (the output lock is taken before the connection lock, not after).
+        ThreadPool.UnsafeQueueUserWorkItem(static stream => stream.SignalRequestAborted(), this, preferLocal: false);
     }
 
     /// <summary>Read loop only (or the connection's end): no more body will come.</summary>

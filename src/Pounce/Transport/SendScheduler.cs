@@ -59,6 +59,23 @@ internal sealed class SendScheduler : PipeScheduler
         return flush;
     }
 
+    /// <summary>
+    /// Flushes <paramref name="writer"/> and holds the send even when the flush must wait: for a caller that flushes
+    /// under a lock the send loop must not run under, and calls <see cref="SendHeld"/> as soon as it released it.
+    /// </summary>
+    public ValueTask<FlushResult> FlushHoldingSendAsync(PipeWriter writer, CancellationToken cancellationToken)
+    {
+        t_holding = this;
+        try
+        {
+            return writer.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            t_holding = null;
+        }
+    }
+
     /// <summary>Flushes <paramref name="writer"/> and sends at once, together with anything held.</summary>
     public ValueTask<FlushResult> FlushAsync(PipeWriter writer, CancellationToken cancellationToken)
     {

@@ -77,4 +77,45 @@ public sealed class Http2OutputTests
         output.MarkClosed();
         Assert.True(output.IsClosed);
     }
+
+    [Fact]
+    public async Task WithTheTransportsScheduler_TheSendRunsAfterTheCommit_AndFramesArrive()
+    {
+        var scheduler = new Pounce.Transport.SendScheduler();
+        var pipe = new Pipe(scheduler.CreateOptions());
+        // A reader already waiting, as the transport's send loop is: a flush would run it inline.
+        var read = pipe.Reader.ReadAsync().AsTask();
+        Assert.False(read.IsCompleted);
+        pipe.Writer.Write(new byte[] { 1, 2, 3 });
+        var flush = scheduler.FlushHoldingSendAsync(pipe.Writer, default);
+        Assert.True(flush.IsCompleted);
+        Assert.True(scheduler.IsHolding); // committed, not sent: the caller sends after its lock
+        Assert.False(read.IsCompleted);
+        scheduler.SendHeld();
+        Assert.False(scheduler.IsHolding);
+        Assert.True(read.IsCompleted); // the held continuation ran on this thread
+        var result = await read.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(3, result.Buffer.Length);
+        pipe.Reader.AdvanceTo(result.Buffer.End);
+
+        var output = new Http2Output(pipe.Writer, scheduler, "", dateSource: null);
+        var next = pipe.Reader.ReadAsync().AsTask();
+        await output.WriteFrameAsync((5, Http2ErrorCode.Cancel), static (w, s) => Http2FrameWriter.WriteRstStream(w, s.Item1, s.Item2));
+        Assert.False(scheduler.IsHolding);
+        Assert.Equal(1, output.Flushes);
+        var bytes = (await next.WaitAsync(TimeSpan.FromSeconds(10))).Buffer.ToArray();
+        Assert.Equal(5, Assert.Single(Frames(bytes)).StreamId);
+    }
+
+    [Fact]
+    public async Task TransportGone_ClosesTheOutput_SoWritersStop()
+    {
+        var pipe = new Pipe();
+        var output = new Http2Output(pipe.Writer, "", dateSource: null);
+        await pipe.Reader.CompleteAsync(); // the send loop ended (a failed send, the write timeout's abort)
+        Assert.False(output.IsClosed);
+        await output.WriteFrameAsync(w => Http2FrameWriter.WritePing(w, 1, ack: false));
+        Assert.True(output.IsClosed);
+        Assert.Equal(0, output.Flushes);
+    }
 }
