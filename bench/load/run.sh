@@ -129,13 +129,18 @@ ensure_tools() {
 
 # Idle connections need a file descriptor each, in the client and in the server.
 raise_fd_limit() {
-  local want=$((IDLE_CONNS + 1024)) hard
+  local most=$(( IDLE_CONNS > IDLE_TLS_CONNS ? IDLE_CONNS : IDLE_TLS_CONNS )) hard
+  local want=$((most + 1024))
   hard=$(ulimit -Hn)
   if [[ $hard != unlimited ]] && (( hard < want )); then
     ulimit -n "$hard" 2>/dev/null || true
     if (( IDLE_CONNS > hard - 1024 )); then
       log "open-file limit is $hard: IDLE_CONNS lowered from $IDLE_CONNS to $((hard - 1024))"
       IDLE_CONNS=$((hard - 1024))
+    fi
+    if (( IDLE_TLS_CONNS > hard - 1024 )); then
+      log "open-file limit is $hard: IDLE_TLS_CONNS lowered from $IDLE_TLS_CONNS to $((hard - 1024))"
+      IDLE_TLS_CONNS=$((hard - 1024))
     fi
   else
     ulimit -n "$want" 2>/dev/null || log "could not raise ulimit -n to $want (now $(ulimit -n))"
