@@ -11,7 +11,6 @@ internal static class RealisticApp
 {
     private static readonly byte[] Body4K = BenchEndpoints.Fill(4 * 1024);
     private static readonly byte[] Body1M = BenchEndpoints.Fill(1024 * 1024);
-    private static readonly byte[] Body1K = BenchEndpoints.Fill(1024);
 
     public static WebApplication Build(BenchOptions options)
     {
@@ -29,25 +28,8 @@ internal static class RealisticApp
         app.MapPost("/users", (User user) => TypedResults.Created("/users/" + user.Id, user));
         app.MapGet("/bytes/4k", () => TypedResults.Bytes(Body4K, "application/octet-stream"));
         app.MapGet("/bytes/1m", () => TypedResults.Bytes(Body1M, "application/octet-stream"));
-        app.MapPost("/rpc", RpcAsync);
+        app.MapPost("/rpc", Pounce.Bench.GrpcShapedExchange.HandleAsync); // a unary gRPC call's shape
         return app;
-    }
-
-    /// <summary>
-    /// The gRPC-shaped exchange (the <c>grpc</c> load scenario, over HTTP/2): reads the whole request body (1 KiB from the
-    /// client), answers 1 KiB with a gRPC content type and the <c>grpc-status</c> trailer, as a unary call does, without the
-    /// gRPC framework itself (which Kestrel and Pounce would run identically).
-    /// </summary>
-    private static async Task RpcAsync(HttpContext context)
-    {
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
-        while (await context.Request.Body.ReadAsync(buffer) > 0)
-        {
-        }
-        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        context.Response.ContentType = "application/grpc";
-        context.Response.AppendTrailer("grpc-status", "0");
-        await context.Response.Body.WriteAsync(Body1K);
     }
 }
 

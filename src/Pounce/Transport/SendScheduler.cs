@@ -43,16 +43,7 @@ internal sealed class SendScheduler : PipeScheduler
     /// <summary>Flushes <paramref name="writer"/> (whose reader this scheduler runs) and holds the send for the rest of the response.</summary>
     public ValueTask<FlushResult> FlushHeldAsync(PipeWriter writer, CancellationToken cancellationToken)
     {
-        ValueTask<FlushResult> flush;
-        t_holding = this;
-        try
-        {
-            flush = writer.FlushAsync(cancellationToken);
-        }
-        finally
-        {
-            t_holding = null;
-        }
+        var flush = FlushHoldingSendAsync(writer, cancellationToken);
         // The writer must wait for the send loop (too much unsent): nothing may be held then.
         if (!flush.IsCompleted)
             SendHeld();
