@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Pounce.Connections;
 using Pounce.Lifecycle;
@@ -12,15 +13,17 @@ namespace Pounce.Logging;
 /// </summary>
 /// <remarks>
 /// Callers format a line on their own thread (into a per-thread buffer) and copy it, under a short lock, into the
-/// chunk being filled (64 KiB, reused); a dedicated background thread takes whole chunks and writes each with one call,
-/// so a line costs its producer one uncontended lock and one copy, and the writer one system call per chunk. The
-/// chunks hold at most <see cref="ServerConfig.LogBufferLines"/> lines. When they are full the request path is not
-/// blocked: the line is dropped and counted, and the writer thread writes a <c>LogLinesDropped</c> line with the count
-/// after its next batch (and at shutdown), so a loss is never silent. <see cref="DisposeAsync"/>/<see cref="Dispose"/>
-/// write everything still queued and flush, so no line is lost at exit. Lines keep the order in which their producers
-/// queued them.
+/// chunk (64 KiB, reused) of the queue of the processor they run on (a <see cref="LogShard"/>), so producers on different
+/// cores neither wait for each other nor pass a queue's cache lines back and forth. Each line is queued with the
+/// monotonic time at which it was queued; a dedicated background thread takes the chunks of every queue, merges their
+/// lines back into that order and writes them with one call per batch. So a line queued after another one was queued
+/// (by the same thread, or by another one that the first caused to run) is written after it, as with one queue. The
+/// queues hold at most <see cref="ServerConfig.LogBufferLines"/> lines together. When they are full the request path is
+/// not blocked: the line is dropped and counted, and the writer thread writes a <c>LogLinesDropped</c> line with the
+/// count after its next batch (and at shutdown), so a loss is never silent. <see cref="DisposeAsync"/>/<see cref="Dispose"/>
+/// write everything still queued and flush, so no line is lost at exit.
 /// </remarks>
-public sealed class LogLineWriter : IDisposable, IAsyncDisposable
+public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
 {
     private const int ChunkSize = 64 * 1024;
 
@@ -42,37 +45,30 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     /// <summary>Full chunks (512 KiB) at which a producer ends the writer's gathering early, so a burst is written at once.</summary>
     private const int WakeAtFullChunks = 8;
 
+    // What the writer thread is doing, as producers see it (they wake it when it sleeps, or gathers while a burst fills the queues).
+    private const int Writing = 0;
+    private const int Gathering = 1;
+    private const int Sleeping = 2;
+
     private readonly Stream _stream;
     private readonly bool _ownsStream;
     private readonly int _capacity;
+    private readonly int _linesPerShard;
+    private readonly LogShard[] _shards;
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // Everything below up to _totalDrops is guarded by _gate.
-    private readonly Lock _gate = new();
-    private readonly Queue<Chunk> _full = new();
-    private readonly Stack<Chunk> _free = new();
-    private Chunk? _current;
-    private int _queuedLines;
-    private bool _writerSleeping;
-    private bool _writerGathering;
-    private bool _stopping;
-    private bool _closed;
+    private readonly Stack<LogChunk> _freeChunks = new(); // guarded by itself
+    private int _writerState;
+    private volatile bool _stopping;
+    private volatile bool _closed;
     private long _pendingDrops;
     private long _totalDrops;
 
     private long _written;
     private int _disposed;
     private readonly EventHandler? _onProcessExit;
-
-    /// <summary>Queued lines, back to back, in one buffer the writer thread writes with one call.</summary>
-    private sealed class Chunk(byte[] buffer)
-    {
-        public readonly byte[] Buffer = buffer;
-        public int Used;
-        public int Lines;
-    }
 
     /// <summary>Creates the writer a server's settings ask for: <see cref="ServerConfig.LogFile"/> (appended to) or
     /// standard output, in <see cref="ServerConfig.LogFormat"/>, holding at most <see cref="ServerConfig.LogBufferLines"/>.</summary>
@@ -91,12 +87,22 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     /// <param name="capacity">Most lines queued before lines are dropped and counted.</param>
     /// <param name="ownsStream">Whether disposing the writer disposes the stream.</param>
     public LogLineWriter(Stream stream, LogFormat format, int capacity, bool ownsStream)
+        : this(stream, format, capacity, ownsStream, Environment.ProcessorCount)
+    {
+    }
+
+    /// <summary>A writer with <paramref name="queues"/> queues (tests; otherwise one per processor).</summary>
+    internal LogLineWriter(Stream stream, LogFormat format, int capacity, bool ownsStream, int queues)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _stream = stream;
         _ownsStream = ownsStream;
         _capacity = capacity;
+        _shards = new LogShard[Math.Clamp(queues, 1, 64)];
+        for (var i = 0; i < _shards.Length; i++)
+            _shards[i] = new LogShard();
+        _linesPerShard = capacity / _shards.Length;
         Format = format;
         _thread = new Thread(Run) { IsBackground = true, Name = "Pounce log writer" };
         _thread.Start();
@@ -106,14 +112,7 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     public LogFormat Format { get; }
 
     /// <summary>Lines dropped because the buffer was full, since start (each also reported in a <c>LogLinesDropped</c> line).</summary>
-    public long DroppedLines
-    {
-        get
-        {
-            lock (_gate)
-                return _totalDrops;
-        }
-    }
+    public long DroppedLines => Interlocked.Read(ref _totalDrops);
 
     /// <summary>Lines written to the output so far (not counting <c>LogLinesDropped</c> reports).</summary>
     public long WrittenLines => Interlocked.Read(ref _written);
@@ -123,8 +122,13 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     {
         get
         {
-            lock (_gate)
-                return _queuedLines;
+            var lines = 0;
+            foreach (var shard in _shards)
+            {
+                lock (shard.Gate)
+                    lines += shard.QueuedLines;
+            }
+            return lines;
         }
     }
 
@@ -202,36 +206,44 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     /// </summary>
     public bool TryEnqueue(ReadOnlySpan<byte> line)
     {
-        bool wake;
-        lock (_gate)
+        var shards = _shards;
+        return TryEnqueue(shards.Length == 1 ? shards[0] : shards[(uint)Thread.GetCurrentProcessorId() % (uint)shards.Length], line);
+    }
+
+    /// <summary>Queues a line in the queue numbered <paramref name="queue"/> (tests: lines merged across queues).</summary>
+    internal bool TryEnqueue(int queue, ReadOnlySpan<byte> line) => TryEnqueue(_shards[queue], line);
+
+    private bool TryEnqueue(LogShard shard, ReadOnlySpan<byte> line)
+    {
+        var stamp = Stopwatch.GetTimestamp();
+        var wake = false;
+        lock (shard.Gate)
         {
             if (_closed)
                 goto late;
-            if (_queuedLines >= _capacity)
+            // Below its share of the capacity a queue need not look at the others (their lines cannot make up the rest).
+            if (shard.QueuedLines >= _linesPerShard && QueuedLinesRacy() >= _capacity)
             {
-                _pendingDrops++;
-                _totalDrops++;
+                Interlocked.Increment(ref _pendingDrops);
+                Interlocked.Increment(ref _totalDrops);
                 return false;
             }
-            var chunk = _current;
-            if (chunk is null || chunk.Buffer.Length - chunk.Used < line.Length)
+            var chunk = shard.Current;
+            var need = LogChunk.HeaderSize + line.Length;
+            if (chunk is null || chunk.Buffer.Length - chunk.Used < need)
             {
                 if (chunk is not null)
-                    _full.Enqueue(chunk);
-                chunk = _current = RentChunk(line.Length);
+                    shard.Full.Enqueue(chunk);
+                chunk = shard.Current = RentChunk(need);
             }
-            line.CopyTo(chunk.Buffer.AsSpan(chunk.Used));
-            chunk.Used += line.Length;
-            chunk.Lines++;
-            _queuedLines++;
-            // The writer is asleep, or gathering while a burst fills chunks (or half the line budget): wake it.
-            wake = _writerSleeping
-                || (_writerGathering && (_full.Count >= WakeAtFullChunks || _queuedLines >= _capacity / 2));
-            if (wake)
-            {
-                _writerSleeping = false;
-                _writerGathering = false;
-            }
+            chunk.Append(stamp, line);
+            shard.QueuedLines++;
+            // Read under the shard's lock: the writer announces its sleep before it looks at the queues (under their
+            // locks), so either it sees this line or this sees it asleep.
+            var state = Volatile.Read(ref _writerState);
+            if (state == Sleeping
+                || (state == Gathering && (shard.Full.Count >= WakeAtFullChunks || shard.QueuedLines >= _linesPerShard / 2)))
+                wake = Interlocked.CompareExchange(ref _writerState, Writing, state) == state;
         }
         if (wake)
             _wake.Release();
@@ -240,50 +252,41 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
         return WriteLate(line);
     }
 
-    // Under _gate. Chunks of the standard size are reused (only the high-water mark is ever allocated); a line
-    // longer than that gets a chunk of its own from the shared pool.
-    private Chunk RentChunk(int length)
+    // The lines of every queue, read without their locks (a producer's capacity check): exact when no other producer runs.
+    private int QueuedLinesRacy()
+    {
+        var lines = 0;
+        foreach (var shard in _shards)
+            lines += Volatile.Read(ref shard.QueuedLines);
+        return lines;
+    }
+
+    // Chunks of the standard size are reused (at most MaxKeptChunks kept); a line longer than that gets a chunk of its
+    // own from the shared pool.
+    private LogChunk RentChunk(int length)
     {
         if (length > ChunkSize)
-            return new Chunk(ArrayPool<byte>.Shared.Rent(length));
-        return _free.Count > 0 ? _free.Pop() : new Chunk(new byte[ChunkSize]);
-    }
-
-    // Takes the oldest chunk with lines in it (the one being filled last), or null when nothing is queued.
-    private Chunk? TakeChunk()
-    {
-        lock (_gate)
+            return new LogChunk(ArrayPool<byte>.Shared.Rent(length));
+        lock (_freeChunks)
         {
-            Chunk? chunk;
-            if (_full.Count > 0)
-            {
-                chunk = _full.Dequeue();
-            }
-            else
-            {
-                chunk = _current;
-                if (chunk is null || chunk.Lines == 0)
-                    return null;
-                _current = null;
-            }
-            _queuedLines -= chunk.Lines;
-            return chunk;
+            if (_freeChunks.Count > 0)
+                return _freeChunks.Pop();
         }
+        return new LogChunk(new byte[ChunkSize]);
     }
 
-    private void ReturnChunk(Chunk chunk)
+    private void ReturnChunk(LogChunk chunk)
     {
-        chunk.Used = 0;
-        chunk.Lines = 0;
         if (chunk.Buffer.Length != ChunkSize)
         {
             ArrayPool<byte>.Shared.Return(chunk.Buffer);
             return;
         }
-        lock (_gate)
+        chunk.Clear();
+        lock (_freeChunks)
         {
-            if (_free.Count < MaxKeptChunks)
-                _free.Push(chunk);
+            if (_freeChunks.Count < MaxKeptChunks)
+                _freeChunks.Push(chunk);
         }
     }
 
@@ -292,8 +295,8 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     {
         get
         {
-            lock (_gate)
-                return _free.Count;
+            lock (_freeChunks)
+                return _freeChunks.Count;
         }
     }
 
@@ -302,7 +305,7 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
     {
         if (Volatile.Read(ref _disposed) == 2)
         {
-            CountLateDrop();
+            Interlocked.Increment(ref _totalDrops);
             return false;
         }
         lock (_stream)
@@ -316,194 +319,9 @@ public sealed class LogLineWriter : IDisposable, IAsyncDisposable
             }
             catch (Exception ex) when (ex is IOException or ObjectDisposedException or NotSupportedException)
             {
-                CountLateDrop();
+                Interlocked.Increment(ref _totalDrops);
                 return false;
             }
-        }
-    }
-
-    private void CountLateDrop()
-    {
-        lock (_gate)
-            _totalDrops++;
-    }
-
-    private void Run()
-    {
-        var report = new LineBuffer(256);
-        try
-        {
-            while (true)
-            {
-                // Write until nothing is queued (lines queued while a chunk was being written included), so a drop
-                // report follows the lines queued before the drops; bounded so that under overload it still appears.
-                var busy = false;
-                for (var rounds = 0; rounds < 8 && WriteQueued(); rounds++)
-                    busy = true;
-                ReportDrops(report);
-                Flush();
-                if (busy)
-                {
-                    // Lines are flowing: gather them (see BusyGatherMilliseconds) rather than writing each batch at once
-                    // or being woken for each line (a wake-up per line would cost the request threads a semaphore
-                    // release each); a burst that fills chunks wakes the writer early.
-                    lock (_gate)
-                        _writerGathering = true;
-                    _wake.Wait(BusyGatherMilliseconds);
-                    lock (_gate)
-                        _writerGathering = false;
-                    continue;
-                }
-                lock (_gate)
-                {
-                    if (_queuedLines > 0)
-                        continue;
-                    if (_stopping)
-                    {
-                        // Nothing queued and no producer can queue any more: later lines are written directly.
-                        _closed = true;
-                        break;
-                    }
-                    _writerSleeping = true;
-                }
-                _wake.Wait(TimeSpan.FromSeconds(1));
-                lock (_gate)
-                    _writerSleeping = false;
-            }
-            ReportDrops(report);
-            Flush();
-        }
-        finally
-        {
-            _stopped.TrySetResult();
-        }
-    }
-
-    /// <summary>Writes one queued chunk; false when nothing was queued.</summary>
-    private bool WriteQueued()
-    {
-        var chunk = TakeChunk();
-        if (chunk is null)
-            return false;
-        Interlocked.Add(ref _written, chunk.Lines); // handed to the output (as the metric counts them)
-        Output(chunk.Buffer.AsSpan(0, chunk.Used));
-        ReturnChunk(chunk);
-        return true;
-    }
-
-    private void ReportDrops(LineBuffer report)
-    {
-        long dropped;
-        lock (_gate)
-        {
-            dropped = _pendingDrops;
-            _pendingDrops = 0;
-        }
-        if (dropped == 0)
-            return;
-        report.Clear();
-        if (Format == LogFormat.Json)
-            JsonLineFormatter.WriteDropped(report, DateTime.UtcNow, dropped);
-        else
-            TextLineFormatter.WriteDropped(report, DateTime.UtcNow, dropped);
-        Output(report.WrittenSpan);
-    }
-
-    private void Output(ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            lock (_stream)
-                _stream.Write(bytes);
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or NotSupportedException)
-        {
-            // The output is gone (closed pipe, full disk): nothing sensible to write the error to.
-        }
-    }
-
-    private void Flush()
-    {
-        try
-        {
-            lock (_stream)
-                _stream.Flush();
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or NotSupportedException)
-        {
-        }
-    }
-
-    private static Stream OpenOutput(ServerConfig config)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        // The writer is created with the first logger, before the server validates its settings: check ours here
-        // with the same message ServerConfig.Validate gives.
-        if (config.LogBufferLines < 16)
-            throw new InvalidOperationException($"Invalid Pounce setting LogBufferLines = {config.LogBufferLines}: expected at least 16.");
-        if (config.LogFile is { Length: 0 })
-            throw new InvalidOperationException("Invalid Pounce setting LogFile = '': expected a file path, or unset for standard output.");
-        if (config.LogFile is null)
-            return Console.OpenStandardOutput();
-        if (config.LogFileMaxSize is < 0 or (> 0 and < 4096))
-            throw new InvalidOperationException($"Invalid Pounce setting LogFileMaxSize = {config.LogFileMaxSize}: expected 0 (no size rotation) or at least 4096 bytes, given together with LogFile.");
-        if (config.LogFileMaxFiles is < 1 or > 1000)
-            throw new InvalidOperationException($"Invalid Pounce setting LogFileMaxFiles = {config.LogFileMaxFiles}: expected 1 to 1000.");
-        try
-        {
-            return LogFileStream.Open(config); // reopened on SIGHUP, rotated by LogFileMaxSize
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new InvalidOperationException(
-                $"Invalid Pounce setting LogFile = '{config.LogFile}': expected a file that can be opened for appending ({ex.Message}).", ex);
-        }
-    }
-
-    /// <summary>Writes everything queued, flushes and stops the writer thread (waits up to 30 s for a stuck output).</summary>
-    public void Dispose()
-    {
-        if (Interlocked.CompareExchange(ref _disposed, 1, 0) != 0)
-            return;
-        Stop();
-        _thread.Join(TimeSpan.FromSeconds(30));
-        Close();
-    }
-
-    /// <summary>Writes everything queued, flushes and stops the writer thread.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.CompareExchange(ref _disposed, 1, 0) != 0)
-            return;
-        Stop();
-        try
-        {
-            await _stopped.Task.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // The output is stuck (a blocked pipe): give up rather than hang the host's shutdown.
-        }
-        Close();
-    }
-
-    private void Stop()
-    {
-        lock (_gate)
-            _stopping = true;
-        _wake.Release();
-    }
-
-    private void Close()
-    {
-        if (_onProcessExit is not null)
-            AppDomain.CurrentDomain.ProcessExit -= _onProcessExit;
-        if (!_ownsStream)
-            return;
-        lock (_stream)
-        {
-            Volatile.Write(ref _disposed, 2);
-            _stream.Dispose();
         }
     }
 }
