@@ -64,6 +64,7 @@ public sealed class LifecycleEmitter
     private readonly bool _access;
     private readonly string? _healthPath;
     private readonly double _slowMs;
+    private readonly LoggerBridgeGate? _bridgeGate;
 
     /// <summary>Creates the emitter for a server with these settings. It writes no lines: events reach only the
     /// observers added with <see cref="AddObserver"/>. Servers get the fully wired emitter from DI
@@ -108,6 +109,16 @@ public sealed class LifecycleEmitter
 
     /// <summary>The settings the emitter applies.</summary>
     public ServerConfig Config => _config;
+
+    /// <summary>When set, the ILogger bridge builds an event's state only while the gate is open (see
+    /// <see cref="LoggerBridgeGate"/>); unset, whenever its logger is enabled.</summary>
+    internal LoggerBridgeGate? BridgeGate
+    {
+        get => _bridgeGate;
+        init => _bridgeGate = value;
+    }
+
+    private bool BridgeOpen => _bridgeGate is null || _bridgeGate.IsOpen;
 
     /// <summary>The line writer, when the emitter has one.</summary>
     public LogLineWriter? Writer => _writer;
@@ -338,7 +349,7 @@ public sealed class LifecycleEmitter
     {
         var now = DateTime.UtcNow;
         _writer?.WriteAccess(now, connection, request, durationMs, status, abandoned);
-        if (_accessLogger is { } logger && logger.IsEnabled(LogLevel.Information))
+        if (_accessLogger is { } logger && BridgeOpen && logger.IsEnabled(LogLevel.Information))
         {
             var state = AccessLogState.Create(now, connection, request, durationMs, status, abandoned);
             logger.Log(LogLevel.Information, new EventId(100, "Access"), state, null, AccessLogState.Format);
@@ -360,7 +371,7 @@ public sealed class LifecycleEmitter
                 Interlocked.Increment(ref _observerFaults);
             }
         }
-        if (_lifecycleLogger is { } logger && logger.IsEnabled(e.Level))
+        if (_lifecycleLogger is { } logger && BridgeOpen && logger.IsEnabled(e.Level))
         {
             var state = LifecycleLogState.For(in e);
             logger.Log(e.Level, new EventId((int)e.Kind + 1, e.Name), state, null, LifecycleLogState.Format);

@@ -45,7 +45,10 @@ public static class PounceLoggingServiceCollectionExtensions
             sp.GetRequiredService<LogLineWriter>(),
             sp.GetService<ILoggerFactory>(),
             sp.GetServices<ILifecycleObserver>(),
-            sp.GetRequiredService<PounceMetrics>()));
+            sp.GetRequiredService<PounceMetrics>())
+        {
+            BridgeGate = LoggerBridgeGate.For(sp.GetService<ILoggerFactory>(), sp.GetServices<ILoggerProvider>()),
+        });
 
         // Pounce's provider takes the console provider's place, and only where the application has one: an application
         // that cleared its providers, or logs through Serilog or another provider, keeps exactly that (Pounce's own
