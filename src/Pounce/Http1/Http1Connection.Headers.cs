@@ -50,11 +50,34 @@ internal sealed partial class Http1Connection
             valueText = Encoding.Latin1.GetString(value);
         }
 
+        if (known >= 0 && !trailer)
+        {
+            // The first field of a known name needs no lookup: whether this head had one is a bit.
+            var bit = 1UL << known;
+            if ((_knownSeen & bit) == 0)
+            {
+                _knownSeen |= bit;
+                headers[nameText] = valueText;
+                return ConnectionEnd.None;
+            }
+            _knownRepeated |= bit;
+        }
         if (headers.TryGetValue(nameText, out var existing))
             headers[nameText] = Microsoft.Extensions.Primitives.StringValues.Concat(existing, valueText);
         else
             headers[nameText] = valueText;
         return ConnectionEnd.None;
+    }
+
+    /// <summary>The request's User-Agent as one string (fields joined by commas), or null; without a lookup when it came once.</summary>
+    private string? UserAgentText()
+    {
+        const ulong bit = 1UL << KnownHeaders.UserAgent;
+        if ((_knownSeen & bit) == 0)
+            return null;
+        if ((_knownRepeated & bit) == 0)
+            return _lastHeaderValues[KnownHeaders.UserAgent];
+        return RequestHeaders.TryGetValue(HeaderNames.UserAgent, out var ua) ? ua.ToString() : null;
     }
 
     private static bool Latin1Equals(ReadOnlySpan<byte> bytes, string text)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Pounce.Connections;
 
@@ -25,7 +26,7 @@ internal sealed partial class Http1Connection
         info.Method = Method;
         info.Path = Path;
         info.Version = _version;
-        info.UserAgent = RequestHeaders.TryGetValue(HeaderNames.UserAgent, out var ua) ? ua.ToString() : null;
+        info.UserAgent = UserAgentText();
         info.StartTimestamp = Stopwatch.GetTimestamp();
         _outputLost = false;
         _responseCut = false;
@@ -335,8 +336,45 @@ internal sealed partial class Http1Connection
         long? writeLength = null;
         var writeChunked = false;
 
-        var declared = headers.ContentLength;
-        var hasTransferEncoding = headers.TryGetValue(HeaderNames.TransferEncoding, out var te);
+        // One pass over the application's headers finds the ones that shape the head (a lookup each cost a hash).
+        long? declared = null;
+        var hasTransferEncoding = false;
+        StringValues te = default;
+        var appConnection = false;
+        StringValues connectionValue = default;
+        var hasDate = false;
+        var hasServer = false;
+        foreach (var header in headers)
+        {
+            var name = header.Key;
+            switch (name.Length)
+            {
+                case 4:
+                    hasDate |= name.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
+                    break;
+                case 6:
+                    hasServer |= name.Equals(HeaderNames.Server, StringComparison.OrdinalIgnoreCase);
+                    break;
+                case 10:
+                    if (name.Equals(HeaderNames.Connection, StringComparison.OrdinalIgnoreCase))
+                    {
+                        appConnection = true;
+                        connectionValue = header.Value;
+                    }
+                    break;
+                case 14:
+                    if (name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+                        declared = headers.ContentLength;
+                    break;
+                case 17:
+                    if (name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase))
+                    {
+                        hasTransferEncoding = true;
+                        te = header.Value;
+                    }
+                    break;
+            }
+        }
         var omitContentLength = false;
         if (!bodyAllowed)
         {
@@ -379,7 +417,6 @@ internal sealed partial class Http1Connection
             SetClose(ConnectionEnd.CloseDelimitedResponse);
         }
 
-        var appConnection = headers.TryGetValue(HeaderNames.Connection, out var connectionValue);
         if (appConnection)
         {
             foreach (var v in connectionValue)
@@ -407,9 +444,9 @@ internal sealed partial class Http1Connection
             foreach (var value in header.Value)
                 w.WriteHeader(name, value ?? "");
         }
-        if (_config.DateHeader && !headers.ContainsKey(HeaderNames.Date))
+        if (_config.DateHeader && !hasDate)
             w.Write(_server.Heartbeat.DateHeaderLine);
-        if (_serverHeaderLine.Length != 0 && !headers.ContainsKey(HeaderNames.Server))
+        if (_serverHeaderLine.Length != 0 && !hasServer)
             w.Write(_serverHeaderLine);
         if (writeLength.HasValue)
         {

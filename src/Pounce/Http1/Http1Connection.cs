@@ -27,6 +27,9 @@ internal sealed partial class Http1Connection : RequestContext
     private readonly PipeWriter _output;
     private readonly byte[] _serverHeaderLine;
     private readonly string?[] _lastHeaderValues = new string?[KnownHeaders.Count];
+    // Known header names (one bit per KnownHeaders index, which has fewer than 64) this head carried, and carried twice.
+    private ulong _knownSeen;
+    private ulong _knownRepeated;
     private byte[]? _lineBuffer;
     private byte[] _lastTarget = [];
     private string _lastRawTarget = "";
@@ -167,6 +170,8 @@ internal sealed partial class Http1Connection : RequestContext
     private void ResetHeadState()
     {
         _bytesAfterHead = false;
+        _knownSeen = 0;
+        _knownRepeated = 0;
         _requestLineDone = false;
         _headerCount = 0;
         _headerBytes = 0;

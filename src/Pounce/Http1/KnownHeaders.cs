@@ -62,6 +62,7 @@ internal static class KnownHeaders
         HeaderNames.Trailer,
     ];
 
+    /// <summary>How many names are known: at most 64 (Http1Connection keeps one bit per name of a head).</summary>
     public static int Count => Names.Length;
 
     /// <summary>Index of the known header whose name equals <paramref name="name"/> ignoring case, or -1.</summary>
