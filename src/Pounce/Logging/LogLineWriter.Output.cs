@@ -10,6 +10,7 @@ public sealed partial class LogLineWriter
 
     private byte[]? _output;
     private int _outputUsed;
+    private LogShard[]? _active;
     private int _outputLines;
 
     private void Run()
@@ -86,37 +87,44 @@ public sealed partial class LogLineWriter
     /// </summary>
     private bool WriteQueued(long cutoff)
     {
-        var shards = _shards;
-        foreach (var shard in shards)
+        // The queues with lines to merge (on a many-core machine most are idle: the merge looks only at these).
+        var active = _active ??= new LogShard[_shards.Length];
+        var count = 0;
+        foreach (var shard in _shards)
         {
             lock (shard.Gate)
                 shard.TakeAll();
+            if (shard.Pending.Count > 0)
+                active[count++] = shard;
         }
 
         long lines = 0;
-        while (true)
+        while (count > 0)
         {
             // The queue whose next line is the oldest; its lines are in order (a queue's lines are appended under its lock).
-            LogShard? next = null;
+            var next = -1;
             var oldest = long.MaxValue;
-            foreach (var shard in shards)
+            for (var i = 0; i < count; i++)
             {
-                if (!shard.Pending.TryPeek(out var chunk))
-                    continue;
-                var stamp = chunk.NextStamp;
-                if (stamp <= cutoff && (next is null || stamp < oldest))
+                var stamp = active[i].Pending.Peek().NextStamp;
+                if (stamp <= cutoff && (next < 0 || stamp < oldest))
                 {
-                    next = shard;
+                    next = i;
                     oldest = stamp;
                 }
             }
-            if (next is null)
+            if (next < 0)
                 break;
-            var head = next.Pending.Peek();
+            var shard = active[next];
+            var head = shard.Pending.Peek();
             Gather(head.TakeNext());
             lines++;
             if (!head.HasUnread)
-                ReturnChunk(next.Pending.Dequeue());
+            {
+                ReturnChunk(shard.Pending.Dequeue());
+                if (shard.Pending.Count == 0)
+                    active[next] = active[--count];
+            }
         }
         if (lines == 0)
             return false;
