@@ -346,7 +346,12 @@ internal sealed class Connection : IThreadPoolWorkItem
     }
 
     /// <summary>Bytes of a request arrived: no longer idle.</summary>
-    public void LeaveIdle() => Interlocked.Exchange(ref _idle, 0);
+    public void LeaveIdle()
+    {
+        // Called again when the head is done: by then the flag is usually clear, and a read costs less than an exchange.
+        if (Volatile.Read(ref _idle) != 0)
+            Interlocked.Exchange(ref _idle, 0);
+    }
 
     /// <summary>Arms the deadline for the rest of a request head.</summary>
     public void SetHeaderDeadline()
