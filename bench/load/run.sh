@@ -179,6 +179,15 @@ start_server() {
 
 stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=; }
 
+# cpu_ticks: user + system CPU time of the server so far, in clock ticks (/proc/PID/stat fields 14 and 15).
+cpu_ticks() {
+  local stat
+  stat=$(cat "/proc/$SERVER_PID/stat" 2>/dev/null) || { echo null; return 0; }
+  stat=${stat##*) } # the command name may hold spaces: fields counted after it (field 3 is the first)
+  awk '{ print $12 + $13 }' <<<"$stat"
+}
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
 status_kb() { # field: VmHWM (peak RSS) or VmRSS (current RSS) of the server, in kB
   awk -v f="$1:" '$1 == f { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo null
 }
@@ -258,17 +267,20 @@ measure() {
   [[ ($base == h2 || $base == h2-m100 || $base == grpc) && $name == kestrel ]] && flags+=(--protocols http2)
   [[ $base == https || $base == h2tls || $base == h2tls-m100 ]] && flags+=(--tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem")
 
-  local alloc0=null alloc1=null
+  local alloc0=null alloc1=null cpu0=null cpu1=null
   if start_server "$name" "${flags[@]}"; then
     if (( is_h2 )); then
       (( WARMUP > 0 )) && h2_run "$path" "$WARMUP" "$h2conns" "$h2streams" "$h2data" > /dev/null
       alloc0=$(allocated_bytes "$name")
+      cpu0=$(cpu_ticks)
       result=$(h2_run "$path" "$DURATION" "$h2conns" "$h2streams" "$h2data")
     else
       (( WARMUP > 0 )) && wrk_run "$path" "$depth" "$WARMUP" "$script" > /dev/null
       alloc0=$(allocated_bytes "$name")
+      cpu0=$(cpu_ticks)
       result=$(wrk_run "$path" "$depth" "$DURATION" "$script")
     fi
+    cpu1=$(cpu_ticks)
     alloc1=$(allocated_bytes "$name")
     hwm=$(status_kb VmHWM); [[ -n $hwm ]] || hwm=null
     stop_server
@@ -280,17 +292,21 @@ measure() {
   if [[ -n $result ]]; then
     jq -c -n --arg g "$group" --arg s "$scenario" --arg n "$name" --arg v "$variant" --argjson r "$round" \
       --argjson w "$result" --argjson hwm "$hwm" --argjson lines "$loglines" --argjson a0 "$alloc0" --argjson a1 "$alloc1" \
+      --argjson c0 "$cpu0" --argjson c1 "$cpu1" --argjson tck "$CLK_TCK" \
       '{group: $g, scenario: $s, server: $n, variant: $v, round: $r, ok: true,
         rps: $w.rps, requests: $w.requests,
+        cpu_us_per_request: (if $c0 == null or $c1 == null or $w.requests == 0 then null
+                             else (($c1 - $c0) * 1000000 / $tck / $w.requests * 100 | round) / 100 end),
         alloc_bytes_per_request: (if $a0 == null or $a1 == null or $w.requests == 0 then null
                                   else (($a1 - $a0) / $w.requests | round) end),
         p99_ms: (if $w.p99_us == null then null else $w.p99_us / 1000 end),
         p50_ms: (if $w.p50_us == null then null else $w.p50_us / 1000 end),
         errors: $w.errors, error_count: ($w.errors | add), peak_rss_kb: $hwm, log_lines: $lines}' >> "$RUNS"
-    log "$(printf '%-10s %-9s %-7s round %d: %10.0f req/s  p99 %s ms  peak RSS %s kB  errors %s  alloc/req %s B' \
+    log "$(printf '%-10s %-9s %-7s round %d: %10.0f req/s  p99 %s ms  peak RSS %s kB  errors %s  alloc/req %s B  cpu/req %s us' \
       "$scenario" "$name" "$variant" "$round" "$(jq -r .rps <<<"$result")" \
       "$(jq -r 'if .p99_us == null then "n/a" else .p99_us / 1000 end' <<<"$result")" "$hwm" \
-      "$(jq -r '.errors | add' <<<"$result")" "$(tail -n1 "$RUNS" | jq -r '.alloc_bytes_per_request // "n/a"')")"
+      "$(jq -r '.errors | add' <<<"$result")" "$(tail -n1 "$RUNS" | jq -r '.alloc_bytes_per_request // "n/a"')" \
+      "$(tail -n1 "$RUNS" | jq -r '.cpu_us_per_request // "n/a"')")"
   else
     jq -c -n --arg g "$group" --arg s "$scenario" --arg n "$name" --arg v "$variant" --argjson r "$round" \
       '{group: $g, scenario: $s, server: $n, variant: $v, round: $r, ok: false}' >> "$RUNS"

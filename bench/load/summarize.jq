@@ -18,6 +18,12 @@ def pairwise($runs; num; den):
   | [ $runs[] | select(.ok and den) ] as $d
   | [ $n[] as $a | $d[] | select(.round == $a.round and .rps > 0) | $a.rps / .rps ];
 
+# Per-round ratio of server CPU per request, Kestrel's over Pounce's (above 1: Pounce spent less CPU per request).
+def pairwise_cpu($runs):
+  [ $runs[] | select(.ok and .server == "pounce" and .cpu_us_per_request != null and .cpu_us_per_request > 0) ] as $p
+  | [ $runs[] | select(.ok and .server == "kestrel" and .cpu_us_per_request != null) ] as $k
+  | [ $p[] as $a | $k[] | select(.round == $a.round) | .cpu_us_per_request / $a.cpu_us_per_request ];
+
 def side_summary($runs):
   ($runs | map(select(.ok))) as $ok
   | {
@@ -26,6 +32,7 @@ def side_summary($runs):
       median_rps: ($ok | map(.rps) | median | round_to(0)),
       median_p99_ms: ($ok | map(.p99_ms) | median | round_to(3)),
       median_alloc_bytes_per_request: ($ok | map(.alloc_bytes_per_request) | median | round_to(0)),
+      median_cpu_us_per_request: ($ok | map(.cpu_us_per_request) | median | round_to(2)),
       max_peak_rss_mb: ($ok | map(.peak_rss_kb) | map(select(. != null)) | if length == 0 then null else max / 1024 end | round_to(1)),
       errors: (if ($ok | length) == 0 then null else ($ok | map(.error_count // 0) | add) end)
     };
@@ -44,6 +51,7 @@ def side_summary($runs):
           scenario: $s,
           servers: ($settings.servers | map(. as $n | { key: $n, value: side_summary($sr | map(select(.server == $n))) }) | from_entries),
           pounce_over_kestrel: ($ratios | median | round_to(3)),
+          cpu_kestrel_over_pounce: (pairwise_cpu($sr) | median | round_to(3)),
           ratios: ($ratios | map(round_to(3)))
         }
     ],
