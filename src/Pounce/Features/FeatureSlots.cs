@@ -47,6 +47,11 @@ internal static class FeatureSlots
         typeof(IHttpWebSocketFeature),
     ];
 
+    public const int Request = 0;
+    public const int Response = 1;
+    public const int ResponseBody = 2;
+    public const int Connection = 3;
+    public const int RequestLifetime = 5;
     public const int ResponseTrailers = 9;
     public const int RequestTrailers = 10;
     public const int Upgrade = 12;

@@ -1,5 +1,7 @@
 using System.Collections;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
 
 namespace Pounce.Features;
 
@@ -71,6 +73,19 @@ public abstract partial class RequestContext
     /// <summary><see cref="IFeatureCollection.Get{TFeature}"/> without the generic interface dispatch (for wrappers).</summary>
     internal TFeature? GetFeature<TFeature>()
     {
+        // The features the framework asks for on every request, served by this object unless the application replaced
+        // them: found by comparing types (no per-type static to look up) and returned without a cast.
+        var common = CommonSlot<TFeature>();
+        if (common >= 0)
+        {
+            var set = _slots[common];
+            if (set is null)
+            {
+                object self = this;
+                return Unsafe.As<object, TFeature>(ref self);
+            }
+            return set is TFeature replaced ? replaced : default;
+        }
         var slot = FeatureSlots.Of<TFeature>.Index;
         if (slot >= 0)
         {
@@ -80,6 +95,18 @@ public abstract partial class RequestContext
         var found = ((IFeatureCollection)this)[typeof(TFeature)];
         return found is TFeature t ? t : default;
     }
+
+    // Slots whose default is this object (see DefaultFeature), for the feature types hosting, routing and the endpoint
+    // ask for on every request; -1 for any other type.
+    private static int CommonSlot<TFeature>() =>
+        typeof(TFeature) == typeof(IHttpRequestFeature) ? FeatureSlots.Request
+        : typeof(TFeature) == typeof(IHttpResponseFeature) ? FeatureSlots.Response
+        : typeof(TFeature) == typeof(IHttpResponseBodyFeature) ? FeatureSlots.ResponseBody
+        : typeof(TFeature) == typeof(IHttpRequestLifetimeFeature) ? FeatureSlots.RequestLifetime
+        : typeof(TFeature) == typeof(IHttpConnectionFeature) ? FeatureSlots.Connection
+        : typeof(TFeature) == typeof(IEndpointFeature) ? FeatureSlots.Endpoint
+        : typeof(TFeature) == typeof(IRouteValuesFeature) ? FeatureSlots.RouteValues
+        : -1;
 
     IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
     {

@@ -111,4 +111,37 @@ public sealed class FeatureSlotTests
                 response.BodyText);
         }
     }
+    [Fact]
+    public async Task CommonFeatures_AreTheContext_UntilReplacedOrRemoved_AndComeBackOnTheNextRequest()
+    {
+        // Request, response, response body, lifetime and connection features are answered without a lookup when the
+        // application has not touched them; a replacement (compression middleware replacing the body feature) or a
+        // removal must still be what Get returns, for this request only.
+        await using var server = await TestServer.StartAsync(ctx =>
+        {
+            var features = ctx.Features;
+            var self = features.Get<IHttpRequestFeature>()!;
+            var report = new List<string>
+            {
+                $"same={ReferenceEquals(self, features.Get<IHttpResponseFeature>()) && ReferenceEquals(self, features.Get<IHttpResponseBodyFeature>()) && ReferenceEquals(self, features.Get<IHttpRequestLifetimeFeature>()) && ReferenceEquals(self, features.Get<IHttpConnectionFeature>())}",
+            };
+            if (ctx.Request.Path == "/change")
+            {
+                var body = new StreamResponseBodyFeature(Stream.Null);
+                features.Set<IHttpResponseBodyFeature>(body);
+                features.Set<IHttpConnectionFeature>(null);
+                report.Add($"body-replaced={ReferenceEquals(features.Get<IHttpResponseBodyFeature>(), body)}");
+                report.Add($"connection-removed={features.Get<IHttpConnectionFeature>() is null}");
+                report.Add($"request-kept={ReferenceEquals(features.Get<IHttpRequestFeature>(), self)}");
+                features.Set<IHttpResponseBodyFeature>((IHttpResponseBodyFeature)self); // the answer goes out normally
+            }
+            return ctx.Response.WriteAsync(string.Join(' ', report));
+        });
+
+        await using var client = await server.ConnectAsync();
+        await client.SendAsync("GET /change HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal("same=True body-replaced=True connection-removed=True request-kept=True", (await client.ReadResponseAsync()).BodyText);
+        await client.SendAsync("GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal("same=True", (await client.ReadResponseAsync()).BodyText);
+    }
 }
