@@ -152,6 +152,7 @@ internal sealed partial class Http2Stream
         {
             if (!reader.TryRead(out result))
             {
+                await SendHeldOutputAsync();
                 // Waiting for the client: the heartbeat enforces the data rate and BodyReadTimeout (see CheckBodyDeadline).
                 Volatile.Write(ref _bodyWaitDeadline, _tunnel is null ? BeginBodyWait(Environment.TickCount64, out _bodyWaitExpiry) : 0);
                 try

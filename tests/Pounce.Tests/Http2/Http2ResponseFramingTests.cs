@@ -232,4 +232,62 @@ public sealed class Http2ResponseFramingTests
             Assert.Equal(streams, bodies.Count);
         },
         c => c.Http2MaxConcurrentStreams = 200);
+
+    [Fact]
+    public async Task FlushedBodyWithoutContentLength_WhileSynchronous_IsHeadersAndOneDataWithEndStream()
+    {
+        // What a minimal API's string result does: write, flush, return (no Content-Length, no await that waits).
+        var framing = await GetFramingAsync(ctx => ctx.Response.WriteAsync("Hello, World!"));
+        Assert.Equal("Headers, Data(13)+ES", framing);
+    }
+
+    [Fact]
+    public async Task FlushedBodyWithoutContentLength_ThenWaiting_IsSentAtOnce_ThenTheEnd()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(async ctx =>
+        {
+            await ctx.Response.WriteAsync("hello");
+            await release.Task; // e.g. a server-sent event stream waiting for its next event
+        });
+        try
+        {
+            await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+            await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+            var data = await raw.ExpectAsync(f => f.StreamId == 1 && f.Type == Http2FrameType.Data, "the body while the application waits");
+            Assert.Equal("hello", Encoding.ASCII.GetString(data.Payload));
+            Assert.False(data.Has(Http2FrameFlags.EndStream));
+            release.TrySetResult();
+            Assert.Equal("Data(0)+ES", Describe(await ReadStreamAsync(raw, 1)));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task FlushedBodyWithoutContentLength_ThenASynchronousBodyRead_IsSentBeforeTheReadWaits()
+    {
+        // The client sends its body only once it has the response's first bytes: a held flush would deadlock them.
+        await using var server = await TestServer.StartAsync(ctx =>
+        {
+            ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+            ctx.Response.Body.Write("ready"u8);
+            ctx.Response.Body.Flush();
+            var buffer = new byte[16];
+            var n = ctx.Request.Body.Read(buffer);
+            ctx.Response.Body.Write(buffer.AsSpan(0, n));
+            return Task.CompletedTask;
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, false, Http2RawClient.Post());
+        var first = await raw.ExpectAsync(f => f.StreamId == 1 && f.Type == Http2FrameType.Data, "the flushed bytes before the request body");
+        Assert.Equal("ready", Encoding.ASCII.GetString(first.Payload));
+        await raw.SendDataAsync(1, "ping"u8.ToArray(), endStream: true);
+        var rest = new StringBuilder();
+        foreach (var frame in await ReadStreamAsync(raw, 1))
+            rest.Append(Encoding.ASCII.GetString(frame.Payload));
+        Assert.Equal("ping", rest.ToString());
+    }
 }
