@@ -231,9 +231,9 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     {
         try
         {
+            // Done with this request once it returns (it left the connection's table and went back to the pool): the
+            // object may already serve the next stream.
             await RunAsync();
-            // Done with this request (it left the connection's table): the object may serve the next stream at once.
-            _connection.ReturnStream(this);
         }
         catch (Exception ex)
         {
@@ -286,7 +286,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         _logSlot.Exit();
         DiscardBufferedBody();
         _body.Reader.Complete();
-        await _connection.OnStreamFinishedAsync(this);
+        await _connection.OnStreamFinishedAsync(this, handedOver);
     }
 
     private async ValueTask<bool> CompleteResponseAsync(Exception? appError)
