@@ -83,12 +83,13 @@ internal sealed partial class Http2Connection
         var length = data.FlowControlledLength;
         if (id % 2 == 0 || IsIdle(id))
             throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "DATA on an idle stream.");
+        Http2Stream? stream;
         lock (_sync)
         {
             if (!_receiveWindow.TryConsume(length))
                 throw Http2ProtocolException.Connection(Http2ErrorCode.FlowControlError, "DATA beyond the connection window.");
+            stream = _table.Find(id);
         }
-        var stream = FindStream(id);
         if (stream is null || stream.IsReset)
         {
             CreditConnection(length);
