@@ -361,7 +361,7 @@ internal sealed partial class Http2Connection
             stream.MarkRequestEnded();
             stream.CompleteBody();
         }
-        StartStream(id, stream);
+        StartStream(id, stream, afterInput: true);
         if (_config.MaxRequestsPerConnection > 0 && _sequence >= _config.MaxRequestsPerConnection && !_draining)
         {
             // Like HTTP/1.1's last request: GOAWAY with this stream as the last one, then drain.

@@ -5,8 +5,14 @@ namespace Pounce.Http2;
 /// <summary>The connection's side of its streams: starting them, what they call while they run, and their end.</summary>
 internal sealed partial class Http2Connection
 {
-    /// <summary>Registers an open stream (the first one ends the connection's idle wait) and runs the app on it.</summary>
-    private void StartStream(int id, Http2Stream stream)
+    /// <summary>
+    /// Registers an open stream (the first one ends the connection's idle wait) and runs the app on it: at once, or,
+    /// when <paramref name="afterInput"/> (the read loop), once the input in hand is processed
+    /// (<see cref="RunStartedStreams"/>), so that a request's DATA that came with its HEADERS is in its body pipe
+    /// before the application reads it: the application then need not wait (and its response may be held and sent in
+    /// one write with the end of the stream).
+    /// </summary>
+    private void StartStream(int id, Http2Stream stream, bool afterInput = false)
     {
         lock (_sync)
         {
@@ -17,7 +23,19 @@ internal sealed partial class Http2Connection
             }
         }
         Interlocked.Increment(ref _runningStreams);
-        ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
+        if (afterInput)
+            _startedStreams.Add(stream);
+        else
+            ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
+    }
+
+    /// <summary>Read loop: runs the applications of the streams started in the input processed so far (always, also when it failed).</summary>
+    private void RunStartedStreams()
+    {
+        var started = _startedStreams;
+        for (var i = 0; i < started.Count; i++)
+            ThreadPool.UnsafeQueueUserWorkItem(started[i], preferLocal: false);
+        started.Clear();
     }
 
     /// <summary>
