@@ -361,7 +361,8 @@ internal sealed partial class Http2Connection
             stream.MarkRequestEnded();
             stream.CompleteBody();
         }
-        StartStream(id, stream, afterInput: true);
+        // A request with a body starts once the input in hand is processed (its DATA may be in it); one without starts now.
+        StartStream(id, stream, afterInput: !_headerBlockEndStream);
         if (_config.MaxRequestsPerConnection > 0 && _sequence >= _config.MaxRequestsPerConnection && !_draining)
         {
             // Like HTTP/1.1's last request: GOAWAY with this stream as the last one, then drain.

@@ -7,10 +7,11 @@ internal sealed partial class Http2Connection
 {
     /// <summary>
     /// Registers an open stream (the first one ends the connection's idle wait) and runs the app on it: at once, or,
-    /// when <paramref name="afterInput"/> (the read loop), once the input in hand is processed
-    /// (<see cref="RunStartedStreams"/>), so that a request's DATA that came with its HEADERS is in its body pipe
-    /// before the application reads it: the application then need not wait (and its response may be held and sent in
-    /// one write with the end of the stream).
+    /// when <paramref name="afterInput"/> (the read loop, for a request with a body), once the input in hand is
+    /// processed (<see cref="RunStartedStreams"/>), so that a request's DATA that came with its HEADERS is in its body
+    /// pipe before the application reads it: the application then need not wait (and its response may be held and sent
+    /// in one write with the end of the stream). A request without a body starts at once: with many HEADERS in one read,
+    /// the first applications run while the read loop decodes the rest.
     /// </summary>
     private void StartStream(int id, Http2Stream stream, bool afterInput = false)
     {
