@@ -38,6 +38,12 @@ internal sealed class HpackDynamicTable
     /// <summary>Current maximum size in octets.</summary>
     public int MaxSize => _maxSize;
 
+    /// <summary>
+    /// Changes each time the table may have changed (an insertion, a new maximum size): an encoding made of references
+    /// into the table is still valid while this is unchanged.
+    /// </summary>
+    public int Version { get; private set; }
+
     /// <summary>Returns the name of the entry at the 1-based <paramref name="index"/> (1 = newest).</summary>
     public ReadOnlySpan<byte> GetName(int index)
     {
@@ -58,6 +64,7 @@ internal sealed class HpackDynamicTable
     /// </summary>
     public void Insert(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
+        Version++;
         long entrySize = (long)name.Length + value.Length + EntryOverhead;
         if (entrySize > _maxSize)
         {
@@ -87,6 +94,7 @@ internal sealed class HpackDynamicTable
     public void SetMaxSize(int maxSize)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxSize);
+        Version++;
         _maxSize = maxSize;
         EvictUntil(maxSize);
     }

@@ -19,6 +19,7 @@ internal sealed class Http2BufferPool : MemoryPool<byte>
     private readonly Stack<Block> _free = new();
     private readonly int _maxRetained;
     private long _lastRentTicks;
+    private Block? _spare; // one idle block kept outside the stack: a rent that follows a return takes it without the lock
 
     /// <summary>A pool that keeps at most <paramref name="maxRetained"/> idle blocks.</summary>
     public Http2BufferPool(int maxRetained)
@@ -36,7 +37,7 @@ internal sealed class Http2BufferPool : MemoryPool<byte>
         get
         {
             lock (_lock)
-                return _free.Count;
+                return _free.Count + (Volatile.Read(ref _spare) is null ? 0 : 1);
         }
     }
 
@@ -51,9 +52,14 @@ internal sealed class Http2BufferPool : MemoryPool<byte>
     /// <summary>A pooled block, typed (for owners that keep it as an array).</summary>
     public Block RentBlock()
     {
+        Volatile.Write(ref _lastRentTicks, Environment.TickCount64);
+        if (Interlocked.Exchange(ref _spare, null) is { } spare)
+        {
+            spare.Rented = true;
+            return spare;
+        }
         lock (_lock)
         {
-            _lastRentTicks = Environment.TickCount64;
             if (_free.TryPop(out var block))
             {
                 block.Rented = true;
@@ -66,18 +72,21 @@ internal sealed class Http2BufferPool : MemoryPool<byte>
     /// <summary>Heartbeat: drops the idle blocks when nothing was rented for <paramref name="idleMilliseconds"/>.</summary>
     public void Trim(long now, long idleMilliseconds)
     {
+        if (now - Volatile.Read(ref _lastRentTicks) < idleMilliseconds)
+            return;
+        Interlocked.Exchange(ref _spare, null);
         lock (_lock)
-        {
-            if (_free.Count > 0 && now - _lastRentTicks >= idleMilliseconds)
-                _free.Clear();
-        }
+            _free.Clear();
     }
 
     private void Return(Block block)
     {
+        // The spare counts as one of the maxRetained idle blocks: the stack keeps one fewer.
+        if (_maxRetained > 0 && Interlocked.CompareExchange(ref _spare, block, null) is null)
+            return;
         lock (_lock)
         {
-            if (_free.Count < _maxRetained)
+            if (_free.Count < _maxRetained - 1)
                 _free.Push(block);
         }
     }
@@ -85,6 +94,7 @@ internal sealed class Http2BufferPool : MemoryPool<byte>
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
+        Interlocked.Exchange(ref _spare, null);
         lock (_lock)
             _free.Clear();
     }

@@ -83,12 +83,13 @@ internal sealed partial class Http2Connection
         var length = data.FlowControlledLength;
         if (id % 2 == 0 || IsIdle(id))
             throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "DATA on an idle stream.");
+        Http2Stream? stream;
         lock (_sync)
         {
             if (!_receiveWindow.TryConsume(length))
                 throw Http2ProtocolException.Connection(Http2ErrorCode.FlowControlError, "DATA beyond the connection window.");
+            stream = _table.Find(id);
         }
-        var stream = FindStream(id);
         if (stream is null || stream.IsReset)
         {
             CreditConnection(length);
@@ -360,7 +361,8 @@ internal sealed partial class Http2Connection
             stream.MarkRequestEnded();
             stream.CompleteBody();
         }
-        StartStream(id, stream);
+        // A request with a body starts once the input in hand is processed (its DATA may be in it); one without starts now.
+        StartStream(id, stream, afterInput: !_headerBlockEndStream);
         if (_config.MaxRequestsPerConnection > 0 && _sequence >= _config.MaxRequestsPerConnection && !_draining)
         {
             // Like HTTP/1.1's last request: GOAWAY with this stream as the last one, then drain.

@@ -5,8 +5,15 @@ namespace Pounce.Http2;
 /// <summary>The connection's side of its streams: starting them, what they call while they run, and their end.</summary>
 internal sealed partial class Http2Connection
 {
-    /// <summary>Registers an open stream (the first one ends the connection's idle wait) and runs the app on it.</summary>
-    private void StartStream(int id, Http2Stream stream)
+    /// <summary>
+    /// Registers an open stream (the first one ends the connection's idle wait) and runs the app on it: at once, or,
+    /// when <paramref name="afterInput"/> (the read loop, for a request with a body), once the input in hand is
+    /// processed (<see cref="RunStartedStreams"/>), so that a request's DATA that came with its HEADERS is in its body
+    /// pipe before the application reads it: the application then need not wait (and its response may be held and sent
+    /// in one write with the end of the stream). A request without a body starts at once: with many HEADERS in one read,
+    /// the first applications run while the read loop decodes the rest.
+    /// </summary>
+    private void StartStream(int id, Http2Stream stream, bool afterInput = false)
     {
         lock (_sync)
         {
@@ -17,23 +24,32 @@ internal sealed partial class Http2Connection
             }
         }
         Interlocked.Increment(ref _runningStreams);
-        ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
+        if (afterInput)
+            _startedStreams.Add(stream);
+        else
+            ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
+    }
+
+    /// <summary>Read loop: runs the applications of the streams started in the input processed so far (always, also when it failed).</summary>
+    private void RunStartedStreams()
+    {
+        var started = _startedStreams;
+        for (var i = 0; i < started.Count; i++)
+            ThreadPool.UnsafeQueueUserWorkItem(started[i], preferLocal: false);
+        started.Clear();
     }
 
     /// <summary>
-    /// A finished stream object goes back to the connection's pool (see <see cref="Http2StreamTable{TStream}.Return"/>)
-    /// to serve a later stream: its request state, header collections, body pipe and hosting context are reused
-    /// instead of allocated. Streams reset or cut off by the connection's end, and extended CONNECT tunnels (the
-    /// application may still hold the tunnel stream), are not pooled.
+    /// Under the lock, as the stream leaves the table: a finished stream object goes back to the connection's pool (see
+    /// <see cref="Http2StreamTable{TStream}.Return"/>) to serve a later stream: its request state, header collections,
+    /// body pipe and hosting context are reused instead of allocated. Streams reset or cut off by the connection's end,
+    /// and extended CONNECT tunnels (the application may still hold the tunnel stream), are not pooled.
     /// </summary>
-    public void ReturnStream(Http2Stream stream)
+    private void ReturnStreamLocked(Http2Stream stream)
     {
-        lock (_sync)
-        {
-            if (IsClosed || stream.IsReset || stream.HasTunnel)
-                return;
-            _table.Return(stream, Environment.TickCount64);
-        }
+        if (IsClosed || stream.IsReset || stream.HasTunnel)
+            return;
+        _table.Return(stream, Environment.TickCount64);
     }
 
     /// <summary>A stream's work item is over (application, response, bookkeeping): the last thing it does.</summary>
@@ -101,15 +117,12 @@ internal sealed partial class Http2Connection
     public void OnFlowControlStall(Http2Stream stream) => FailFromOutside(Connections.ConnectionEnd.FlowControlStall, Http2ErrorCode.EnhanceYourCalm);
 
     /// <summary>The stream's response is done (or lost): counts it and reports the request's end.</summary>
+    /// <remarks>The connection's counters (<c>requests_served</c>, <c>total_bytes_sent</c>) are added when the stream
+    /// leaves the table (<see cref="OnStreamFinishedAsync"/>), under the lock taken there anyway: only
+    /// <c>ConnectionCompleted</c> reports them, after every stream finished.</remarks>
     public void OnStreamEnding(Http2Stream stream, bool handedOver)
     {
         var info = stream.RequestInfo;
-        lock (_sync)
-        {
-            Info.TotalBytesSent += info.BytesSent;
-            if (handedOver)
-                Info.RequestsServed++;
-        }
         if (handedOver)
             _server.Emitter.ResponseCompleted(Info, info);
         else
@@ -120,9 +133,11 @@ internal sealed partial class Http2Connection
     /// The stream's application finished: the stream closes and its unread body returns to the window. A response
     /// complete before its request (RFC 9113 8.1) gets RST_STREAM(NO_ERROR) to stop the rest of the body; while the read
     /// loop is busy with frames already received, it writes that reset after them (so they are still checked against
-    /// the open stream's rules), otherwise the stream writes it now.
+    /// the open stream's rules), otherwise the stream writes it now. The response is counted on the connection
+    /// (<paramref name="handedOver"/>: answered, see <see cref="OnStreamEnding"/>) and the stream object goes back to
+    /// the pool, all under one lock: from then on the object may serve another stream.
     /// </summary>
-    public async ValueTask OnStreamFinishedAsync(Http2Stream stream)
+    public async ValueTask OnStreamFinishedAsync(Http2Stream stream, bool handedOver)
     {
         var id = stream.StreamId;
         var resetNow = false;
@@ -148,6 +163,10 @@ internal sealed partial class Http2Connection
                 _table.RememberEnd(id, stream.ResetByClient ? Http2StreamEnd.ResetByClient : Http2StreamEnd.Closed);
             }
             last = _table.Count == 0;
+            Info.TotalBytesSent += stream.RequestInfo.BytesSent;
+            if (handedOver)
+                Info.RequestsServed++;
+            ReturnStreamLocked(stream);
         }
         var increment = credit > 0 ? TakeConnectionCredit(credit) : 0;
         if ((resetNow || increment > 0) && !IsClosed)

@@ -35,6 +35,7 @@ internal sealed partial class Http2Connection
     private readonly long _connectionReceiveTarget;
     private readonly H2cUpgradeRequest? _upgrade;
     private readonly Http2BufferPool _buffers;
+    private readonly List<Http2Stream> _startedStreams = new(); // read loop: started in the input in hand, not yet running
 
     // Read-loop state.
     private bool _settingsReceived;
@@ -293,7 +294,10 @@ internal sealed partial class Http2Connection
                 {
                     ProcessFrame(frame);
                     if (_control.WrittenCount > 16 * 1024)
+                    {
+                        RunStartedStreams();
                         await _writer.FlushControlAsync();
+                    }
                     if (IsClosed)
                         break;
                 }
@@ -301,6 +305,7 @@ internal sealed partial class Http2Connection
             finally
             {
                 _input.AdvanceTo(buffer.Start, buffer.End);
+                RunStartedStreams();
             }
             if (TakeEarlyResets())
             {

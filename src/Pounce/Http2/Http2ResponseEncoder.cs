@@ -14,6 +14,7 @@ internal sealed class Http2ResponseEncoder
 {
     private readonly HpackEncoder _encoder = new();
     private readonly ArrayBufferWriter<byte> _block = new(1024);
+    private readonly Http2HeadCache _headCache = new();
     private readonly byte[] _serverHeaderValue;
     private readonly Transport.Heartbeat? _dateSource;
     private int _pendingPeerTableSize = -1;
@@ -37,9 +38,19 @@ internal sealed class Http2ResponseEncoder
     /// The block is valid until the next call. The collections are taken as <see cref="HeaderDictionary"/>, not the
     /// interface: its struct enumerator allocates nothing per response.
     /// </summary>
+    /// <remarks>A head like the previous one, while the dynamic table is unchanged, is the previous block replayed
+    /// (<see cref="Http2HeadCache"/>).</remarks>
     public ReadOnlySpan<byte> EncodeHead(int status, HeaderDictionary headers, long? contentLength)
     {
         var dateLine = _dateSource is null ? default : _dateSource.DateHeaderLine; // "Date: ...\r\n"
+        ApplyPeerTableSize();
+        var table = _encoder.DynamicTable;
+        if (_encoder.HasPendingSizeUpdate)
+            _headCache.Clear(); // the block starts with the size update: never replayed
+        else if (_headCache.TryGet(status, headers, contentLength, dateLine, table.Version, out var cached))
+            return cached;
+        var cacheable = !_encoder.HasPendingSizeUpdate;
+        var version = table.Version;
         var block = Begin();
         _encoder.EncodeStatus(status, block);
         var mayCarryLength = status >= 200 && status != 204;
@@ -63,6 +74,10 @@ internal sealed class Http2ResponseEncoder
             length.TryFormat(digits, out var written, default, System.Globalization.CultureInfo.InvariantCulture);
             _encoder.EncodeHeader("content-length"u8, digits[..written], block);
         }
+        if (cacheable && table.Version == version)
+            _headCache.Store(status, headers, contentLength, dateLine, version, block.WrittenSpan);
+        else
+            _headCache.Clear();
         return block.WrittenSpan;
     }
 
@@ -84,11 +99,18 @@ internal sealed class Http2ResponseEncoder
     {
         var block = _block;
         block.ResetWrittenCount();
+        ApplyPeerTableSize();
+        _encoder.BeginHeaderBlock(block);
+        return block;
+    }
+
+    private void ApplyPeerTableSize()
+    {
+        if (Volatile.Read(ref _pendingPeerTableSize) < 0)
+            return;
         var size = Interlocked.Exchange(ref _pendingPeerTableSize, -1);
         if (size >= 0)
             _encoder.SetPeerHeaderTableSize((uint)size);
-        _encoder.BeginHeaderBlock(block);
-        return block;
     }
 
     /// <summary>Fields of HTTP/1.1 connection management that HTTP/2 forbids (RFC 9113 8.2.2).</summary>

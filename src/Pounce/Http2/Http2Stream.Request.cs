@@ -127,12 +127,21 @@ internal sealed partial class Http2Stream
             _ = flush.AsTask();
     }
 
-    /// <summary>Read loop: END_STREAM arrived (after DATA or trailers).</summary>
+    /// <summary>
+    /// Read loop: END_STREAM arrived (after DATA or trailers, or on the HEADERS). A request that ended with its HEADERS
+    /// (and is no tunnel) has no body to read (<see cref="ReadBodyCoreAsync"/> returns 0 without the pipe), so its body
+    /// pipe is left untouched: no completing and resetting it (each takes the pipe's lock) for the many GETs.
+    /// </summary>
     public void CompleteBody()
     {
         if (RequestTrailerHeaders.Count > 0)
             RequestTrailersAvailable = true;
         _bodyWriterDone = true;
+        if (!CanHaveBody && ConnectProtocol is null && _tunnel is null)
+        {
+            _pipeUnused = true;
+            return;
+        }
         _body.Writer.Complete();
     }
 
@@ -152,6 +161,7 @@ internal sealed partial class Http2Stream
         {
             if (!reader.TryRead(out result))
             {
+                await SendHeldOutputAsync();
                 // Waiting for the client: the heartbeat enforces the data rate and BodyReadTimeout (see CheckBodyDeadline).
                 Volatile.Write(ref _bodyWaitDeadline, _tunnel is null ? BeginBodyWait(Environment.TickCount64, out _bodyWaitExpiry) : 0);
                 try

@@ -71,8 +71,39 @@ internal sealed partial class Http2Stream
     /// <summary>Whether a head, body bytes or the end of the stream wait to be sent.</summary>
     private bool HasPendingOutput => _headPending || _pendingEnd > _pendingStart || (_responseEnded && !_endStreamSent);
 
-    protected override ValueTask FlushOutputAsync(CancellationToken cancellationToken) =>
-        Volatile.Read(ref _flushState) == RunnerFlushing ? FlushGatedAsync(cancellationToken) : FlushCoreAsync(cancellationToken);
+    /// <summary>Pending response bytes up to which an application's flush is held while it runs synchronously.</summary>
+    internal const int FlushHoldLimit = 16 * 1024;
+
+    protected override ValueTask FlushOutputAsync(CancellationToken cancellationToken)
+    {
+        var state = Volatile.Read(ref _flushState);
+        if (state == RunnerFlushing)
+            return FlushGatedAsync(cancellationToken);
+        if (state != AppYielded && HoldFlush())
+            return default;
+        return FlushCoreAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The application flushes a response without a declared length while it still runs synchronously (it has not
+    /// waited for anything yet): a small response is held as a complete declared body is (see <see cref="DeferFlushUntilResponseEnd"/>), so that when the
+    /// application returns, its head, body and END_STREAM go out in one write (HEADERS, DATA with END_STREAM) instead of
+    /// HEADERS and DATA now and an empty DATA frame with END_STREAM later. When it waits for something instead, the
+    /// runner sends the held output at once; a body read that must wait for the client sends it first (the client may
+    /// wait for the response before it sends more), and past <see cref="FlushHoldLimit"/> pending bytes nothing is held.
+    /// Not for the runner's own final flush (the response ended) nor for a tunnel.
+    /// </summary>
+    private bool HoldFlush() =>
+        !_responseEnded && _tunnel is null && DeclaredResponseLength is null && _pendingEnd - _pendingStart <= FlushHoldLimit && DeferFlushUntilResponseEnd();
+
+    /// <summary>
+    /// Application thread, before a body read waits for the client: output held by <see cref="HoldFlush"/> is taken back
+    /// and sent now (a synchronous read would otherwise block the runner that sends it).
+    /// </summary>
+    private ValueTask SendHeldOutputAsync() =>
+        Volatile.Read(ref _flushState) == FlushHeld && Interlocked.CompareExchange(ref _flushState, AppRunning, FlushHeld) == FlushHeld
+            ? FlushCoreAsync(default)
+            : default;
 
     private async ValueTask FlushGatedAsync(CancellationToken cancellationToken)
     {

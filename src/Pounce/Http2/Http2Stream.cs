@@ -27,6 +27,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     private readonly Pipe _body;
     private bool _bodyUsed;
     private bool _bodyWriterDone;
+    private bool _pipeUnused; // the request ended with its HEADERS: its body pipe was never touched (see CompleteBody)
     private bool _validTarget;
     private bool _isHead;
 
@@ -108,13 +109,14 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         _resetCause = ConnectionEnd.None;
         _resetWrite = null;
         Volatile.Write(ref _reset, 0);
-        if (_bodyUsed)
+        if (_bodyUsed && !_pipeUnused)
         {
             // The previous request's application completed the reader when it finished; the writer is ours.
             if (!_bodyWriterDone)
                 _body.Writer.Complete();
             _body.Reset();
         }
+        _pipeUnused = false; // a pipe left untouched by a bodiless request is as good as reset
         _bodyUsed = true;
         _bodyWriterDone = false;
         ConnectProtocol = null;
@@ -231,9 +233,9 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     {
         try
         {
+            // Done with this request once it returns (it left the connection's table and went back to the pool): the
+            // object may already serve the next stream.
             await RunAsync();
-            // Done with this request (it left the connection's table): the object may serve the next stream at once.
-            _connection.ReturnStream(this);
         }
         catch (Exception ex)
         {
@@ -285,8 +287,9 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
         }
         _logSlot.Exit();
         DiscardBufferedBody();
-        _body.Reader.Complete();
-        await _connection.OnStreamFinishedAsync(this);
+        if (!_pipeUnused)
+            _body.Reader.Complete();
+        await _connection.OnStreamFinishedAsync(this, handedOver);
     }
 
     private async ValueTask<bool> CompleteResponseAsync(Exception? appError)
@@ -493,6 +496,7 @@ internal sealed partial class Http2Stream : RequestContext, IHttp2StreamIdFeatur
     /// <summary>Read loop only (or the connection's end): no more body will come.</summary>
     public void FailBody(Exception error)
     {
+        _pipeUnused = false;
         _bodyWriterDone = true;
         _body.Writer.Complete(error);
     }

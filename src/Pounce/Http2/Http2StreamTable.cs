@@ -136,7 +136,7 @@ internal sealed class Http2StreamTable<TStream> where TStream : class
         ref var entry = ref EndedSlot(streamId, out var exists);
         if (!exists)
         {
-            Insert(streamId, new Http2EndedStream { End = end });
+            InsertUnknown(streamId, new Http2EndedStream { End = end });
         }
         else if (end > entry.End)
         {
@@ -202,6 +202,17 @@ internal sealed class Http2StreamTable<TStream> where TStream : class
         entry = ref CollectionsMarshal.GetValueRefOrNullRef(_endedBefore, streamId);
         exists = !Unsafe.IsNullRef(ref entry);
         return ref entry;
+    }
+
+    /// <summary><see cref="Insert"/> of an id neither generation holds (the common case: a stream just ended).</summary>
+    private void InsertUnknown(int streamId, in Http2EndedStream entry)
+    {
+        if (_ended.Count >= EndedStreamMemory)
+        {
+            (_ended, _endedBefore) = (_endedBefore, _ended);
+            _ended.Clear();
+        }
+        _ended[streamId] = entry;
     }
 
     private void Insert(int streamId, in Http2EndedStream entry)

@@ -44,6 +44,41 @@ public sealed class Http2BufferPoolTests
     }
 
     [Fact]
+    public void TheSpareBlock_CountsAmongTheRetained()
+    {
+        using var one = new Http2BufferPool(maxRetained: 1);
+        var blocks = new[] { one.RentBlock(), one.RentBlock() };
+        foreach (var block in blocks)
+            block.Dispose();
+        Assert.Equal(1, one.Retained);
+
+        using var none = new Http2BufferPool(maxRetained: 0);
+        none.RentBlock().Dispose();
+        Assert.Equal(0, none.Retained);
+    }
+
+    [Fact]
+    public void RentAndReturnOnSeveralThreads_NeverHandOutABlockTwice()
+    {
+        using var pool = new Http2BufferPool(maxRetained: 4);
+        var inUse = new System.Collections.Concurrent.ConcurrentDictionary<Http2BufferPool.Block, bool>();
+        var twice = 0;
+        Parallel.For(0, 4, _ =>
+        {
+            for (var i = 0; i < 20_000; i++)
+            {
+                var block = pool.RentBlock();
+                if (!inUse.TryAdd(block, true))
+                    Interlocked.Increment(ref twice);
+                inUse.TryRemove(block, out var _);
+                block.Dispose();
+            }
+        });
+        Assert.Equal(0, twice);
+        Assert.InRange(pool.Retained, 1, 4);
+    }
+
+    [Fact]
     public void LargerRequests_GetTheirOwnBuffer()
     {
         using var pool = new Http2BufferPool(maxRetained: 2);

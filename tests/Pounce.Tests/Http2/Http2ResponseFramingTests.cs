@@ -232,4 +232,94 @@ public sealed class Http2ResponseFramingTests
             Assert.Equal(streams, bodies.Count);
         },
         c => c.Http2MaxConcurrentStreams = 200);
+
+    [Fact]
+    public async Task FlushedBodyWithoutContentLength_WhileSynchronous_IsHeadersAndOneDataWithEndStream()
+    {
+        // What a minimal API's string result does: write, flush, return (no Content-Length, no await that waits).
+        var framing = await GetFramingAsync(ctx => ctx.Response.WriteAsync("Hello, World!"));
+        Assert.Equal("Headers, Data(13)+ES", framing);
+    }
+
+    [Fact]
+    public async Task FlushedBodyWithoutContentLength_ThenWaiting_IsSentAtOnce_ThenTheEnd()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(async ctx =>
+        {
+            await ctx.Response.WriteAsync("hello");
+            await release.Task; // e.g. a server-sent event stream waiting for its next event
+        });
+        try
+        {
+            await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+            await raw.SendHeadersAsync(1, true, Http2RawClient.Get());
+            var data = await raw.ExpectAsync(f => f.StreamId == 1 && f.Type == Http2FrameType.Data, "the body while the application waits");
+            Assert.Equal("hello", Encoding.ASCII.GetString(data.Payload));
+            Assert.False(data.Has(Http2FrameFlags.EndStream));
+            release.TrySetResult();
+            Assert.Equal("Data(0)+ES", Describe(await ReadStreamAsync(raw, 1)));
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task FlushedBodyWithoutContentLength_ThenASynchronousBodyRead_IsSentBeforeTheReadWaits()
+    {
+        // The client sends its body only once it has the response's first bytes: a held flush would deadlock them.
+        await using var server = await TestServer.StartAsync(ctx =>
+        {
+            ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+            ctx.Response.Body.Write("ready"u8);
+            ctx.Response.Body.Flush();
+            var buffer = new byte[16];
+            var n = ctx.Request.Body.Read(buffer);
+            ctx.Response.Body.Write(buffer.AsSpan(0, n));
+            return Task.CompletedTask;
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        await raw.SendHeadersAsync(1, false, Http2RawClient.Post());
+        var first = await raw.ExpectAsync(f => f.StreamId == 1 && f.Type == Http2FrameType.Data, "the flushed bytes before the request body");
+        Assert.Equal("ready", Encoding.ASCII.GetString(first.Payload));
+        await raw.SendDataAsync(1, "ping"u8.ToArray(), endStream: true);
+        var rest = new StringBuilder();
+        foreach (var frame in await ReadStreamAsync(raw, 1))
+            rest.Append(Encoding.ASCII.GetString(frame.Payload));
+        Assert.Equal("ping", rest.ToString());
+    }
+
+    [Fact]
+    public async Task RequestWithItsBodyInOneSend_IsReadWithoutWaiting_AndAnsweredInOneWrite()
+    {
+        // A unary gRPC call's shape: HEADERS and DATA(END_STREAM) arrive together. The application starts once the input
+        // in hand is processed, so its body is there: reading it does not wait, and the answer (no Content-Length,
+        // trailers) goes out as HEADERS, DATA, trailers with END_STREAM, without an empty DATA frame. (Whether the read
+        // waited is a race the server decides: an application started before the DATA was processed only sometimes
+        // reads first, so a regression there shows as an intermittent failure of the first check, not a certain one.)
+        var readWaited = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(async ctx =>
+        {
+            var buffer = new byte[64];
+            var read = ctx.Request.Body.ReadAsync(buffer);
+            readWaited.TrySetResult(!read.IsCompleted);
+            var n = await read;
+            while (await ctx.Request.Body.ReadAsync(buffer.AsMemory(n)) is > 0 and var more)
+                n += more;
+            ctx.Response.AppendTrailer("grpc-status", "0");
+            await ctx.Response.Body.WriteAsync(buffer.AsMemory(0, n));
+        });
+        await using var raw = await Http2RawClient.ConnectAsync(server.Port);
+        var block = raw.Encode([.. Http2RawClient.Post(), ("content-type", "application/grpc"), ("te", "trailers")]);
+        await raw.SendFrameAsync(w =>
+        {
+            Http2FrameWriter.WriteHeaders(w, 1, block, endStream: false, endHeaders: true);
+            Http2FrameWriter.WriteData(w, 1, "hello"u8, endStream: true);
+        });
+        var frames = await ReadStreamAsync(raw, 1);
+        Assert.False(await readWaited.Task.WaitAsync(Http2RawClient.Timeout), "the body read waited although the body came with the HEADERS");
+        Assert.Equal("Headers, Data(5), Headers+ES", Describe(frames));
+    }
 }
