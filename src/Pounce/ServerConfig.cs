@@ -33,6 +33,12 @@ public sealed class ServerConfig
     public int Backlog { get; set; } = 2048;
 
     /// <summary>
+    /// Linux: a connection receives only once epoll reports its socket readable, one <c>recv</c> per request instead of
+    /// .NET's try-then-wait (two). False uses the socket's own receive (as on other systems). Default true.
+    /// </summary>
+    public bool EpollReceive { get; set; } = true;
+
+    /// <summary>
     /// Protocols served on endpoints that do not choose their own (Kestrel's <c>ListenOptions.Protocols</c>):
     /// <c>Http1AndHttp2</c> (the first bytes, or ALPN on TLS, decide), <c>Http1</c> or <c>Http2</c> (prior knowledge
     /// only: any other first bytes get GOAWAY PROTOCOL_ERROR). HTTP/3 is not served (a start-up error). Default

@@ -40,15 +40,19 @@ internal sealed class SocketTransport : IDuplexPipe
     private readonly Pipe _output;
     private readonly CancellationTokenSource _closed = new();
     private readonly List<ArraySegment<byte>> _gather = new(16);
+    private readonly EpollEngine? _engine;
+    private EpollReceiver? _receiver;
     private Task _receiveTask = Task.CompletedTask;
     private Task _sendTask = Task.CompletedTask;
     private int _peerClose;
     private long _sendStartedTicks;
     private int _closedSignalled;
 
-    public SocketTransport(Socket socket)
+    /// <summary>A transport over <paramref name="socket"/>; with a null <paramref name="engine"/> it receives with the socket's own receive.</summary>
+    public SocketTransport(Socket socket, EpollEngine? engine)
     {
         _socket = socket;
+        _engine = engine;
         // The writer (the protocol) waits past 64 KiB unsent; the send loop runs as SendScheduler says.
         _output = new Pipe(_sendScheduler.CreateOptions());
     }
@@ -85,6 +89,7 @@ internal sealed class SocketTransport : IDuplexPipe
 
     public void Start()
     {
+        _receiver = _engine?.TryRegister(_socket);
         _receiveTask = ReceiveLoopAsync();
         _sendTask = SendLoopAsync();
     }
@@ -95,12 +100,27 @@ internal sealed class SocketTransport : IDuplexPipe
         Exception? error = null;
         try
         {
+            var receiver = _receiver;
             while (true)
             {
-                // Wait for data before taking a buffer, so idle connections hold no memory.
-                await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
-                var memory = writer.GetMemory(4096);
-                var read = await _socket.ReceiveAsync(memory, SocketFlags.None);
+                int read;
+                if (receiver is not null)
+                {
+                    // Wait for an edge before taking a buffer, so idle connections hold no memory.
+                    if (!receiver.IsReady)
+                        await receiver.WaitAsync();
+                    var memory = writer.GetMemory(4096);
+                    read = receiver.Receive(memory.Span);
+                    if (read < 0)
+                        continue;
+                }
+                else
+                {
+                    // Wait for data before taking a buffer, so idle connections hold no memory.
+                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                    var memory = writer.GetMemory(4096);
+                    read = await _socket.ReceiveAsync(memory, SocketFlags.None);
+                }
                 if (read == 0)
                 {
                     SetPeerClose(PeerClose.Fin);
@@ -261,6 +281,7 @@ internal sealed class SocketTransport : IDuplexPipe
         {
             // The socket may already be gone.
         }
+        _receiver?.Close();
         _socket.Dispose();
         SignalClosed();
     }
@@ -291,6 +312,7 @@ internal sealed class SocketTransport : IDuplexPipe
                     await Task.WhenAny(_receiveTask, Task.Delay(linger));
             }
         }
+        _receiver?.Close();
         _socket.Dispose();
         await _input.Reader.CompleteAsync();
         try

@@ -1,0 +1,128 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
+
+namespace Pounce.Transport;
+
+/// <summary>
+/// One socket's readiness, as <see cref="EpollEngine"/> reports it, and its receive: a receive only runs while the
+/// socket is known to hold bytes, and one that leaves room in its buffer ends that knowledge.
+/// </summary>
+/// <remarks>
+/// Readiness is a pair of counters: the engine counts edges, a receive that drained the socket records the count it
+/// started from. An edge that arrives during that receive moves the count past it, so the socket stays ready and the
+/// next receive looks (at worst finding nothing); no edge is ever lost. One reader at a time (the receive loop).
+/// </remarks>
+internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkItem
+{
+    private readonly EpollEngine _engine;
+    private readonly SafeSocketHandle _handle;
+    private readonly int _fd;
+    private ManualResetValueTaskSourceCore<bool> _core;
+    private int _edges = 1; // a new socket may already hold its first request
+    private int _drainedAt;
+    private int _waiting;
+    private int _closed;
+
+    internal EpollReceiver(EpollEngine engine, SafeSocketHandle handle, int fd, int slot, int generation)
+    {
+        _engine = engine;
+        _handle = handle;
+        _fd = fd;
+        Slot = slot;
+        Generation = generation;
+    }
+
+    /// <summary>The engine's table slot.</summary>
+    public int Slot { get; }
+
+    /// <summary>Tells this registration's events from a freed slot's stale ones.</summary>
+    public int Generation { get; }
+
+    /// <summary>Whether a receive may find bytes (or the end of the stream, or an error).</summary>
+    public bool IsReady => Volatile.Read(ref _edges) != _drainedAt;
+
+    /// <summary>Completes when <see cref="IsReady"/> may have become true (an edge, or <see cref="Close"/>).</summary>
+    public ValueTask WaitAsync()
+    {
+        _core.Reset();
+        Volatile.Write(ref _waiting, 1);
+        // An edge between the caller's check and the flag above found nobody waiting: look again.
+        if (IsReady && Interlocked.Exchange(ref _waiting, 0) == 1)
+            return ValueTask.CompletedTask;
+        return new ValueTask(this, _core.Version);
+    }
+
+    /// <summary>
+    /// Receives into <paramref name="buffer"/>: the count (0 at the peer's FIN), or -1 when the socket held nothing
+    /// after all (wait again). Throws <see cref="SocketException"/> for a reset or other failure, and
+    /// <see cref="SocketException"/> (OperationAborted) once closed.
+    /// </summary>
+    public int Receive(Span<byte> buffer)
+    {
+        if (Volatile.Read(ref _closed) != 0)
+            throw new SocketException((int)SocketError.OperationAborted);
+        var edges = Volatile.Read(ref _edges);
+        var added = false;
+        nint n;
+        int errno = 0;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            fixed (byte* p = buffer)
+                n = EpollNative.recv(_fd, p, (nuint)buffer.Length, EpollNative.MSG_DONTWAIT);
+            if (n < 0)
+                errno = Marshal.GetLastPInvokeError();
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new SocketException((int)SocketError.OperationAborted);
+        }
+        finally
+        {
+            if (added)
+                _handle.DangerousRelease();
+        }
+        if (n >= 0)
+        {
+            // Room left in the buffer: the socket is drained (a FIN, n == 0, stays readable: never drained).
+            if (n < buffer.Length && n > 0)
+                _drainedAt = edges;
+            return (int)n;
+        }
+        if (errno == EpollNative.EAGAIN)
+        {
+            _drainedAt = edges;
+            return -1;
+        }
+        if (errno == EpollNative.EINTR)
+            return -1;
+        throw new SocketException((int)EpollNative.ToSocketError(errno));
+    }
+
+    /// <summary>An edge (the engine's thread): wake the waiting receive on the thread pool.</summary>
+    public void OnReadable()
+    {
+        Interlocked.Increment(ref _edges);
+        if (Volatile.Read(ref _waiting) != 0 && Interlocked.Exchange(ref _waiting, 0) == 1)
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>Leaves the engine (before the socket is closed) and wakes a waiting receive, which then fails as aborted.</summary>
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+            return;
+        _engine.Unregister(this, _handle, _fd);
+        OnReadable();
+    }
+
+    void IThreadPoolWorkItem.Execute() => _core.SetResult(true);
+
+    void IValueTaskSource.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        => _core.OnCompleted(continuation, state, token, flags);
+}
