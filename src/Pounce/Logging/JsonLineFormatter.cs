@@ -174,11 +174,11 @@ internal static class JsonLineFormatter
     {
         if (!r.HasTrace)
             return;
-        Span<byte> hex = stackalloc byte[32];
-        var n = LogTimestamp.WriteHex(r.TraceId, hex);
-        w.WriteString(TraceId, hex[..n]);
-        n = LogTimestamp.WriteHex(r.SpanId, hex);
-        w.WriteString(SpanId, hex[..n]);
+        Span<byte> hex = stackalloc byte[34];
+        var n = LogTimestamp.WriteHex(r.TraceId, hex[1..]);
+        WriteSafeAscii(w, TraceId, hex, n);
+        n = LogTimestamp.WriteHex(r.SpanId, hex[1..]);
+        WriteSafeAscii(w, SpanId, hex, n);
     }
 
     /// <summary>Writes the access-log line of a request that ended with its own status (see the full overload).</summary>
@@ -325,16 +325,16 @@ internal static class JsonLineFormatter
 
     private static void WriteTimestamp(Utf8JsonWriter w, DateTime utc)
     {
-        Span<byte> ts = stackalloc byte[LogTimestamp.Iso8601Length];
-        LogTimestamp.WriteIso8601(utc, ts);
-        w.WriteString(Timestamp, ts);
+        Span<byte> ts = stackalloc byte[LogTimestamp.Iso8601Length + 2];
+        LogTimestamp.WriteIso8601(utc, ts[1..]);
+        WriteSafeAscii(w, Timestamp, ts, LogTimestamp.Iso8601Length);
     }
 
     private static void WriteRequestId(Utf8JsonWriter w, RequestInfo r)
     {
-        Span<byte> id = stackalloc byte[48];
-        if (r.TryFormatRequestId(id, out var n))
-            w.WriteString(RequestId, id[..n]);
+        Span<byte> id = stackalloc byte[50];
+        if (r.TryFormatRequestId(id[1..^1], out var n))
+            WriteSafeAscii(w, RequestId, id, n);
         else
             w.WriteString(RequestId, r.RequestId);
     }
@@ -365,6 +365,19 @@ internal static class JsonLineFormatter
 
     // Lone surrogates are replaced by U+FFFD by the encoder itself; property names go through the same path.
     private static void WriteSafe(Utf8JsonWriter w, JsonEncodedText name, string value) => w.WriteString(name, value);
+
+    /// <summary>
+    /// Writes a string value the server made itself from characters JSON never escapes (a timestamp, hex ids, a request
+    /// id): <paramref name="quoted"/> holds it from index 1, <paramref name="length"/> bytes, with room for a quote on
+    /// either side. Skips the escaping scan <see cref="Utf8JsonWriter.WriteString(JsonEncodedText, ReadOnlySpan{byte})"/> does.
+    /// </summary>
+    private static void WriteSafeAscii(Utf8JsonWriter w, JsonEncodedText name, Span<byte> quoted, int length)
+    {
+        quoted[0] = (byte)'"';
+        quoted[length + 1] = (byte)'"';
+        w.WritePropertyName(name);
+        w.WriteRawValue(quoted[..(length + 2)], skipInputValidation: true);
+    }
 
     private static void WriteSafe(Utf8JsonWriter w, string name, string value) => w.WriteString(name, value);
 }

@@ -14,24 +14,11 @@ internal static class LogTimestamp
     /// <summary>Writes <c>2026-02-12T10:15:30.123456Z</c> (27 bytes) into <paramref name="d"/>.</summary>
     public static void WriteIso8601(DateTime utc, Span<byte> d)
     {
-        if (utc.Kind == DateTimeKind.Local)
-            utc = utc.ToUniversalTime();
         _ = d[Iso8601Length - 1];
-        utc.Deconstruct(out int year, out int month, out int day);
-        var (hour, minute, second) = (utc.Hour, utc.Minute, utc.Second);
-        var micros = (int)(utc.Ticks % TimeSpan.TicksPerSecond / 10);
-        Digits4(d, year);
-        d[4] = (byte)'-';
-        Digits2(d[5..], month);
-        d[7] = (byte)'-';
-        Digits2(d[8..], day);
-        d[10] = (byte)'T';
-        Digits2(d[11..], hour);
-        d[13] = (byte)':';
-        Digits2(d[14..], minute);
-        d[16] = (byte)':';
-        Digits2(d[17..], second);
-        d[19] = (byte)'.';
+        var ticks = Utc(utc).Ticks;
+        var second = ticks / TimeSpan.TicksPerSecond;
+        Second(second).Iso.CopyTo(d);
+        var micros = (int)(ticks - second * TimeSpan.TicksPerSecond) / 10;
         Digits2(d[20..], micros / 10000);
         Digits2(d[22..], micros / 100 % 100);
         Digits2(d[24..], micros % 100);
@@ -41,24 +28,67 @@ internal static class LogTimestamp
     /// <summary>Writes <c>[12/Feb/2026:10:15:30 +0000]</c> (28 bytes) into <paramref name="d"/>.</summary>
     public static void WriteApache(DateTime utc, Span<byte> d)
     {
-        if (utc.Kind == DateTimeKind.Local)
-            utc = utc.ToUniversalTime();
         _ = d[ApacheLength - 1];
-        utc.Deconstruct(out int year, out int month, out int day);
-        var (hour, minute, second) = (utc.Hour, utc.Minute, utc.Second);
-        d[0] = (byte)'[';
-        Digits2(d[1..], day);
-        d[3] = (byte)'/';
-        Months.Slice((month - 1) * 3, 3).CopyTo(d[4..]);
-        d[7] = (byte)'/';
-        Digits4(d[8..], year);
-        d[12] = (byte)':';
-        Digits2(d[13..], hour);
-        d[15] = (byte)':';
-        Digits2(d[16..], minute);
-        d[18] = (byte)':';
-        Digits2(d[19..], second);
-        " +0000]"u8.CopyTo(d[21..]);
+        Second(Utc(utc).Ticks / TimeSpan.TicksPerSecond).Apache.CopyTo(d);
+    }
+
+    private static DateTime Utc(DateTime time) => time.Kind == DateTimeKind.Local ? time.ToUniversalTime() : time;
+
+    /// <summary>
+    /// The text of one second, formatted once: lines come many per second, so a line copies its second and writes only
+    /// its microseconds. Threads that format times of two seconds in turn (around a second's change) each rebuild it;
+    /// the text is right either way.
+    /// </summary>
+    private sealed class SecondText
+    {
+        public readonly long Second;
+        public readonly byte[] Iso = new byte[20]; // 2026-02-12T10:15:30.
+        public readonly byte[] Apache = new byte[ApacheLength];
+
+        public SecondText(long second)
+        {
+            Second = second;
+            var utc = new DateTime(second * TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+            utc.Deconstruct(out int year, out int month, out int day);
+            var (hour, minute, sec) = (utc.Hour, utc.Minute, utc.Second);
+            Span<byte> d = Iso;
+            Digits4(d, year);
+            d[4] = (byte)'-';
+            Digits2(d[5..], month);
+            d[7] = (byte)'-';
+            Digits2(d[8..], day);
+            d[10] = (byte)'T';
+            Digits2(d[11..], hour);
+            d[13] = (byte)':';
+            Digits2(d[14..], minute);
+            d[16] = (byte)':';
+            Digits2(d[17..], sec);
+            d[19] = (byte)'.';
+            d = Apache;
+            d[0] = (byte)'[';
+            Digits2(d[1..], day);
+            d[3] = (byte)'/';
+            Months.Slice((month - 1) * 3, 3).CopyTo(d[4..]);
+            d[7] = (byte)'/';
+            Digits4(d[8..], year);
+            d[12] = (byte)':';
+            Digits2(d[13..], hour);
+            d[15] = (byte)':';
+            Digits2(d[16..], minute);
+            d[18] = (byte)':';
+            Digits2(d[19..], sec);
+            " +0000]"u8.CopyTo(d[21..]);
+        }
+    }
+
+    private static SecondText? s_second;
+
+    private static SecondText Second(long second)
+    {
+        var text = Volatile.Read(ref s_second);
+        if (text is null || text.Second != second)
+            Volatile.Write(ref s_second, text = new SecondText(second));
+        return text;
     }
 
     /// <summary>The ISO 8601 form as a string (allocates; for snapshots).</summary>
