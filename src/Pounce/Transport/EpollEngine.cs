@@ -24,11 +24,7 @@ internal sealed unsafe class EpollEngine
     private static readonly Lazy<EpollEngine?> s_shared = new(Create);
 
     private readonly int _epoll;
-    private readonly Lock _lock = new();
-    private EpollReceiver?[] _slots = new EpollReceiver?[1024];
-    private readonly Stack<int> _free = new();
-    private int _nextSlot;
-    private int _generation;
+    private readonly EpollRegistry _registry = new();
 
     private EpollEngine(int epoll)
     {
@@ -70,26 +66,13 @@ internal sealed unsafe class EpollEngine
         {
             handle.DangerousAddRef(ref added);
             var fd = (int)handle.DangerousGetHandle();
-            int slot;
-            EpollReceiver receiver;
-            lock (_lock)
-            {
-                slot = _free.Count > 0 ? _free.Pop() : _nextSlot++;
-                if (slot == _slots.Length)
-                {
-                    var grown = new EpollReceiver?[_slots.Length * 2];
-                    _slots.CopyTo(grown, 0);
-                    Volatile.Write(ref _slots, grown);
-                }
-                receiver = new EpollReceiver(this, handle, fd, slot, ++_generation);
-                _slots[slot] = receiver;
-            }
+            var receiver = _registry.Add((slot, generation) => new EpollReceiver(this, handle, fd, slot, generation));
             var ev = stackalloc byte[16];
             *(uint*)ev = EpollNative.EPOLLIN | EpollNative.EPOLLRDHUP | EpollNative.EPOLLET;
-            *(ulong*)(ev + EpollNative.EventDataOffset) = (uint)slot | ((ulong)(uint)receiver.Generation << 32);
+            *(ulong*)(ev + EpollNative.EventDataOffset) = (uint)receiver.Slot | ((ulong)(uint)receiver.Generation << 32);
             if (EpollNative.epoll_ctl(_epoll, EpollNative.EPOLL_CTL_ADD, fd, ev) != 0)
             {
-                Free(slot);
+                _registry.Free(receiver.Slot);
                 return null;
             }
             return receiver;
@@ -124,16 +107,7 @@ internal sealed unsafe class EpollEngine
             if (added)
                 handle.DangerousRelease();
         }
-        Free(receiver.Slot);
-    }
-
-    private void Free(int slot)
-    {
-        lock (_lock)
-        {
-            _slots[slot] = null;
-            _free.Push(slot);
-        }
+        _registry.Free(receiver.Slot);
     }
 
     private void Run()
@@ -152,18 +126,11 @@ internal sealed unsafe class EpollEngine
                 // would wait for ever, so fail loudly rather than hang them quietly.
                 Environment.FailFast("Pounce: epoll_wait failed with errno " + Marshal.GetLastPInvokeError());
             }
-            var slots = Volatile.Read(ref _slots);
             for (var i = 0; i < n; i++)
             {
                 var data = *(ulong*)(events + i * size + offset);
-                var slot = (int)(uint)data;
-                var generation = (int)(data >> 32);
-                if ((uint)slot >= (uint)slots.Length)
-                    slots = Volatile.Read(ref _slots);
-                var receiver = (uint)slot < (uint)slots.Length ? Volatile.Read(ref slots[slot]) : null;
-                // A stale event of a freed slot (now another connection's, or nobody's) has another generation.
-                if (receiver is not null && receiver.Generation == generation)
-                    receiver.OnReadable();
+                // A stale event of a freed slot (now another connection's, or nobody's) finds no receiver.
+                _registry.Find((int)(uint)data, (int)(data >> 32))?.OnReadable();
             }
         }
     }
