@@ -33,10 +33,12 @@ public sealed class ServerConfig
     public int Backlog { get; set; } = 2048;
 
     /// <summary>
-    /// Linux: a connection receives only once epoll reports its socket readable, one <c>recv</c> per request instead of
-    /// .NET's try-then-wait (two). False uses the socket's own receive (as on other systems). Default true.
+    /// Linux: connections do their own socket calls. A connection receives only once Pounce's epoll thread reports its
+    /// socket readable (one <c>recv</c> per request, where .NET's socket tries first and fails with EAGAIN on every
+    /// keep-alive request), and sends with one direct non-blocking <c>send</c> (.NET's socket waits when the peer's
+    /// window is full). False uses .NET's socket calls, as on other systems. Default true.
     /// </summary>
-    public bool EpollReceive { get; set; } = true;
+    public bool EpollSockets { get; set; } = true;
 
     /// <summary>
     /// Protocols served on endpoints that do not choose their own (Kestrel's <c>ListenOptions.Protocols</c>):

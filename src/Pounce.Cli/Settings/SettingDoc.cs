@@ -38,7 +38,7 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["Port"] = new(Binding, "PORT", "port to bind when no --urls are given; 0 picks a free port") { Expected = "an integer 0-65535", Min = 0, Max = 65535 },
         ["Workers"] = new(Binding, "N", "accept loops, each with its own listening socket") { Expected = "an integer 1-1024", Min = 1, Max = 1024 },
         ["Backlog"] = new(Binding, "N", "listen backlog of each listening socket"),
-        ["EpollReceive"] = new(Binding, null, "Linux: receive only when epoll reports a socket readable (one recv per request); false uses .NET's socket receive"),
+        ["EpollSockets"] = new(Binding, null, "Linux: receive only when epoll reports a socket readable (one recv per request) and send with a direct non-blocking call; false uses .NET's socket calls"),
         ["Protocols"] = new(Binding, "PROTOCOLS", "protocols served on each endpoint: http1, http2 (prior knowledge only) or http1andhttp2")
         {
             Expected = "Http1, Http2 or Http1AndHttp2",

@@ -35,17 +35,17 @@ internal static class LogTimestamp
     private static DateTime Utc(DateTime time) => time.Kind == DateTimeKind.Local ? time.ToUniversalTime() : time;
 
     /// <summary>
-    /// The text of one second, formatted once: lines come many per second, so a line copies its second and writes only
-    /// its microseconds. Threads that format times of two seconds in turn (around a second's change) each rebuild it;
-    /// the text is right either way.
+    /// The text of one second, formatted once per thread: lines come many per second, so a line copies its second and
+    /// writes only its microseconds. Each thread keeps its own (rewritten in place when its second changes), so threads
+    /// formatting different seconds neither race nor allocate.
     /// </summary>
     private sealed class SecondText
     {
-        public readonly long Second;
+        public long Second = -1;
         public readonly byte[] Iso = new byte[20]; // 2026-02-12T10:15:30.
         public readonly byte[] Apache = new byte[ApacheLength];
 
-        public SecondText(long second)
+        public void Set(long second)
         {
             Second = second;
             var utc = new DateTime(second * TimeSpan.TicksPerSecond, DateTimeKind.Utc);
@@ -81,13 +81,14 @@ internal static class LogTimestamp
         }
     }
 
-    private static SecondText? s_second;
+    [ThreadStatic]
+    private static SecondText? t_second;
 
     private static SecondText Second(long second)
     {
-        var text = Volatile.Read(ref s_second);
-        if (text is null || text.Second != second)
-            Volatile.Write(ref s_second, text = new SecondText(second));
+        var text = t_second ??= new SecondText();
+        if (text.Second != second)
+            text.Set(second);
         return text;
     }
 

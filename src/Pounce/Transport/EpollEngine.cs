@@ -13,9 +13,9 @@ namespace Pounce.Transport;
 /// epoll instance that a dedicated thread waits on; a connection receives only after an edge, and a receive that
 /// returns less than its buffer ends the readiness (the socket is drained; the next bytes make a new edge). This is
 /// how nginx reads, and it leaves one <c>recv</c> per request instead of two.</para>
-/// <para>Linux only (x86-64, Arm64); elsewhere, or with <see cref="ServerConfig.EpollReceive"/> false, connections
-/// use the socket's own receive. Sends stay with the socket: they succeed at once unless the peer's window is
-/// full.</para>
+/// <para>Linux only (x86-64, Arm64); elsewhere, or with <see cref="ServerConfig.EpollSockets"/> false, connections
+/// use .NET's socket calls. A send is one direct non-blocking call (<see cref="EpollReceiver.Send"/>); only what the
+/// socket does not take (the peer's window is full) waits with .NET's socket.</para>
 /// </remarks>
 internal sealed unsafe class EpollEngine
 {

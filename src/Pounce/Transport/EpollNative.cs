@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Pounce.Transport;
 
-/// <summary>The Linux system calls of the readiness engine: epoll and a non-blocking <c>recv</c>.</summary>
+/// <summary>The Linux system calls of the readiness engine: epoll, and a non-blocking <c>recv</c> and <c>send</c>.</summary>
 internal static unsafe partial class EpollNative
 {
     public const uint EPOLLIN = 0x001;
@@ -15,6 +15,7 @@ internal static unsafe partial class EpollNative
     public const int EPOLL_CTL_DEL = 2;
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int MSG_DONTWAIT = 0x40;
+    public const int MSG_NOSIGNAL = 0x4000;
     public const int EINTR = 4;
     public const int EAGAIN = 11;
 
@@ -39,7 +40,10 @@ internal static unsafe partial class EpollNative
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint recv(int fd, byte* buf, nuint len, int flags);
 
-    /// <summary>The socket error of a failed <c>recv</c>'s errno (Linux numbering).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint send(int fd, byte* buf, nuint len, int flags);
+
+    /// <summary>The socket error of a failed <c>recv</c>'s or <c>send</c>'s errno (Linux numbering).</summary>
     public static SocketError ToSocketError(int errno) => errno switch
     {
         104 => SocketError.ConnectionReset,     // ECONNRESET

@@ -6,7 +6,8 @@ namespace Pounce.Transport;
 
 /// <summary>
 /// One socket's readiness, as <see cref="EpollEngine"/> reports it, and its receive: a receive only runs while the
-/// socket is known to hold bytes, and one that leaves room in its buffer ends that knowledge.
+/// socket is known to hold bytes, and one that leaves room in its buffer ends that knowledge. Also the socket's direct
+/// non-blocking send, under the same handle discipline.
 /// </summary>
 /// <remarks>
 /// Readiness is a pair of counters: the engine counts edges, a receive that drained the socket records the count it
@@ -97,6 +98,45 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
         }
         if (errno == EpollNative.EINTR)
             return -1;
+        throw new SocketException((int)EpollNative.ToSocketError(errno));
+    }
+
+    /// <summary>
+    /// Sends what the socket takes now, without waiting (the send loop's first try, beside the receive): the count, or
+    /// 0 when the socket's buffer is full (the caller then waits with .NET's socket). Throws
+    /// <see cref="SocketException"/> for a reset or other failure, and once closed.
+    /// </summary>
+    public int Send(ReadOnlySpan<byte> data)
+    {
+        if (Volatile.Read(ref _closed) != 0)
+            throw new SocketException((int)SocketError.OperationAborted);
+        var added = false;
+        nint n;
+        int errno = 0;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            do
+            {
+                fixed (byte* p = data)
+                    n = EpollNative.send(_fd, p, (nuint)data.Length, EpollNative.MSG_DONTWAIT | EpollNative.MSG_NOSIGNAL);
+                errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            }
+            while (n < 0 && errno == EpollNative.EINTR);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new SocketException((int)SocketError.OperationAborted);
+        }
+        finally
+        {
+            if (added)
+                _handle.DangerousRelease();
+        }
+        if (n >= 0)
+            return (int)n;
+        if (errno == EpollNative.EAGAIN)
+            return 0;
         throw new SocketException((int)EpollNative.ToSocketError(errno));
     }
 

@@ -168,7 +168,13 @@ internal sealed class SocketTransport : IDuplexPipe
                         Volatile.Write(ref _sendPendingBytes, buffer.Length);
                         Volatile.Write(ref _sendStartedTicks, Environment.TickCount64);
                         if (buffer.IsSingleSegment)
-                            await SendAllAsync(buffer.First);
+                        {
+                            // A direct non-blocking send first: it takes everything unless the peer's window is full,
+                            // and then .NET's socket waits for room.
+                            var rest = _receiver is { } native ? SendDirect(native, buffer.First) : buffer.First;
+                            if (!rest.IsEmpty)
+                                await SendAllAsync(rest);
+                        }
                         else
                             await SendGatheredAsync(buffer);
                         Volatile.Write(ref _sendStartedTicks, 0);
@@ -233,6 +239,20 @@ internal sealed class SocketTransport : IDuplexPipe
             buffer = buffer.Slice(sent);
         }
         _gather.Clear();
+    }
+
+    /// <summary>Sends what the socket takes now, without waiting; returns the rest (empty when all went).</summary>
+    private ReadOnlyMemory<byte> SendDirect(EpollReceiver native, ReadOnlyMemory<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var sent = native.Send(data.Span);
+            if (sent <= 0)
+                break;
+            CountSent(sent);
+            data = data[sent..];
+        }
+        return data;
     }
 
     private async ValueTask SendAllAsync(ReadOnlyMemory<byte> data)

@@ -184,6 +184,87 @@ public sealed class EpollReceiverTests
         Assert.True(slots.Count < 40, $"{slots.Count} slots for 40 sockets one after the other: freed slots are not reused");
     }
 
+    [Fact]
+    public async Task DirectSend_TakesWhatFits_ReturnsZeroWhenFull_AndFailsAfterTheClose()
+    {
+        if (Engine() is not { } engine)
+            return;
+        var (client, server) = await PairAsync();
+        using var _c = client;
+        using var _s = server;
+        var receiver = engine.TryRegister(server)!;
+        var chunk = new byte[64 * 1024];
+        long sent = 0;
+        int n;
+        // The client reads nothing: the socket's buffers fill, and a send then takes nothing instead of waiting.
+        while ((n = receiver.Send(chunk)) > 0)
+        {
+            sent += n;
+            Assert.True(sent < 512L * 1024 * 1024, "512 MB went into a socket nobody reads: the send never reports a full buffer");
+        }
+        Assert.Equal(0, n);
+        Assert.True(sent > 0);
+        // Once the client reads, the socket takes bytes again.
+        var drain = new byte[1024 * 1024];
+        long read = 0;
+        while (read < sent)
+            read += await client.ReceiveAsync(drain.AsMemory()).AsTask().WaitAsync(Wait);
+        Assert.Equal(sent, read);
+        Assert.True(receiver.Send(chunk) > 0, "the drained socket must take bytes again");
+        receiver.Close();
+        var ex = Assert.Throws<SocketException>(() => receiver.Send(chunk));
+        Assert.Equal(SocketError.OperationAborted, ex.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task DirectSend_ToAPeerThatReset_FailsAsAPeerFailure()
+    {
+        if (Engine() is not { } engine)
+            return;
+        var (client, server) = await PairAsync();
+        using var _s = server;
+        var receiver = engine.TryRegister(server)!;
+        client.LingerState = new LingerOption(true, 0);
+        client.Close(); // RST
+        var buffer = new byte[16];
+        var ex = Assert.Throws<SocketException>(() =>
+        {
+            // The reset may still be on its way: the first sends can succeed; one fails once it is in.
+            var deadline = DateTime.UtcNow + Wait;
+            while (DateTime.UtcNow < deadline)
+                receiver.Send(buffer);
+        });
+        Assert.Contains(ex.SocketErrorCode, new[] { SocketError.ConnectionReset, SocketError.Shutdown });
+        Assert.True(SocketTransport.IsPeerOrAbortFailure(ex), "a send to a peer that reset is the peer's doing, not a fault");
+        receiver.Close();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Transport_SendsALargeReplyWhole_ToAPeerThatReadsLate(bool withEngine)
+    {
+        var engine = withEngine ? Engine() : null;
+        if (withEngine && engine is null)
+            return;
+        var (client, server) = await PairAsync();
+        using var _c = client;
+        var transport = new SocketTransport(server, engine);
+        transport.Start();
+        // Larger than the socket buffers: the direct send takes part, the rest waits for the peer to read.
+        var reply = new byte[8 * 1024 * 1024];
+        Random.Shared.NextBytes(reply);
+        var write = transport.Output.WriteAsync(reply).AsTask();
+        var received = new byte[reply.Length];
+        var got = 0;
+        while (got < received.Length)
+            got += await client.ReceiveAsync(received.AsMemory(got)).AsTask().WaitAsync(Wait);
+        await write.WaitAsync(Wait);
+        Assert.True(reply.AsSpan().SequenceEqual(received), "the 8 MB reply arrived changed");
+        Assert.Equal(reply.Length, transport.BytesSent);
+        await transport.CloseAsync(TimeSpan.FromSeconds(1), TimeSpan.Zero).AsTask().WaitAsync(Wait);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -238,6 +319,39 @@ public sealed class EpollReceiverTests
         var result = await read.WaitAsync(Wait);
         Assert.True(result.IsCompleted, "an aborted transport's input must complete");
         Assert.Equal(PeerClose.Aborted, transport.PeerClose);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Server_AnswersKeepAliveRequestsAndLargeBodies_WithEitherSocketPath(bool epollSockets)
+    {
+        await using var server = await Pounce.Tests.Infrastructure.TestServer.StartAsync(async context =>
+        {
+            var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            var reply = new byte[body.Length * 2]; // a reply larger than what came
+            body.ToArray().CopyTo(reply, 0);
+            await context.Response.Body.WriteAsync(reply);
+        }, config => config.EpollSockets = epollSockets);
+        using var client = server.CreateClient();
+        for (var i = 0; i < 50; i++)
+        {
+            var payload = new byte[i * 997];
+            Random.Shared.NextBytes(payload);
+            using var response = await client.PostAsync(server.BaseAddress, new ByteArrayContent(payload)).WaitAsync(Wait);
+            var reply = await response.Content.ReadAsByteArrayAsync();
+            Assert.Equal(payload.Length * 2, reply.Length);
+            Assert.True(payload.AsSpan().SequenceEqual(reply.AsSpan(0, payload.Length)), $"request {i}: the body came back changed");
+        }
+        var big = new byte[3 * 1024 * 1024];
+        Random.Shared.NextBytes(big);
+        using (var response = await client.PostAsync(server.BaseAddress, new ByteArrayContent(big)).WaitAsync(Wait))
+        {
+            var reply = await response.Content.ReadAsByteArrayAsync();
+            Assert.Equal(big.Length * 2, reply.Length);
+            Assert.True(big.AsSpan().SequenceEqual(reply.AsSpan(0, big.Length)), "the 3 MB body came back changed");
+        }
     }
 
     private static async Task<string> ReadAsync(PipeReader input, int length) => Encoding.ASCII.GetString(await ReadBytesAsync(input, length));
