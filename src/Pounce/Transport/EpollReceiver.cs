@@ -47,7 +47,11 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
     public ValueTask WaitAsync()
     {
         _core.Reset();
-        Volatile.Write(ref _waiting, 1);
+        // A full fence, not a volatile write: the flag must be visible before the edge count is read again below. The
+        // engine increments the count (a full fence) and then reads the flag; with a plain store the two reads could
+        // both see the old values (store-load reordering), and the edge would wake nobody: a connection whose bytes
+        // sit unread for ever.
+        Interlocked.Exchange(ref _waiting, 1);
         // An edge between the caller's check and the flag above found nobody waiting: look again.
         if (IsReady && Interlocked.Exchange(ref _waiting, 0) == 1)
             return ValueTask.CompletedTask;
@@ -104,12 +108,11 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
     /// <summary>
     /// Sends what the socket takes now, without waiting (the send loop's first try, beside the receive): the count, or
     /// 0 when the socket's buffer is full (the caller then waits with .NET's socket). Throws
-    /// <see cref="SocketException"/> for a reset or other failure, and once closed.
+    /// <see cref="SocketException"/> for a reset or other failure, and (OperationAborted) once the socket is disposed.
+    /// Works after <see cref="Close"/>: a response still goes out after the peer's FIN ended the receive.
     /// </summary>
     public int Send(ReadOnlySpan<byte> data)
     {
-        if (Volatile.Read(ref _closed) != 0)
-            throw new SocketException((int)SocketError.OperationAborted);
         var added = false;
         nint n;
         int errno = 0;

@@ -147,6 +147,8 @@ internal sealed class SocketTransport : IDuplexPipe
         }
         finally
         {
+            // Nothing more is received: leave the epoll set (sends go on; an abort racing Start is caught here too).
+            _receiver?.Close();
             SignalClosed();
             await writer.CompleteAsync(error);
         }

@@ -82,6 +82,56 @@ public sealed class EpollReceiverTests
     }
 
     [Fact]
+    public async Task PingPong_ManySocketsAtOnce_NoEdgeIsLost()
+    {
+        // The edge of the client's next byte arrives while the server heads into its wait: the moment a wake-up can be
+        // lost (it was, once: the waiting flag was a plain store, reordered after the edge count's read). A lost edge
+        // leaves a wait that never completes; each is bounded.
+        if (Engine() is not { } engine)
+            return;
+        const int Sockets = 8;
+        const int Rounds = 12000;
+        var lost = 0;
+        var tasks = new List<Task>();
+        for (var p = 0; p < Sockets; p++)
+        {
+            var (client, server) = await PairAsync();
+            var receiver = engine.TryRegister(server)!;
+            tasks.Add(Task.Run(async () =>
+            {
+                using var _c = client;
+                using var _s = server;
+                var one = new byte[1];
+                var buffer = new byte[64];
+                for (var i = 0; i < Rounds; i++)
+                {
+                    await client.SendAsync(one);
+                    var n = -1;
+                    while (n < 0)
+                    {
+                        if (!receiver.IsReady)
+                        {
+                            var wait = receiver.WaitAsync().AsTask();
+                            if (await Task.WhenAny(wait, Task.Delay(Wait)) != wait)
+                            {
+                                Interlocked.Increment(ref lost);
+                                return;
+                            }
+                        }
+                        n = receiver.Receive(buffer);
+                    }
+                    Assert.Equal(1, n);
+                    await server.SendAsync(one);
+                    Assert.Equal(1, await client.ReceiveAsync(one.AsMemory()));
+                }
+                receiver.Close();
+            }));
+        }
+        await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(lost == 0, $"{lost} of {Sockets} sockets waited {Wait.TotalSeconds} s for bytes that had arrived: an edge was lost");
+    }
+
+    [Fact]
     public async Task AnEdge_WhileDrained_MakesTheSocketReadyAgain_AndAnEmptyLookEndsIt()
     {
         if (Engine() is not { } engine)
@@ -185,7 +235,7 @@ public sealed class EpollReceiverTests
     }
 
     [Fact]
-    public async Task DirectSend_TakesWhatFits_ReturnsZeroWhenFull_AndFailsAfterTheClose()
+    public async Task DirectSend_TakesWhatFits_ReturnsZeroWhenFull_OutlivesTheReceive_AndFailsOnceTheSocketIsDisposed()
     {
         if (Engine() is not { } engine)
             return;
@@ -211,7 +261,11 @@ public sealed class EpollReceiverTests
             read += await client.ReceiveAsync(drain.AsMemory()).AsTask().WaitAsync(Wait);
         Assert.Equal(sent, read);
         Assert.True(receiver.Send(chunk) > 0, "the drained socket must take bytes again");
+        // Closing the receiver (the receive ended, say at the peer's FIN) leaves sending to the socket possible.
         receiver.Close();
+        Assert.True(receiver.Send(new byte[10]) > 0, "a response must still go out after the receive ended");
+        // Once the socket itself is disposed, a send fails as aborted.
+        server.Dispose();
         var ex = Assert.Throws<SocketException>(() => receiver.Send(chunk));
         Assert.Equal(SocketError.OperationAborted, ex.SocketErrorCode);
     }
@@ -303,6 +357,17 @@ public sealed class EpollReceiverTests
         Assert.True(end.IsCompleted && end.Buffer.IsEmpty, "the peer's FIN must complete the input");
         transport.Input.AdvanceTo(end.Buffer.End);
         Assert.Equal(PeerClose.Fin, transport.PeerClose);
+        // The peer only half-closed: an answer written after its FIN still reaches it.
+        await transport.Output.WriteAsync(Encoding.ASCII.GetBytes("after-fin"));
+        var late = new byte[9];
+        got = 0;
+        while (got < late.Length)
+        {
+            var n = await client.ReceiveAsync(late.AsMemory(got)).AsTask().WaitAsync(Wait);
+            Assert.True(n > 0, "the server closed before sending what it wrote after the peer's FIN");
+            got += n;
+        }
+        Assert.Equal("after-fin", Encoding.ASCII.GetString(late));
         await transport.CloseAsync(TimeSpan.FromSeconds(1), TimeSpan.Zero).AsTask().WaitAsync(Wait);
     }
 
