@@ -20,7 +20,9 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
     private readonly SafeSocketHandle _handle;
     private readonly int _fd;
     private ManualResetValueTaskSourceCore<bool> _core;
-    private int _edges = 1; // a new socket may already hold its first request
+    // A new socket starts not ready: joining the epoll set reports the bytes already there as an edge, so the first
+    // receive never fails with EAGAIN while holding a buffer (a connection that connects and waits holds none).
+    private int _edges;
     private int _drainedAt;
     private int _waiting;
     private int _closed;

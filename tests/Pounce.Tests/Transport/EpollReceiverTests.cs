@@ -51,8 +51,8 @@ public sealed class EpollReceiverTests
         Assert.NotNull(receiver);
         var buffer = new byte[64];
 
-        Assert.True(receiver.IsReady); // a new socket may hold its first request
-        Assert.Equal(-1, ReceiveOnce(receiver, buffer)); // it did not
+        Assert.False(receiver.IsReady); // a new socket waits for its first edge
+        Assert.Equal(-1, ReceiveOnce(receiver, buffer)); // (and a receive would have found nothing)
         Assert.False(receiver.IsReady);
 
         var wait = receiver.WaitAsync().AsTask();
@@ -129,6 +129,24 @@ public sealed class EpollReceiverTests
         }
         await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromMinutes(2));
         Assert.True(lost == 0, $"{lost} of {Sockets} sockets waited {Wait.TotalSeconds} s for bytes that had arrived: an edge was lost");
+    }
+
+    [Fact]
+    public async Task BytesThatArrivedBeforeTheSocketJoined_AreReportedAsAnEdge()
+    {
+        if (Engine() is not { } engine)
+            return;
+        var (client, server) = await PairAsync();
+        using var _c = client;
+        using var _s = server;
+        await client.SendAsync(Encoding.ASCII.GetBytes("early"));
+        // Give the bytes time to land in the server's socket before it joins the epoll set (a bounded poll, not a sleep).
+        Assert.True(server.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "the client's bytes never reached the server");
+        var receiver = engine.TryRegister(server)!;
+        await receiver.WaitAsync().AsTask().WaitAsync(Wait);
+        var buffer = new byte[64];
+        Assert.Equal(5, ReceiveOnce(receiver, buffer));
+        receiver.Close();
     }
 
     [Fact]
