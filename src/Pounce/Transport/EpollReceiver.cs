@@ -70,26 +70,9 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
         if (Volatile.Read(ref _closed) != 0)
             throw new SocketException((int)SocketError.OperationAborted);
         var edges = Volatile.Read(ref _edges);
-        var added = false;
         nint n;
-        int errno = 0;
-        try
-        {
-            _handle.DangerousAddRef(ref added);
-            fixed (byte* p = buffer)
-                n = EpollNative.recv(_fd, p, (nuint)buffer.Length, EpollNative.MSG_DONTWAIT);
-            if (n < 0)
-                errno = Marshal.GetLastPInvokeError();
-        }
-        catch (ObjectDisposedException)
-        {
-            throw new SocketException((int)SocketError.OperationAborted);
-        }
-        finally
-        {
-            if (added)
-                _handle.DangerousRelease();
-        }
+        fixed (byte* p = buffer)
+            n = Call(&EpollNative.recv, p, buffer.Length, EpollNative.MSG_DONTWAIT);
         if (n >= 0)
         {
             // Room left in the buffer: the socket is drained (a FIN, n == 0, stays readable: never drained).
@@ -97,14 +80,8 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
                 _drainedAt = edges;
             return (int)n;
         }
-        if (errno == EpollNative.EAGAIN)
-        {
-            _drainedAt = edges;
-            return -1;
-        }
-        if (errno == EpollNative.EINTR)
-            return -1;
-        throw new SocketException((int)EpollNative.ToSocketError(errno));
+        _drainedAt = edges; // EAGAIN
+        return -1;
     }
 
     /// <summary>
@@ -115,16 +92,28 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
     /// </summary>
     public int Send(ReadOnlySpan<byte> data)
     {
+        nint n;
+        fixed (byte* p = data)
+            n = Call(&EpollNative.send, p, data.Length, EpollNative.MSG_DONTWAIT | EpollNative.MSG_NOSIGNAL);
+        return n >= 0 ? (int)n : 0;
+    }
+
+    /// <summary>
+    /// Runs <c>recv</c> or <c>send</c> on the socket while holding a reference on its handle (so its descriptor number
+    /// cannot be closed and given to another connection meanwhile), again after EINTR. Returns the count, or -1 for
+    /// EAGAIN; throws <see cref="SocketException"/> for any other failure, OperationAborted once disposed.
+    /// </summary>
+    private nint Call(delegate*<int, byte*, nuint, int, nint> call, byte* p, int length, int flags)
+    {
         var added = false;
         nint n;
-        int errno = 0;
+        int errno;
         try
         {
             _handle.DangerousAddRef(ref added);
             do
             {
-                fixed (byte* p = data)
-                    n = EpollNative.send(_fd, p, (nuint)data.Length, EpollNative.MSG_DONTWAIT | EpollNative.MSG_NOSIGNAL);
+                n = call(_fd, p, (nuint)length, flags);
                 errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
             }
             while (n < 0 && errno == EpollNative.EINTR);
@@ -138,10 +127,8 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
             if (added)
                 _handle.DangerousRelease();
         }
-        if (n >= 0)
-            return (int)n;
-        if (errno == EpollNative.EAGAIN)
-            return 0;
+        if (n >= 0 || errno == EpollNative.EAGAIN)
+            return n >= 0 ? n : -1;
         throw new SocketException((int)EpollNative.ToSocketError(errno));
     }
 

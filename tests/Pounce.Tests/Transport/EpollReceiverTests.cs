@@ -37,18 +37,40 @@ public sealed class EpollReceiverTests
         return (client, server);
     }
 
+    /// <summary>A connected pair whose server end is registered with the engine; null where there is no engine.</summary>
+    private sealed class RegisteredPair(Socket client, Socket server, EpollReceiver receiver) : IDisposable
+    {
+        public Socket Client { get; } = client;
+        public Socket Server { get; } = server;
+        public EpollReceiver Receiver { get; } = receiver;
+
+        public void Dispose()
+        {
+            Receiver.Close();
+            Client.Dispose();
+            Server.Dispose();
+        }
+    }
+
+    private static async Task<RegisteredPair?> RegisteredPairAsync()
+    {
+        if (Engine() is not { } engine)
+            return null;
+        var (client, server) = await PairAsync();
+        var receiver = engine.TryRegister(server);
+        Assert.NotNull(receiver);
+        return new RegisteredPair(client, server, receiver);
+    }
+
     private static int ReceiveOnce(EpollReceiver receiver, byte[] buffer) => receiver.Receive(buffer);
 
     [Fact]
     public async Task ShortReceive_EndsReadiness_AndTheNextBytesWakeTheWait()
     {
-        if (Engine() is not { } engine)
+        using var pair = await RegisteredPairAsync();
+        if (pair is null)
             return;
-        var (client, server) = await PairAsync();
-        using var _c = client;
-        using var _s = server;
-        var receiver = engine.TryRegister(server);
-        Assert.NotNull(receiver);
+        var (client, server, receiver) = (pair.Client, pair.Server, pair.Receiver);
         var buffer = new byte[64];
 
         Assert.False(receiver.IsReady); // a new socket waits for its first edge
@@ -152,12 +174,10 @@ public sealed class EpollReceiverTests
     [Fact]
     public async Task AnEdge_WhileDrained_MakesTheSocketReadyAgain_AndAnEmptyLookEndsIt()
     {
-        if (Engine() is not { } engine)
+        using var pair = await RegisteredPairAsync();
+        if (pair is null)
             return;
-        var (client, server) = await PairAsync();
-        using var _c = client;
-        using var _s = server;
-        var receiver = engine.TryRegister(server)!;
+        var (client, server, receiver) = (pair.Client, pair.Server, pair.Receiver);
         var buffer = new byte[64];
         Assert.Equal(-1, ReceiveOnce(receiver, buffer));
         Assert.False(receiver.IsReady);
@@ -172,12 +192,10 @@ public sealed class EpollReceiverTests
     [Fact]
     public async Task PeerFin_WakesTheWait_AndReceivesZero()
     {
-        if (Engine() is not { } engine)
+        using var pair = await RegisteredPairAsync();
+        if (pair is null)
             return;
-        var (client, server) = await PairAsync();
-        using var _c = client;
-        using var _s = server;
-        var receiver = engine.TryRegister(server)!;
+        var (client, server, receiver) = (pair.Client, pair.Server, pair.Receiver);
         var buffer = new byte[64];
         Assert.Equal(-1, ReceiveOnce(receiver, buffer));
         var wait = receiver.WaitAsync().AsTask();
@@ -191,11 +209,10 @@ public sealed class EpollReceiverTests
     [Fact]
     public async Task PeerReset_WakesTheWait_AndFailsAsConnectionReset()
     {
-        if (Engine() is not { } engine)
+        using var pair = await RegisteredPairAsync();
+        if (pair is null)
             return;
-        var (client, server) = await PairAsync();
-        using var _s = server;
-        var receiver = engine.TryRegister(server)!;
+        var (client, receiver) = (pair.Client, pair.Receiver);
         var buffer = new byte[64];
         Assert.Equal(-1, ReceiveOnce(receiver, buffer));
         var wait = receiver.WaitAsync().AsTask();
@@ -210,12 +227,10 @@ public sealed class EpollReceiverTests
     [Fact]
     public async Task Close_WakesAWaitingReceive_WhichFailsAsAborted()
     {
-        if (Engine() is not { } engine)
+        using var pair = await RegisteredPairAsync();
+        if (pair is null)
             return;
-        var (client, server) = await PairAsync();
-        using var _c = client;
-        using var _s = server;
-        var receiver = engine.TryRegister(server)!;
+        var (client, server, receiver) = (pair.Client, pair.Server, pair.Receiver);
         var buffer = new byte[64];
         Assert.Equal(-1, ReceiveOnce(receiver, buffer));
         var wait = receiver.WaitAsync().AsTask();
@@ -255,12 +270,10 @@ public sealed class EpollReceiverTests
     [Fact]
     public async Task DirectSend_TakesWhatFits_ReturnsZeroWhenFull_OutlivesTheReceive_AndFailsOnceTheSocketIsDisposed()
     {
-        if (Engine() is not { } engine)
+        using var pair = await RegisteredPairAsync();
+        if (pair is null)
             return;
-        var (client, server) = await PairAsync();
-        using var _c = client;
-        using var _s = server;
-        var receiver = engine.TryRegister(server)!;
+        var (client, server, receiver) = (pair.Client, pair.Server, pair.Receiver);
         var chunk = new byte[64 * 1024];
         long sent = 0;
         int n;
@@ -291,11 +304,10 @@ public sealed class EpollReceiverTests
     [Fact]
     public async Task DirectSend_ToAPeerThatReset_FailsAsAPeerFailure()
     {
-        if (Engine() is not { } engine)
+        using var pair = await RegisteredPairAsync();
+        if (pair is null)
             return;
-        var (client, server) = await PairAsync();
-        using var _s = server;
-        var receiver = engine.TryRegister(server)!;
+        var (client, receiver) = (pair.Client, pair.Receiver);
         client.LingerState = new LingerOption(true, 0);
         client.Close(); // RST
         var buffer = new byte[16];
