@@ -44,6 +44,14 @@ public sealed class EpollReceiverTests
         public Socket Server { get; } = server;
         public EpollReceiver Receiver { get; } = receiver;
 
+        /// <summary>Receives once, finding nothing (the socket is drained), then starts the wait for the next edge.</summary>
+        public Task WaitAfterDrain(byte[] buffer)
+        {
+            Assert.Equal(-1, Receiver.Receive(buffer));
+            Assert.False(Receiver.IsReady);
+            return Receiver.WaitAsync().AsTask();
+        }
+
         public void Dispose()
         {
             Receiver.Close();
@@ -197,8 +205,7 @@ public sealed class EpollReceiverTests
             return;
         var (client, server, receiver) = (pair.Client, pair.Server, pair.Receiver);
         var buffer = new byte[64];
-        Assert.Equal(-1, ReceiveOnce(receiver, buffer));
-        var wait = receiver.WaitAsync().AsTask();
+        var wait = pair.WaitAfterDrain(buffer);
         client.Shutdown(SocketShutdown.Send);
         await wait.WaitAsync(Wait);
         Assert.Equal(0, ReceiveOnce(receiver, buffer));
@@ -214,8 +221,7 @@ public sealed class EpollReceiverTests
             return;
         var (client, receiver) = (pair.Client, pair.Receiver);
         var buffer = new byte[64];
-        Assert.Equal(-1, ReceiveOnce(receiver, buffer));
-        var wait = receiver.WaitAsync().AsTask();
+        var wait = pair.WaitAfterDrain(buffer);
         client.LingerState = new LingerOption(true, 0);
         client.Close(); // RST
         await wait.WaitAsync(Wait);
@@ -232,8 +238,7 @@ public sealed class EpollReceiverTests
             return;
         var (client, server, receiver) = (pair.Client, pair.Server, pair.Receiver);
         var buffer = new byte[64];
-        Assert.Equal(-1, ReceiveOnce(receiver, buffer));
-        var wait = receiver.WaitAsync().AsTask();
+        var wait = pair.WaitAfterDrain(buffer);
         Assert.False(wait.IsCompleted);
         receiver.Close();
         await wait.WaitAsync(Wait);
