@@ -100,7 +100,16 @@ public sealed class RequestInfo
     }
 
     /// <summary>The request id, <c>connection_id-sequence</c>, as a new string (for loggers that need one).</summary>
-    public string RequestId => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{ConnectionId}-{Sequence}");
+    public string RequestId
+    {
+        get
+        {
+            // At most 20 + 1 + 11 characters: formatted on the stack, one string allocated, no interpolation handler.
+            Span<char> text = stackalloc char[40];
+            TryFormatRequestId(text, out var written);
+            return new string(text[..written]);
+        }
+    }
 
     /// <summary>Writes the request id into <paramref name="destination"/> without allocating.</summary>
     public bool TryFormatRequestId(Span<byte> destination, out int written)

@@ -39,14 +39,18 @@ internal sealed partial class Http1Connection
                         return ConnectionEnd.PeerReset;
                     continue;
                 }
-                if (first && !buffer.IsEmpty)
+                var firstBytes = first && !buffer.IsEmpty;
+                if (firstBytes)
                 {
                     first = false;
-                    RequestInfo.StartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp(); // a server answer's duration
                     _connection.LeaveIdle();
                     _connection.SetHeaderDeadline();
                 }
                 var status = ParseHead(buffer, out var consumed, out var error);
+                // The request's start: its head parsed (the contract's duration_ms). When the first bytes were not the
+                // whole head, their time stands until then, for the duration of an answer the server gives itself.
+                if (firstBytes || status == HeadStatus.Done)
+                    RequestInfo.StartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
                 if (status == HeadStatus.Done)
                 {
                     // Bytes after the head (body, pipelined requests) are not examined yet; whether there are any is

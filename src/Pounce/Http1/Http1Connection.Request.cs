@@ -26,8 +26,7 @@ internal sealed partial class Http1Connection
         info.Method = Method;
         info.Path = Path;
         info.Version = _version;
-        info.UserAgent = UserAgentText();
-        info.StartTimestamp = Stopwatch.GetTimestamp();
+        info.UserAgent = UserAgentText(); // StartTimestamp: set when the head was parsed (ReadRequestHeadAsync)
         _outputLost = false;
         _responseCut = false;
         _transportBytesAtStart = _connection.Transport.BytesSent;

@@ -222,7 +222,7 @@ public sealed class LifecycleEmitter
                 HealthCheckStarted(connection, request, duration);
         }
         Dispatch(new LifecycleEvent(LifecycleEventKind.ResponseCompleted, slow ? LogLevel.Information : LogLevel.Debug,
-            DateTime.UtcNow, connection, request, duration, slow));
+            EndUtc(request), connection, request, duration, slow));
     }
 
     /// <summary>The client went away while a request was in flight. Also writes the access-log line (status 499).</summary>
@@ -243,7 +243,7 @@ public sealed class LifecycleEmitter
             if (health)
                 HealthCheckStarted(connection, request, duration);
         }
-        Dispatch(new LifecycleEvent(LifecycleEventKind.ClientDisconnected, LogLevel.Warning, DateTime.UtcNow, connection, request,
+        Dispatch(new LifecycleEvent(LifecycleEventKind.ClientDisconnected, LogLevel.Warning, EndUtc(request), connection, request,
             duration));
     }
 
@@ -305,6 +305,10 @@ public sealed class LifecycleEmitter
         return true;
     }
 
+    // When the request ended, from the timestamp its protocol took then (no second clock read); now if it has none.
+    private static DateTime EndUtc(RequestInfo request)
+        => request.EndTimestamp != 0 ? WallClock.UtcAt(request.EndTimestamp) : DateTime.UtcNow;
+
     private static bool IsCompleted(ConnectionInfo connection) => (Volatile.Read(ref connection.LifecycleState) & CompletedFlag) != 0;
 
     /// <summary>
@@ -347,8 +351,10 @@ public sealed class LifecycleEmitter
 
     private void Access(ConnectionInfo connection, RequestInfo request, double durationMs, int status, bool abandoned)
     {
-        var now = DateTime.UtcNow;
-        _writer?.WriteAccess(now, connection, request, durationMs, status, abandoned);
+        // The line is about the request's end, so the end's timestamp (taken by this flow just before, with no line
+        // queued in between) gives both its time and its place in the log's order: no clock read of its own.
+        var now = EndUtc(request);
+        _writer?.WriteAccess(now, connection, request, durationMs, status, abandoned, request.EndTimestamp);
         if (_accessLogger is { } logger && BridgeOpen && logger.IsEnabled(LogLevel.Information))
         {
             var state = AccessLogState.Create(now, connection, request, durationMs, status, abandoned);

@@ -20,6 +20,7 @@ public sealed class LogFileStream : Stream
     private readonly object _gate = new();
     private readonly PosixSignalRegistration? _hangup;
     private FileStream _file;
+    private LogPageCache? _pages;
     private long _size;
     private int _reopenRequested;
     private bool _disposed;
@@ -38,6 +39,7 @@ public sealed class LogFileStream : Stream
         MaxSize = maxSize;
         MaxFiles = maxFiles;
         _file = OpenFile(Path);
+        _pages = PagesOf(_file);
         _size = _file.Length;
         if (reopenOnHangup && !OperatingSystem.IsWindows() && !OperatingSystem.IsBrowser())
         {
@@ -132,6 +134,7 @@ public sealed class LogFileStream : Stream
         }
         _file.Dispose();
         _file = next;
+        _pages = PagesOf(next);
         _size = next.Length;
         Reopens++;
     }
@@ -169,6 +172,7 @@ public sealed class LogFileStream : Stream
                     }
                 }
                 _file.Write(buffer[..take]);
+                _pages?.Written(take);
                 _size += take;
                 buffer = buffer[take..];
                 if (!buffer.IsEmpty)
@@ -198,11 +202,15 @@ public sealed class LogFileStream : Stream
             // Could not rename (permissions, a file in the way): keep appending to the same file rather than lose lines.
         }
         _file = OpenFile(Path);
+        _pages = PagesOf(_file);
         _size = _file.Length;
         Reopens++;
     }
 
     private string Rotated(int n) => Path + "." + n.ToString(CultureInfo.InvariantCulture);
+
+    // The file is open whenever _pages is used (under _gate); a reopened or rotated file gets its own.
+    private static LogPageCache? PagesOf(FileStream file) => LogPageCache.For(file.SafeFileHandle);
 
     private static FileStream OpenFile(string path)
         => new(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);

@@ -178,7 +178,10 @@ public sealed partial class LogLineWriter
         try
         {
             lock (_stream)
+            {
                 _stream.Write(bytes);
+                _outputPages?.Written(bytes.Length);
+            }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or NotSupportedException)
         {

@@ -51,6 +51,7 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
     private const int Sleeping = 2;
 
     private readonly Stream _stream;
+    private readonly LogPageCache? _outputPages;
     private readonly bool _ownsStream;
     private readonly int _capacity;
     private readonly int _linesPerShard;
@@ -77,6 +78,8 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
     public LogLineWriter(ServerConfig config)
         : this(OpenOutput(config), config.LogFormat, config.LogBufferLines, ownsStream: config.LogFile is not null)
     {
+        if (config.LogFile is null)
+            _outputPages = LogPageCache.ForStandardOutput(); // standard output redirected to a file: the same care as LogFile
         _onProcessExit = (_, _) => Dispose();
         AppDomain.CurrentDomain.ProcessExit += _onProcessExit;
     }
@@ -160,6 +163,14 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
     /// <summary>Formats an access-log line with the status to log (499 for a request the client abandoned, which
     /// <paramref name="abandoned"/> marks) and queues it.</summary>
     public bool WriteAccess(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs, int status, bool abandoned)
+        => WriteAccess(timestampUtc, connection, request, durationMs, status, abandoned, stamp: 0);
+
+    /// <summary>
+    /// As the public overload, with the line's place in the merged order given by <paramref name="stamp"/> (a
+    /// <see cref="Stopwatch"/> timestamp the calling flow took before, with no line of its own queued since; 0: now).
+    /// </summary>
+    internal bool WriteAccess(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs, int status,
+        bool abandoned, long stamp)
     {
         var buffer = LineBuffer.Rent();
         try
@@ -168,7 +179,7 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
                 JsonLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs, status, abandoned);
             else
                 TextLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs, status, abandoned);
-            return TryEnqueue(buffer.WrittenSpan);
+            return TryEnqueue(CurrentShard(), buffer.WrittenSpan, stamp != 0 ? stamp : Stopwatch.GetTimestamp());
         }
         finally
         {
@@ -204,18 +215,22 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
     /// Queues one complete line (it must end with <c>\n</c>). Returns false when the buffer is full (the line is
     /// counted as dropped and reported) or the writer is disposed (the line is written synchronously if possible).
     /// </summary>
-    public bool TryEnqueue(ReadOnlySpan<byte> line)
-    {
-        var shards = _shards;
-        return TryEnqueue(shards.Length == 1 ? shards[0] : shards[(uint)Thread.GetCurrentProcessorId() % (uint)shards.Length], line);
-    }
+    public bool TryEnqueue(ReadOnlySpan<byte> line) => TryEnqueue(CurrentShard(), line, Stopwatch.GetTimestamp());
 
     /// <summary>Queues a line in the queue numbered <paramref name="queue"/> (tests: lines merged across queues).</summary>
-    internal bool TryEnqueue(int queue, ReadOnlySpan<byte> line) => TryEnqueue(_shards[queue], line);
+    internal bool TryEnqueue(int queue, ReadOnlySpan<byte> line) => TryEnqueue(_shards[queue], line, Stopwatch.GetTimestamp());
 
-    private bool TryEnqueue(LogShard shard, ReadOnlySpan<byte> line)
+    private LogShard CurrentShard()
     {
-        var stamp = Stopwatch.GetTimestamp();
+        var shards = _shards;
+        return shards.Length == 1 ? shards[0] : shards[(uint)Thread.GetCurrentProcessorId() % (uint)shards.Length];
+    }
+
+    // The merge takes each queue's lines in the order they were appended. A line stamped before another of the same
+    // queue but appended after it (its thread was preempted in between) waits behind it; that reorders only lines
+    // queued concurrently, since a line queued after both was stamped after both.
+    private bool TryEnqueue(LogShard shard, ReadOnlySpan<byte> line, long stamp)
+    {
         var wake = false;
         lock (shard.Gate)
         {

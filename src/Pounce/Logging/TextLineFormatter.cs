@@ -131,13 +131,24 @@ internal static class TextLineFormatter
         }
         else
         {
-            Put(output, " \""u8);
-            ApacheEscaped(output, r.Method);
-            Put(output, " "u8);
+            var method = KnownMethod(r.Method);
+            if (method.IsEmpty)
+            {
+                Put(output, " \""u8);
+                ApacheEscaped(output, r.Method);
+                Put(output, " "u8);
+            }
+            else
+            {
+                Put(output, method);
+            }
             ApacheEscaped(output, r.Path);
-            Put(output, " HTTP/"u8);
-            Ascii(output, r.VersionText);
-            Put(output, "\" "u8);
+            Put(output, r.Version switch
+            {
+                HttpVersionKind.Http10 => " HTTP/1.0\" "u8,
+                HttpVersionKind.Http2 => " HTTP/2.0\" "u8,
+                _ => " HTTP/1.1\" "u8,
+            });
         }
         Integer(output, status);
         Put(output, " "u8);
@@ -219,6 +230,19 @@ internal static class TextLineFormatter
     }
 
     private static void Put(LineBuffer output, ReadOnlySpan<byte> bytes) => output.Write(bytes);
+
+    // The access line's opening quote and method for the common methods (nothing in them to escape); empty for others.
+    private static ReadOnlySpan<byte> KnownMethod(string method) => method switch
+    {
+        "GET" => " \"GET "u8,
+        "POST" => " \"POST "u8,
+        "PUT" => " \"PUT "u8,
+        "DELETE" => " \"DELETE "u8,
+        "HEAD" => " \"HEAD "u8,
+        "PATCH" => " \"PATCH "u8,
+        "OPTIONS" => " \"OPTIONS "u8,
+        _ => default,
+    };
 
     private static void Ascii(LineBuffer output, ReadOnlySpan<char> chars)
     {
