@@ -30,6 +30,7 @@ public abstract partial class RequestContext :
     IRouteValuesFeature
 {
     private readonly HeaderDictionary _requestHeaders = new();
+    private RequestHeaderView? _requestHeaderView;
     private readonly HeaderDictionary _responseHeaders = new();
     private readonly HeaderDictionary _responseTrailers = new();
     private HeaderDictionary? _requestTrailers;
@@ -73,6 +74,7 @@ public abstract partial class RequestContext :
         ResetRouting();
         _revision++;
         _requestHeaders.Clear();
+        _requestHeaderView?.Reset();
         _responseHeaders.IsReadOnly = false;
         _responseHeaders.Clear();
         _responseTrailers.IsReadOnly = false;
@@ -140,7 +142,7 @@ public abstract partial class RequestContext :
 
     IHeaderDictionary IHttpRequestFeature.Headers
     {
-        get => _requestHeaders;
+        get => _requestHeaderView ??= new RequestHeaderView(_requestHeaders);
         set => throw new NotSupportedException("Pounce does not support replacing the request header collection.");
     }
 
