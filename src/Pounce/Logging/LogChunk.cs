@@ -3,8 +3,9 @@ using System.Buffers.Binary;
 namespace Pounce.Logging;
 
 /// <summary>
-/// Queued lines back to back in one buffer, each as <c>[stamp: 8 bytes][length: 4 bytes][line]</c>: the stamp is the
-/// monotonic time (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>) at which its producer queued it, by which
+/// Queued lines back to back in one buffer, each as <c>[stamp: 8 bytes][length: 4 bytes][line]</c>: the stamp is a
+/// monotonic time (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>) its producer took before queueing it (when
+/// it queued it, or for an access line the request's end, taken just before), by which
 /// the writer thread merges the chunks of all shards back into one order.
 /// </summary>
 internal sealed class LogChunk(byte[] buffer)

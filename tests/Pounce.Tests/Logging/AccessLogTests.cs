@@ -237,6 +237,26 @@ public sealed class AccessLogTests
             Assert.Equal(3, events[5].GetProperty("requests_served").GetInt32()); // the silent health check is counted
         }
     }
+
+    [Fact]
+    public async Task The_access_line_is_timed_at_the_response_end()
+    {
+        // Its time is mapped from the end timestamp the protocol took (no clock read of its own): it must fall between the
+        // request being sent and the response being read, as read from the wall clock (1 ms either way for rounding).
+        var sink = new SinkStream();
+        var server = await StartAsync(ctx => ctx.Response.WriteAsync("timed"), sink);
+        await using (server)
+        {
+            await using var raw = await server.ConnectAsync();
+            var sent = DateTime.UtcNow;
+            await raw.SendAsync("GET /timed HTTP/1.1\r\nHost: x\r\n\r\n");
+            Assert.Equal(200, (await raw.ReadResponseAsync()).Status);
+            var read = DateTime.UtcNow;
+            var line = Assert.Single(await WaitForJsonAsync(sink, IsAccess, 1, "access line"));
+            var at = line.GetProperty("timestamp").GetDateTime().ToUniversalTime();
+            Assert.InRange(at, sent - TimeSpan.FromMilliseconds(1), read + TimeSpan.FromMilliseconds(1));
+        }
+    }
 }
 
 /// <summary>Access-log tests that start a process-wide <see cref="ActivityListener"/>: alone, as the telemetry tests.</summary>
