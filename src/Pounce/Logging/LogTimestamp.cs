@@ -58,11 +58,7 @@ internal static class LogTimestamp
             d[7] = (byte)'-';
             Digits2(d[8..], day);
             d[10] = (byte)'T';
-            Digits2(d[11..], hour);
-            d[13] = (byte)':';
-            Digits2(d[14..], minute);
-            d[16] = (byte)':';
-            Digits2(d[17..], sec);
+            Time(d[11..], hour, minute, sec);
             d[19] = (byte)'.';
             d = Apache;
             d[0] = (byte)'[';
@@ -72,12 +68,18 @@ internal static class LogTimestamp
             d[7] = (byte)'/';
             Digits4(d[8..], year);
             d[12] = (byte)':';
-            Digits2(d[13..], hour);
-            d[15] = (byte)':';
-            Digits2(d[16..], minute);
-            d[18] = (byte)':';
-            Digits2(d[19..], sec);
+            Time(d[13..], hour, minute, sec);
             " +0000]"u8.CopyTo(d[21..]);
+        }
+
+        // HH:MM:SS, the same in both forms.
+        private static void Time(Span<byte> d, int hour, int minute, int sec)
+        {
+            Digits2(d, hour);
+            d[2] = (byte)':';
+            Digits2(d[3..], minute);
+            d[5] = (byte)':';
+            Digits2(d[6..], sec);
         }
     }
 

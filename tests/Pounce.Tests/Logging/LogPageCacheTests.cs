@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Pounce.Logging;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Pounce.Tests.Logging;
 
@@ -13,6 +14,9 @@ public sealed class LogPageCacheTests : IDisposable
 {
     private const int MiB = 1 << 20;
     private readonly string _dir = Directory.CreateTempSubdirectory("pounce-pagecache-").FullName;
+    private readonly ITestOutputHelper _output;
+
+    public LogPageCacheTests(ITestOutputHelper output) => _output = output;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
@@ -34,11 +38,11 @@ public sealed class LogPageCacheTests : IDisposable
                 file.Flush(flushToDisk: true); // written back: the next release can drop it (the writer relies on time)
                 pages!.Written(block.Length);
             }
-            var resident = ResidentBytes(path);
-            if (resident is null)
-                return; // fincore missing: the byte check below still runs
             // 12 MiB written; the releases covered [0, 8 MiB): what stays is the last 4 MiB (a page or so either way).
-            Assert.InRange(resident.Value, 0, 5L * MiB);
+            if (ResidentBytes(path) is { } resident)
+                Assert.InRange(resident, 0, 5L * MiB);
+            else
+                _output.WriteLine("fincore (Debian package util-linux) is missing: residency not checked, the file's bytes are");
         }
         var written = File.ReadAllBytes(path);
         Assert.Equal(12L * MiB, written.Length);
