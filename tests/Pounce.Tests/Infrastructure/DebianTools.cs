@@ -4,8 +4,8 @@ using System.Diagnostics;
 namespace Pounce.Tests.Infrastructure;
 
 /// <summary>
-/// The Debian tools some tests run (curl, jq, wrk, h2load, nghttp, sslscan, openssl, Python modules). A test that
-/// needs one is marked <see cref="ToolFactAttribute"/> or <see cref="ToolTheoryAttribute"/>: when the tool is not
+/// The Debian tools some tests run (curl, jq, wrk, h2load, nghttp, sslscan, openssl, rsyslogd, fincore, Python
+/// modules). A test that needs one is marked <see cref="ToolFactAttribute"/> or <see cref="ToolTheoryAttribute"/>: when the tool is not
 /// found through <c>PATH</c> the test is skipped with a message naming the Debian package, except under
 /// <c>CI=true</c>, where it runs and fails (<c>.ci/run</c> installs every package listed here).
 /// </summary>
@@ -23,6 +23,7 @@ internal static class DebianTools
         ["sslscan"] = "sslscan",
         ["openssl"] = "openssl",
         ["rsyslogd"] = "rsyslog",
+        ["fincore"] = "util-linux",
         ["python3"] = "python3",
         ["python3:websockets"] = "python3-websockets",
         ["python3:h2"] = "python3-h2",

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Pounce.Logging;
+using Pounce.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -42,7 +43,7 @@ public sealed class LogPageCacheTests : IDisposable
             if (ResidentBytes(path) is { } resident)
                 Assert.InRange(resident, 0, 5L * MiB);
             else
-                _output.WriteLine("fincore (Debian package util-linux) is missing: residency not checked, the file's bytes are");
+                _output.WriteLine(DebianTools.Missing(["fincore"]) + ": residency not checked, the file's bytes are");
         }
         var written = File.ReadAllBytes(path);
         Assert.Equal(12L * MiB, written.Length);
@@ -71,25 +72,24 @@ public sealed class LogPageCacheTests : IDisposable
         Assert.True(process.WaitForExit(30_000), "cat did not exit");
     }
 
-    // Bytes of the file in the page cache, by util-linux's fincore; null when it is not installed.
+    // Bytes of the file in the page cache, by util-linux's fincore; null when it is not installed (under CI=true a
+    // missing fincore fails the test, naming the package, as every Debian tool the tests use).
     private static long? ResidentBytes(string path)
     {
-        try
+        var fincore = DebianTools.Find("fincore");
+        if (fincore is null)
         {
-            using var fincore = Process.Start(new ProcessStartInfo("fincore", ["--bytes", "--noheadings", "--output", "RES", path])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            })!;
-            var output = fincore.StandardOutput.ReadToEnd();
-            Assert.True(fincore.WaitForExit(30_000), "fincore did not exit");
-            return long.Parse(output.Trim(), CultureInfo.InvariantCulture);
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            if (Environment.GetEnvironmentVariable("CI") == "true")
-                throw new InvalidOperationException("fincore (Debian package util-linux) is missing under CI=true");
+            if (DebianTools.IsCi)
+                DebianTools.Require("fincore"); // fails, naming the package
             return null;
         }
+        using var process = Process.Start(new ProcessStartInfo(fincore, ["--bytes", "--noheadings", "--output", "RES", path])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var output = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(30_000), "fincore did not exit");
+        return long.Parse(output.Trim(), CultureInfo.InvariantCulture);
     }
 }
