@@ -30,8 +30,9 @@ public sealed partial class LogLineWriter
                 if (busy)
                 {
                     // Lines are flowing: gather them (see BusyGatherMilliseconds) rather than writing each batch at once
-                    // or being woken for each line (a wake-up per line would cost the request threads a semaphore
-                    // release each); a burst that fills chunks wakes the writer early.
+                    // or being woken for each line (a wake-up per line would cost the request threads a signal each);
+                    // a burst that fills chunks wakes the writer early.
+                    _wake.Reset(); // before the announcement: a producer's wake-up after it is not lost
                     Volatile.Write(ref _writerState, Gathering);
                     _wake.Wait(BusyGatherMilliseconds);
                     Volatile.Write(ref _writerState, Writing);
@@ -39,6 +40,7 @@ public sealed partial class LogLineWriter
                 }
                 // Announce the sleep first, then look (under the queues' locks): a producer that queues a line after
                 // the look sees the announcement and wakes the writer.
+                _wake.Reset();
                 Interlocked.Exchange(ref _writerState, Sleeping);
                 if (AnythingQueued())
                 {
@@ -257,7 +259,7 @@ public sealed partial class LogLineWriter
     private void Stop()
     {
         _stopping = true;
-        _wake.Release();
+        _wake.Set();
     }
 
     private void Close()

@@ -147,6 +147,12 @@ public sealed class PounceMetrics
             var tags = EndpointTags(endpoint);
             _upgradedConnections.Add(-1, in tags);
         }
+        // The refusal is counted before the duration is recorded: whoever waits for the duration sees both.
+        if (countRejected)
+        {
+            var tags = EndpointTags(endpoint);
+            _rejectedConnections.Add(1, in tags);
+        }
         if (recordDuration)
         {
             var tags = EndpointTags(endpoint);
@@ -157,11 +163,6 @@ public sealed class PounceMetrics
             if (IsAbnormal(connection.End, reason))
                 tags.Add("error.type", detail);
             _connectionDuration.Record(connection.DurationMs / 1000.0, in tags);
-        }
-        if (countRejected)
-        {
-            var tags = EndpointTags(endpoint);
-            _rejectedConnections.Add(1, in tags);
         }
         if (failedTls)
         {
