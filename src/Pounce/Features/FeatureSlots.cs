@@ -51,7 +51,9 @@ internal static class FeatureSlots
     public const int Response = 1;
     public const int ResponseBody = 2;
     public const int Connection = 3;
+    public const int RequestIdentifier = 4;
     public const int RequestLifetime = 5;
+    public const int MaxRequestBodySize = 6;
     public const int ResponseTrailers = 9;
     public const int RequestTrailers = 10;
     public const int Upgrade = 12;

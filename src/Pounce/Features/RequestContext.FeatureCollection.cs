@@ -67,8 +67,21 @@ public abstract partial class RequestContext
 
     TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default => GetFeature<TFeature>();
 
-    void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default
-        => ((IFeatureCollection)this)[typeof(TFeature)] = instance;
+    void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default => SetFeature(instance);
+
+    /// <summary><see cref="IFeatureCollection.Set{TFeature}"/> without the generic interface dispatch (for wrappers).</summary>
+    internal void SetFeature<TFeature>(TFeature? instance)
+    {
+        // Hosting sets its activity (and metrics tags) feature on every request: its slot is known per type, no search.
+        var slot = FeatureSlots.Of<TFeature>.Index;
+        if (slot < 0)
+        {
+            ((IFeatureCollection)this)[typeof(TFeature)] = instance;
+            return;
+        }
+        _revision++;
+        _slots[slot] = (object?)instance ?? Removed.Instance;
+    }
 
     /// <summary><see cref="IFeatureCollection.Get{TFeature}"/> without the generic interface dispatch (for wrappers).</summary>
     internal TFeature? GetFeature<TFeature>()
@@ -106,6 +119,8 @@ public abstract partial class RequestContext
         : typeof(TFeature) == typeof(IHttpConnectionFeature) ? FeatureSlots.Connection
         : typeof(TFeature) == typeof(IEndpointFeature) ? FeatureSlots.Endpoint
         : typeof(TFeature) == typeof(IRouteValuesFeature) ? FeatureSlots.RouteValues
+        : typeof(TFeature) == typeof(IHttpRequestIdentifierFeature) ? FeatureSlots.RequestIdentifier
+        : typeof(TFeature) == typeof(IHttpMaxRequestBodySizeFeature) ? FeatureSlots.MaxRequestBodySize
         : -1;
 
     IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()

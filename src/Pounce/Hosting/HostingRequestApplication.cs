@@ -57,7 +57,7 @@ internal sealed class HostingRequestApplication<TContext> : RequestApplication w
         // Called for every feature hosting and the application look up: one generic interface dispatch (to here), not two.
         public TFeature? Get<TFeature>() => _request.GetFeature<TFeature>();
 
-        public void Set<TFeature>(TFeature? instance) => _inner.Set(instance);
+        public void Set<TFeature>(TFeature? instance) => _request.SetFeature(instance);
 
         public IEnumerator<KeyValuePair<Type, object>> GetEnumerator() => _inner.GetEnumerator();
 

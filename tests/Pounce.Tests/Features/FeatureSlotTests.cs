@@ -15,6 +15,32 @@ namespace Pounce.Tests.Features;
 public sealed class FeatureSlotTests
 {
     [Fact]
+    public void Each_named_slot_is_the_index_of_its_feature_type()
+    {
+        // The fast paths (GetFeature's type chain, SetFeature's per-type slot) index the slots by these constants.
+        (int Slot, Type Type)[] named =
+        [
+            (Pounce.Features.FeatureSlots.Request, typeof(IHttpRequestFeature)),
+            (Pounce.Features.FeatureSlots.Response, typeof(IHttpResponseFeature)),
+            (Pounce.Features.FeatureSlots.ResponseBody, typeof(IHttpResponseBodyFeature)),
+            (Pounce.Features.FeatureSlots.Connection, typeof(IHttpConnectionFeature)),
+            (Pounce.Features.FeatureSlots.RequestIdentifier, typeof(IHttpRequestIdentifierFeature)),
+            (Pounce.Features.FeatureSlots.RequestLifetime, typeof(IHttpRequestLifetimeFeature)),
+            (Pounce.Features.FeatureSlots.MaxRequestBodySize, typeof(IHttpMaxRequestBodySizeFeature)),
+            (Pounce.Features.FeatureSlots.ResponseTrailers, typeof(IHttpResponseTrailersFeature)),
+            (Pounce.Features.FeatureSlots.RequestTrailers, typeof(IHttpRequestTrailersFeature)),
+            (Pounce.Features.FeatureSlots.Upgrade, typeof(IHttpUpgradeFeature)),
+            (Pounce.Features.FeatureSlots.TlsConnection, typeof(ITlsConnectionFeature)),
+            (Pounce.Features.FeatureSlots.TlsHandshake, typeof(Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature)),
+            (Pounce.Features.FeatureSlots.Endpoint, typeof(IEndpointFeature)),
+            (Pounce.Features.FeatureSlots.RouteValues, typeof(IRouteValuesFeature)),
+        ];
+        foreach (var (slot, type) in named)
+            Assert.True(Pounce.Features.FeatureSlots.IndexOf(type) == slot, $"{type.Name} is in slot {Pounce.Features.FeatureSlots.IndexOf(type)}, not {slot}");
+        Assert.Equal(Pounce.Features.FeatureSlots.FirstStoredOnly, Pounce.Features.FeatureSlots.IndexOf(typeof(IServiceProvidersFeature)));
+    }
+
+    [Fact]
     public async Task RoutingFeatures_AreServedByTheContext_AndResetBetweenKeepAliveRequests()
     {
         await using var server = await TestServer.StartAppAsync(app =>
