@@ -79,87 +79,127 @@ internal sealed partial class Http1Connection
 
     private HeadStatus ParseHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out ConnectionEnd error)
     {
+        if (buffer.IsSingleSegment)
+        {
+            // The usual case (a head, or a pipelined batch, in one receive): plain span searches, no sequence reader.
+            var status = ParseHead(buffer.FirstSpan, out var used, out error);
+            consumed = buffer.GetPosition(used);
+            return status;
+        }
         var reader = new SequenceReader<byte>(buffer);
         consumed = buffer.Start;
-        error = ConnectionEnd.None;
         while (true)
         {
             if (!reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n', advancePastDelimiter: true))
             {
-                var pending = reader.Remaining;
-                if (!_requestLineDone && pending > _config.MaxRequestLineSize + 2L * _emptyLinesBeforeRequest)
-                    error = ConnectionEnd.RequestLineTooLong;
-                else if (_requestLineDone && _headerBytes + pending > _config.MaxHeaderSize)
-                    error = ConnectionEnd.HeadersTooLarge;
-                else if (!_requestLineDone && !CanStartRequestLine(reader.UnreadSequence))
-                    error = ConnectionEnd.BadRequestLine;
-                return error == ConnectionEnd.None ? HeadStatus.NeedMore : HeadStatus.Error;
+                var unread = reader.UnreadSequence;
+                return Incomplete(reader.Remaining, !_requestLineDone && !CanStartRequestLine(unread), out error);
             }
             consumed = reader.Position;
-            var length = line.Length + 1;
-            if (!_requestLineDone)
+            var status = HeadLine(line.IsSingleSegment ? line.FirstSpan : CopyLine(line), out error);
+            if (status != HeadStatus.NeedMore)
+                return status;
+        }
+    }
+
+    /// <summary><see cref="ParseHead(in ReadOnlySequence{byte}, out SequencePosition, out ConnectionEnd)"/> over one
+    /// span; <paramref name="consumed"/>: the bytes of the complete lines taken.</summary>
+    private HeadStatus ParseHead(ReadOnlySpan<byte> bytes, out int consumed, out ConnectionEnd error)
+    {
+        consumed = 0;
+        while (true)
+        {
+            var rest = bytes[consumed..];
+            var lf = rest.IndexOf((byte)'\n');
+            if (lf < 0)
+                return Incomplete(rest.Length, !_requestLineDone && !HttpCharacters.CanStartRequestLine(rest), out error);
+            consumed += lf + 1;
+            var status = HeadLine(rest[..lf], out error);
+            if (status != HeadStatus.NeedMore)
+                return status;
+        }
+    }
+
+    // The head's end is not in the buffer yet: an error when what is pending already breaks a limit or cannot start a
+    // request line (cannotStart), else wait for more.
+    private HeadStatus Incomplete(long pending, bool cannotStart, out ConnectionEnd error)
+    {
+        error = ConnectionEnd.None;
+        if (!_requestLineDone && pending > _config.MaxRequestLineSize + 2L * _emptyLinesBeforeRequest)
+            error = ConnectionEnd.RequestLineTooLong;
+        else if (_requestLineDone && _headerBytes + pending > _config.MaxHeaderSize)
+            error = ConnectionEnd.HeadersTooLarge;
+        else if (cannotStart)
+            error = ConnectionEnd.BadRequestLine;
+        return error == ConnectionEnd.None ? HeadStatus.NeedMore : HeadStatus.Error;
+    }
+
+    // One line of the head without its LF: NeedMore to go on with the next line, Done at the empty line ending the
+    // head, Error with the reason.
+    private HeadStatus HeadLine(ReadOnlySpan<byte> span, out ConnectionEnd error)
+    {
+        error = ConnectionEnd.None;
+        var length = span.Length + 1;
+        if (!_requestLineDone)
+        {
+            if (length > _config.MaxRequestLineSize)
             {
-                if (length > _config.MaxRequestLineSize)
-                {
-                    error = ConnectionEnd.RequestLineTooLong;
-                    return HeadStatus.Error;
-                }
-            }
-            else
-            {
-                _headerBytes += (int)Math.Min(length, int.MaxValue / 2);
-                if (_headerBytes > _config.MaxHeaderSize)
-                {
-                    error = ConnectionEnd.HeadersTooLarge;
-                    return HeadStatus.Error;
-                }
-            }
-            var span = line.IsSingleSegment ? line.FirstSpan : CopyLine(line);
-            if (span.IsEmpty || span[^1] != (byte)'\r')
-            {
-                error = ConnectionEnd.BareLineFeed;
+                error = ConnectionEnd.RequestLineTooLong;
                 return HeadStatus.Error;
             }
-            span = span[..^1];
-            if (span.IndexOf((byte)'\r') >= 0)
+        }
+        else
+        {
+            _headerBytes += Math.Min(length, int.MaxValue / 2);
+            if (_headerBytes > _config.MaxHeaderSize)
             {
-                error = ConnectionEnd.BareLineFeed;
+                error = ConnectionEnd.HeadersTooLarge;
                 return HeadStatus.Error;
             }
-            if (!_requestLineDone)
-            {
-                if (span.IsEmpty)
-                {
-                    // RFC 9112 2.2: ignore an empty line or two before the request line.
-                    if (++_emptyLinesBeforeRequest > 2)
-                    {
-                        error = ConnectionEnd.BadRequestLine;
-                        return HeadStatus.Error;
-                    }
-                    continue;
-                }
-                error = ParseRequestLine(span);
-                if (error != ConnectionEnd.None)
-                    return HeadStatus.Error;
-                _requestLineDone = true;
-                continue;
-            }
+        }
+        if (span.IsEmpty || span[^1] != (byte)'\r')
+        {
+            error = ConnectionEnd.BareLineFeed;
+            return HeadStatus.Error;
+        }
+        span = span[..^1];
+        if (span.IndexOf((byte)'\r') >= 0)
+        {
+            error = ConnectionEnd.BareLineFeed;
+            return HeadStatus.Error;
+        }
+        if (!_requestLineDone)
+        {
             if (span.IsEmpty)
-                return HeadStatus.Done;
-            if (span[0] is (byte)' ' or (byte)'\t')
             {
-                error = ConnectionEnd.ObsFold;
-                return HeadStatus.Error;
+                // RFC 9112 2.2: ignore an empty line or two before the request line.
+                if (++_emptyLinesBeforeRequest > 2)
+                {
+                    error = ConnectionEnd.BadRequestLine;
+                    return HeadStatus.Error;
+                }
+                return HeadStatus.NeedMore;
             }
-            if (++_headerCount > _config.MaxHeaders)
-            {
-                error = ConnectionEnd.TooManyHeaders;
-                return HeadStatus.Error;
-            }
-            error = ParseHeaderLine(span, RequestHeaders, trailer: false);
+            error = ParseRequestLine(span);
             if (error != ConnectionEnd.None)
                 return HeadStatus.Error;
+            _requestLineDone = true;
+            return HeadStatus.NeedMore;
         }
+        if (span.IsEmpty)
+            return HeadStatus.Done;
+        if (span[0] is (byte)' ' or (byte)'\t')
+        {
+            error = ConnectionEnd.ObsFold;
+            return HeadStatus.Error;
+        }
+        if (++_headerCount > _config.MaxHeaders)
+        {
+            error = ConnectionEnd.TooManyHeaders;
+            return HeadStatus.Error;
+        }
+        error = ParseHeaderLine(span, RequestHeaders, trailer: false);
+        return error != ConnectionEnd.None ? HeadStatus.Error : HeadStatus.NeedMore;
     }
 
     /// <summary>Whether the start of a request line still waiting for its end can become a valid one.</summary>

@@ -36,6 +36,27 @@ public sealed class Http1ProtocolTests
     }
 
     [Fact]
+    public async Task Pipelining_HeadsAcrossReceiveSegments_AreParsedAlike()
+    {
+        // 300 requests in one write, with header values from 0 to 3 KB: many heads straddle the receive buffer's
+        // segments (the sequence path, lines copied whole), the others sit in one (the span path); both parse alike.
+        await using var server = await TestServer.StartAsync(ctx =>
+            ctx.Response.WriteAsync($"{ctx.Request.Path}|{ctx.Request.Headers["X-Pad"].ToString().Length}|{ctx.Request.Headers.Count}"));
+        await using var raw = await server.ConnectAsync();
+        const int Requests = 300;
+        var batch = new StringBuilder();
+        for (var i = 0; i < Requests; i++)
+            batch.Append($"GET /r{i} HTTP/1.1\r\nHost: x\r\nX-Pad: {new string('p', i * 37 % 3000)}\r\nX-N: {i}\r\n\r\n");
+        await raw.SendAsync(batch.ToString());
+        for (var i = 0; i < Requests; i++)
+        {
+            var response = await raw.ReadResponseAsync();
+            Assert.Equal(200, response.Status);
+            Assert.Equal($"/r{i}|{i * 37 % 3000}|3", response.BodyText);
+        }
+    }
+
+    [Fact]
     public async Task ChunkedRequest_WithTrailers_IsDecoded()
     {
         await using var server = await TestServer.StartAsync(async ctx =>
