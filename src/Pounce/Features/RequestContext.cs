@@ -42,7 +42,7 @@ public abstract partial class RequestContext :
     private Stream? _responseBody;
     private ResponseBodyStream? _responseBodyStream;
     private ResponseBodyPipeWriter? _responseBodyWriter;
-    private CancellationTokenSource _abortedCts = new();
+    private CancellationTokenSource? _abortedCts; // made when the application first asks for RequestAborted, then reused
     private CancellationToken? _requestAbortedOverride;
     private readonly Lock _abortLock = new();
     private bool _aborted;
@@ -104,14 +104,19 @@ public abstract partial class RequestContext :
         CanHaveBody = false;
         ResetResponseBody();
 
-        lock (_abortLock)
+        // Most requests never ask for RequestAborted nor get aborted: nothing to reset, no lock taken. (An abort signalled
+        // after this look belongs to the next request either way, as it would after a reset under the lock.)
+        if (_abortedCts is not null || Volatile.Read(ref _aborted))
         {
-            if (!_abortedCts.TryReset())
+            lock (_abortLock)
             {
-                _abortedCts.Dispose();
-                _abortedCts = new CancellationTokenSource();
+                if (_abortedCts is { } cts && !cts.TryReset())
+                {
+                    cts.Dispose();
+                    _abortedCts = null;
+                }
+                _aborted = false;
             }
-            _aborted = false;
         }
         RequestInfo.Reset(Connection.ConnectionId, sequence, streamId);
         ResetDataRates();
@@ -263,7 +268,7 @@ public abstract partial class RequestContext :
 
     CancellationToken IHttpRequestLifetimeFeature.RequestAborted
     {
-        get => _requestAbortedOverride ?? _abortedCts.Token;
+        get => _requestAbortedOverride ?? AbortedToken();
         // Middleware may substitute a linked token (e.g. request timeouts); the server still signals its own source.
         set => _requestAbortedOverride = value;
     }
@@ -273,13 +278,29 @@ public abstract partial class RequestContext :
         AbortByApplication();
     }
 
+    private CancellationToken AbortedToken()
+    {
+        if (Volatile.Read(ref _abortedCts) is { } made)
+            return made.Token;
+        lock (_abortLock)
+        {
+            if (_abortedCts is null)
+            {
+                if (_aborted)
+                    return new CancellationToken(canceled: true); // aborted before anyone asked
+                _abortedCts = new CancellationTokenSource();
+            }
+            return _abortedCts.Token;
+        }
+    }
+
     /// <summary>Whether the current request was aborted (by the client going away, the app, or the server).</summary>
     protected bool RequestAborted => Volatile.Read(ref _aborted);
 
     /// <summary>Fires <c>RequestAborted</c> for the current request, once.</summary>
     protected void SignalRequestAborted()
     {
-        CancellationTokenSource cts;
+        CancellationTokenSource? cts;
         lock (_abortLock)
         {
             if (_aborted)
@@ -287,6 +308,8 @@ public abstract partial class RequestContext :
             _aborted = true;
             cts = _abortedCts;
         }
+        if (cts is null)
+            return; // nobody holds the token yet: whoever asks later gets a cancelled one
         try
         {
             cts.Cancel();

@@ -57,6 +57,40 @@ public sealed class Http1ProtocolTests
     }
 
     [Fact]
+    public async Task RequestAborted_AskedAfterAnAbort_IsCancelled_AndFreshOnTheNextRequest()
+    {
+        // The token's source is made only when asked for: one asked for after the abort is already cancelled; one
+        // asked for on the next keep-alive request (after a request that used it) is not.
+        var afterAbort = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TestServer.StartAsync(async ctx =>
+        {
+            if (ctx.Request.Path == "/abort")
+            {
+                ctx.Abort();
+                var fired = false;
+                using (ctx.RequestAborted.Register(() => fired = true))
+                    afterAbort.TrySetResult($"cancelled={ctx.RequestAborted.IsCancellationRequested} fired={fired}");
+                return;
+            }
+            var token = ctx.RequestAborted;
+            await ctx.Response.WriteAsync($"cancelled={token.IsCancellationRequested}");
+        });
+        await using (var raw = await server.ConnectAsync())
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await raw.SendAsync("GET /token HTTP/1.1\r\nHost: x\r\n\r\n");
+                Assert.Equal("cancelled=False", (await raw.ReadResponseAsync()).BodyText);
+            }
+        }
+        await using (var raw = await server.ConnectAsync())
+        {
+            await raw.SendAsync("GET /abort HTTP/1.1\r\nHost: x\r\n\r\n");
+            Assert.Equal("cancelled=True fired=True", await afterAbort.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+    }
+
+    [Fact]
     public async Task ChunkedRequest_WithTrailers_IsDecoded()
     {
         await using var server = await TestServer.StartAsync(async ctx =>
