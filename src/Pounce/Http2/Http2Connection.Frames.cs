@@ -460,12 +460,28 @@ internal sealed partial class Http2Connection
         if (_settingsReceived)
             _flood.OnSettings();
         _settingsReceived = true;
-        ApplyPeerSettings(settings);
+        // Streams whose send window grew are woken once the ACK is in the output (see the read loop): woken before,
+        // one could send the DATA the larger window allows ahead of the ACK (legal, but a peer that waits for the ACK
+        // before it reads DATA, as h2spec 6.9.2/1 does, misses that DATA).
+        _wakeWindowsAfterAck |= ApplyPeerSettings(settings);
         Http2FrameWriter.WriteSettingsAck(_control);
     }
 
-    private void ApplyPeerSettings(in Http2SettingsFrame settings)
+    /// <summary>Wakes every stream waiting for send window (after a SETTINGS that grew them was acknowledged).</summary>
+    private void WakeWindowWaiters()
     {
+        _wakeWindowsAfterAck = false;
+        lock (_sync)
+        {
+            foreach (var stream in _table.Streams)
+                stream.WakeWindowWaiter();
+        }
+    }
+
+    /// <summary>Applies the peer's SETTINGS; true when the stream send windows grew (their writers are to be woken).</summary>
+    private bool ApplyPeerSettings(in Http2SettingsFrame settings)
+    {
+        var windowsGrew = false;
         foreach (var setting in settings)
         {
             switch (setting.Id)
@@ -478,9 +494,8 @@ internal sealed partial class Http2Connection
                         {
                             if (!stream.SendWindow.TryAdjust(delta))
                                 throw Http2ProtocolException.Connection(Http2ErrorCode.FlowControlError, "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window.");
-                            if (delta > 0)
-                                stream.WakeWindowWaiter();
                         }
+                        windowsGrew |= delta > 0;
                         _peerInitialWindow = (int)setting.Value;
                     }
                     break;
@@ -493,6 +508,7 @@ internal sealed partial class Http2Connection
             }
             _peerSettings.Apply(setting);
         }
+        return windowsGrew;
     }
 
     private void OnPing(in Http2Frame frame)
