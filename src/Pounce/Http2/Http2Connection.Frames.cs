@@ -460,28 +460,32 @@ internal sealed partial class Http2Connection
         if (_settingsReceived)
             _flood.OnSettings();
         _settingsReceived = true;
-        // Streams whose send window grew are woken once the ACK is in the output (see the read loop): woken before,
-        // one could send the DATA the larger window allows ahead of the ACK (legal, but a peer that waits for the ACK
-        // before it reads DATA, as h2spec 6.9.2/1 does, misses that DATA).
-        _wakeWindowsAfterAck |= ApplyPeerSettings(settings);
+        ApplyPeerSettings(settings);
         Http2FrameWriter.WriteSettingsAck(_control);
     }
 
-    /// <summary>Wakes every stream waiting for send window (after a SETTINGS that grew them was acknowledged).</summary>
-    private void WakeWindowWaiters()
+    /// <summary>
+    /// Read loop, once the ACK of a SETTINGS that grew the stream send windows is in the output: the open streams get the
+    /// larger windows and their writers are woken. Grown before, a stream could send the DATA the larger window allows
+    /// ahead of the ACK (legal, but a peer that waits for the ACK before it reads DATA, as h2spec 6.9.2/1 does, misses
+    /// that DATA); nothing is read in between, so no stream opens meanwhile.
+    /// </summary>
+    private void GrowStreamWindows()
     {
-        _wakeWindowsAfterAck = false;
+        var delta = _deferredWindowGrowth;
+        _deferredWindowGrowth = 0;
         lock (_sync)
         {
             foreach (var stream in _table.Streams)
+            {
+                stream.SendWindow.TryAdjust(delta); // checked when the SETTINGS came (only sends shrank it since)
                 stream.WakeWindowWaiter();
+            }
         }
     }
 
-    /// <summary>Applies the peer's SETTINGS; true when the stream send windows grew (their writers are to be woken).</summary>
-    private bool ApplyPeerSettings(in Http2SettingsFrame settings)
+    private void ApplyPeerSettings(in Http2SettingsFrame settings)
     {
-        var windowsGrew = false;
         foreach (var setting in settings)
         {
             switch (setting.Id)
@@ -492,10 +496,13 @@ internal sealed partial class Http2Connection
                     {
                         foreach (var stream in _table.Streams)
                         {
-                            if (!stream.SendWindow.TryAdjust(delta))
+                            // A larger window is given once the ACK is in the output (GrowStreamWindows); checked now.
+                            var grown = delta > 0 ? _deferredWindowGrowth + delta : 0;
+                            if (grown > 0 ? stream.SendWindow.Size + grown > Http2FlowWindow.MaxSize : !stream.SendWindow.TryAdjust(delta))
                                 throw Http2ProtocolException.Connection(Http2ErrorCode.FlowControlError, "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window.");
                         }
-                        windowsGrew |= delta > 0;
+                        if (delta > 0)
+                            _deferredWindowGrowth += delta;
                         _peerInitialWindow = (int)setting.Value;
                     }
                     break;
@@ -508,7 +515,6 @@ internal sealed partial class Http2Connection
             }
             _peerSettings.Apply(setting);
         }
-        return windowsGrew;
     }
 
     private void OnPing(in Http2Frame frame)

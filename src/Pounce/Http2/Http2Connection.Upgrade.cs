@@ -19,6 +19,7 @@ internal sealed partial class Http2Connection
         var payload = upgrade.Settings;
         var frame = new Http2Frame(new Http2FrameHeader(payload.Length, Http2FrameType.Settings, Http2FrameFlags.None, 0), new ReadOnlySequence<byte>(payload));
         ApplyPeerSettings(Http2SettingsFrame.Parse(frame));
+        _deferredWindowGrowth = 0; // no stream is open yet to grow: stream 1 starts with the new initial window
 
         const int id = 1;
         _lastClientStreamId = id;

@@ -26,7 +26,7 @@ internal sealed partial class Http2Connection
     private readonly PipeReader _input;
     private readonly Http2Output _writer;
     private readonly ArrayBufferWriter<byte> _control;
-    private bool _wakeWindowsAfterAck; // read loop only
+    private long _deferredWindowGrowth; // read loop only: see GrowStreamWindows
     private readonly Lock _sync = new();
     private readonly Http2StreamTable<Http2Stream> _table;
     private readonly Http2FloodGuard _flood;
@@ -294,10 +294,10 @@ internal sealed partial class Http2Connection
                 while (Http2FrameReader.TryReadFrame(ref buffer, _config.Http2MaxFrameSize, out var frame))
                 {
                     ProcessFrame(frame);
-                    if (_wakeWindowsAfterAck)
+                    if (_deferredWindowGrowth != 0)
                     {
                         await _writer.FlushControlAsync(); // the SETTINGS ACK goes into the output first
-                        WakeWindowWaiters();
+                        GrowStreamWindows();
                     }
                     if (_control.WrittenCount > 16 * 1024)
                     {
