@@ -261,7 +261,7 @@ public abstract partial class RequestContext
     private void ValidateResponseHeaders()
     {
         // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4): a CR or LF would split the response.
-        if (ReasonPhrase is { } reason && FirstInvalidValueChar(reason) is var bad and >= 0)
+        if (ReasonPhrase is { } reason && Http1.HttpCharacters.IndexOfInvalidFieldValueChar(reason) is var bad and >= 0)
             throw new InvalidOperationException($"Invalid character 0x{(int)reason[bad]:x2} in the response reason phrase.");
         foreach (var header in ResponseHeaders)
             ValidateHeader(header.Key, header.Value);
@@ -275,30 +275,13 @@ public abstract partial class RequestContext
     {
         if (name.Length == 0)
             throw new InvalidOperationException("A response header name is empty.");
-        if (name.AsSpan().IndexOfAnyExcept(TokenChars) is var badName and >= 0)
+        if (Http1.HttpCharacters.IndexOfNonTokenChar(name) is var badName and >= 0)
             throw new InvalidOperationException($"Invalid character 0x{(int)name[badName]:x2} in response header name '{Sanitize(name)}'.");
         foreach (var value in values)
         {
-            if (value is not null && FirstInvalidValueChar(value) is var bad and >= 0)
+            if (value is not null && Http1.HttpCharacters.IndexOfInvalidFieldValueChar(value) is var bad and >= 0)
                 throw new InvalidOperationException($"Invalid character 0x{(int)value[bad]:x2} in the value of response header '{name}'.");
         }
-    }
-
-    // tchar (RFC 9110 5.6.2), as characters.
-    private static readonly SearchValues<char> TokenChars =
-        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-
-    // The controls a field value may not hold (all but HTAB) and DEL (RFC 9110 5.5).
-    private static readonly SearchValues<char> ValueControls = SearchValues.Create(
-        "\0\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\n\u000B\f\r\u000E\u000F\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D\u001E\u001F\u007F");
-
-    // Index of the first character a field value cannot carry (a control, DEL, or above U+00FF), -1 when none.
-    private static int FirstInvalidValueChar(string value)
-    {
-        var span = value.AsSpan();
-        var control = span.IndexOfAny(ValueControls);
-        var wide = (control < 0 ? span : span[..control]).IndexOfAnyInRange((char)0x100, char.MaxValue);
-        return wide >= 0 ? wide : control;
     }
 
     private static string Sanitize(string s)

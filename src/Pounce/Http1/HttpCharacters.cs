@@ -1,9 +1,18 @@
+using System.Buffers;
+
 namespace Pounce.Http1;
 
 /// <summary>Character classes of RFC 9110 and RFC 3986, as lookup tables.</summary>
 internal static class HttpCharacters
 {
-    private static readonly bool[] Token = Build("!#$%&'*+-.^_`|~", alnum: true);
+    private const string TokenSymbols = "!#$%&'*+-.^_`|~";
+    private const string Alphanumerics = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    private static readonly bool[] Token = Build(TokenSymbols, alnum: true);
+
+    // The same classes for text the application gives as strings (response header names and values), searched vectorised.
+    private static readonly SearchValues<char> TokenChars = SearchValues.Create(TokenSymbols + Alphanumerics);
+    private static readonly SearchValues<char> FieldValueControls = SearchValues.Create(
+        "\0\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\n\u000B\f\r\u000E\u000F\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D\u001E\u001F\u007F");
     private static readonly bool[] HostChars = Build("-._~!$&'()*+,;=:[]%", alnum: true);
     private static readonly bool[] RegNameChars = Build("-._~%", alnum: true);
     private static readonly bool[] IpLiteralChars = Build("-._~%:", alnum: true);
@@ -50,6 +59,20 @@ internal static class HttpCharacters
                 return i;
         }
         return -1;
+    }
+
+    /// <summary>Index of the first character that is not a tchar (RFC 9110 5.6.2), or -1.</summary>
+    public static int IndexOfNonTokenChar(ReadOnlySpan<char> s) => s.IndexOfAnyExcept(TokenChars);
+
+    /// <summary>
+    /// Index of the first character a field value cannot carry (RFC 9110 5.5: a control other than HTAB, DEL; or above
+    /// U+00FF, which has no octet), or -1.
+    /// </summary>
+    public static int IndexOfInvalidFieldValueChar(ReadOnlySpan<char> s)
+    {
+        var control = s.IndexOfAny(FieldValueControls);
+        var wide = (control < 0 ? s : s[..control]).IndexOfAnyInRange((char)0x100, char.MaxValue);
+        return wide >= 0 ? wide : control;
     }
 
     /// <summary>
