@@ -431,6 +431,13 @@ internal sealed class Connection : IThreadPoolWorkItem
             Interlocked.Exchange(ref _upgradedShutdown, null)?.Invoke();
     }
 
+    /// <summary>
+    /// The first step of a server stop, taken for every connection before any is asked to close
+    /// (<see cref="RequestShutdown"/>): from here a request that completes closes its connection as drained instead of
+    /// going back to idle, even if the server has not reached this connection's <see cref="RequestShutdown"/> yet.
+    /// </summary>
+    public void MarkShutdown() => Interlocked.Exchange(ref _shutdownRequested, 1);
+
     /// <summary>The server is stopping: close now if idle, else after the request in flight.</summary>
     public void RequestShutdown()
     {

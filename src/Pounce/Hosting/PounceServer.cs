@@ -202,6 +202,10 @@ public sealed class PounceServer : IServer
         foreach (var worker in _workers)
             await worker.StopAcceptingAsync();
 
+        // Two passes: every connection knows of the stop before an idle one closes, so a request that completes once
+        // another connection has closed cannot go back to idle and be reported as shutdown_idle instead of drained.
+        foreach (var connection in context.Connections.Values)
+            connection.MarkShutdown();
         foreach (var connection in context.Connections.Values)
             connection.RequestShutdown();
 

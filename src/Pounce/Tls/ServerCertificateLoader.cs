@@ -16,8 +16,11 @@ internal static class ServerCertificateLoader
     /// <summary>
     /// The certificate of an HTTPS endpoint: the endpoint's own (given in code, a file or a store entry), else the
     /// server's (<see cref="Load"/>), else the ASP.NET Core development certificate; none is an error naming the URL.
+    /// <paramref name="findDevelopment"/> looks for the development certificate (default: <see cref="DevelopmentCertificate.Find"/>,
+    /// the user's store, which the SDK's first run may fill; tests pass their own to not depend on the machine).
     /// </summary>
-    public static (X509Certificate2 Leaf, X509Certificate2Collection Chain) LoadFor(ServerConfig config, Hosting.PounceEndpoint? endpoint, string url)
+    public static (X509Certificate2 Leaf, X509Certificate2Collection Chain) LoadFor(
+        ServerConfig config, Hosting.PounceEndpoint? endpoint, string url, Func<X509Certificate2?>? findDevelopment = null)
     {
         if (endpoint?.ServerCertificate is { } given)
         {
@@ -36,7 +39,7 @@ internal static class ServerCertificateLoader
         }
         if (IsConfigured(config))
             return Load(config);
-        if (DevelopmentCertificate.Find() is { } development)
+        if ((findDevelopment ?? DevelopmentCertificate.Find)() is { } development)
             return (development, []);
         throw new Hosting.PounceConfigurationException(
             $"HTTPS endpoint {url} has no certificate: set SslCertFile (--ssl-certfile) and SslKeyFile, Kestrel:Certificates:Default:Path, " +

@@ -80,14 +80,21 @@ public sealed class AddressTests
     }
 
     [Fact]
-    public async Task HttpsUrl_FailsClearlyUntilTlsExists()
+    public void HttpsUrl_WithNoCertificateAnywhere_FailsClearly()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("https://127.0.0.1:0");
-        builder.WebHost.UsePounce();
-        await using var app = builder.Build();
-        var ex = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => app.StartAsync());
-        Assert.Contains("HTTPS", ex.Message, StringComparison.Ordinal);
+        // The machine's own store is not asked: the SDK's first run may have put a development certificate there.
+        var ex = Assert.ThrowsAny<InvalidOperationException>(
+            () => Pounce.Tls.ServerCertificateLoader.LoadFor(new ServerConfig(), endpoint: null, "https://127.0.0.1:0", findDevelopment: () => null));
+        Assert.Contains("HTTPS endpoint https://127.0.0.1:0 has no certificate", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("dotnet dev-certs https", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HttpsUrl_WithNoConfiguredCertificate_UsesTheDevelopmentCertificate()
+    {
+        var development = Pounce.Tests.Tls.TestCertificates.Localhost;
+        var (leaf, chain) = Pounce.Tls.ServerCertificateLoader.LoadFor(new ServerConfig(), endpoint: null, "https://127.0.0.1:0", findDevelopment: () => development);
+        Assert.Same(development, leaf);
+        Assert.Empty(chain);
     }
 }
