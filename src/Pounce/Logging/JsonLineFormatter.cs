@@ -12,54 +12,27 @@ namespace Pounce.Logging;
 /// Writes Pounce's JSON lines: one flat object, UTF-8, terminated by <c>\n</c>, keys in the contract's order.
 /// Every string is escaped (quotes, backslashes, control characters including CR, LF, ESC, U+0085, U+2028/2029;
 /// lone UTF-16 surrogates become U+FFFD), so no request can break a line or forge a field. Allocation-free in steady
-/// state: one reusable <see cref="Utf8JsonWriter"/> per thread, cached UTF-8 property names, numbers written directly.
+/// state. Lifecycle and access lines, whose keys are fixed, are written member by member with <see cref="JsonBytes"/>
+/// (a string that needs escaping goes through <see cref="Utf8JsonWriter"/>); <see cref="ILogger"/> messages, whose
+/// state is open-ended, with one reusable <see cref="Utf8JsonWriter"/> per thread.
 /// </summary>
 internal static class JsonLineFormatter
 {
-    private static readonly JsonWriterOptions Options = new()
-    {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        Indented = false,
-        SkipValidation = true,
-    };
-
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
 
-    internal static readonly JsonEncodedText Event = JsonEncodedText.Encode("event");
-    internal static readonly JsonEncodedText ConnectionId = JsonEncodedText.Encode("connection_id");
-    internal static readonly JsonEncodedText WorkerId = JsonEncodedText.Encode("worker_id");
-    internal static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
-    internal static readonly JsonEncodedText Level = JsonEncodedText.Encode("level");
-    internal static readonly JsonEncodedText ClientAddr = JsonEncodedText.Encode("client_addr");
-    internal static readonly JsonEncodedText ClientPort = JsonEncodedText.Encode("client_port");
-    internal static readonly JsonEncodedText ServerAddr = JsonEncodedText.Encode("server_addr");
-    internal static readonly JsonEncodedText ServerPort = JsonEncodedText.Encode("server_port");
-    internal static readonly JsonEncodedText Protocol = JsonEncodedText.Encode("protocol");
-    internal static readonly JsonEncodedText Tls = JsonEncodedText.Encode("tls");
-    internal static readonly JsonEncodedText Method = JsonEncodedText.Encode("method");
-    internal static readonly JsonEncodedText Path = JsonEncodedText.Encode("path");
-    internal static readonly JsonEncodedText HttpVersion = JsonEncodedText.Encode("http_version");
-    internal static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("request_id");
-    internal static readonly JsonEncodedText StreamId = JsonEncodedText.Encode("stream_id");
-    internal static readonly JsonEncodedText Status = JsonEncodedText.Encode("status");
-    internal static readonly JsonEncodedText BytesSent = JsonEncodedText.Encode("bytes_sent");
-    internal static readonly JsonEncodedText DurationMs = JsonEncodedText.Encode("duration_ms");
-    internal static readonly JsonEncodedText Slow = JsonEncodedText.Encode("slow");
-    internal static readonly JsonEncodedText Aborted = JsonEncodedText.Encode("aborted");
-    internal static readonly JsonEncodedText TraceId = JsonEncodedText.Encode("trace_id");
-    internal static readonly JsonEncodedText SpanId = JsonEncodedText.Encode("span_id");
-    internal static readonly JsonEncodedText DuringStreaming = JsonEncodedText.Encode("during_streaming");
-    internal static readonly JsonEncodedText RequestsServed = JsonEncodedText.Encode("requests_served");
-    internal static readonly JsonEncodedText TotalBytesSent = JsonEncodedText.Encode("total_bytes_sent");
-    internal static readonly JsonEncodedText Reason = JsonEncodedText.Encode("reason");
-    internal static readonly JsonEncodedText Detail = JsonEncodedText.Encode("detail");
-    internal static readonly JsonEncodedText Category = JsonEncodedText.Encode("category");
-    internal static readonly JsonEncodedText Message = JsonEncodedText.Encode("message");
-    internal static readonly JsonEncodedText EventId = JsonEncodedText.Encode("event_id");
-    internal static readonly JsonEncodedText Exception = JsonEncodedText.Encode("exception");
-    internal static readonly JsonEncodedText UserAgent = JsonEncodedText.Encode("user_agent");
-    internal static readonly JsonEncodedText Dropped = JsonEncodedText.Encode("dropped");
+    private static readonly JsonEncodedText Event = JsonEncodedText.Encode("event");
+    private static readonly JsonEncodedText ConnectionId = JsonEncodedText.Encode("connection_id");
+    private static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
+    private static readonly JsonEncodedText Level = JsonEncodedText.Encode("level");
+    private static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("request_id");
+    private static readonly JsonEncodedText TraceId = JsonEncodedText.Encode("trace_id");
+    private static readonly JsonEncodedText SpanId = JsonEncodedText.Encode("span_id");
+    private static readonly JsonEncodedText Category = JsonEncodedText.Encode("category");
+    private static readonly JsonEncodedText Message = JsonEncodedText.Encode("message");
+    private static readonly JsonEncodedText EventId = JsonEncodedText.Encode("event_id");
+    private static readonly JsonEncodedText Exception = JsonEncodedText.Encode("exception");
+    private static readonly JsonEncodedText Dropped = JsonEncodedText.Encode("dropped");
 
     private static readonly JsonEncodedText[] EventNames =
         Array.ConvertAll(Enum.GetNames<LifecycleEventKind>(), n => JsonEncodedText.Encode(n));
@@ -79,7 +52,7 @@ internal static class JsonLineFormatter
         var w = t_writer;
         t_writer = null;
         if (w is null)
-            return new Utf8JsonWriter(output, Options);
+            return new Utf8JsonWriter(output, JsonBytes.Options);
         w.Reset(output);
         return w;
     }
@@ -94,95 +67,94 @@ internal static class JsonLineFormatter
     }
 
     /// <summary>Writes one lifecycle event as a JSON line (with its <c>\n</c>) to <paramref name="output"/>.</summary>
-    public static void Write(IBufferWriter<byte> output, in LifecycleEvent e)
+    public static void Write(LineBuffer output, in LifecycleEvent e)
     {
-        var w = Writer(output);
         var c = e.Connection;
         var r = e.Request;
-        w.WriteStartObject();
-        w.WriteString(Event, EventNames[(int)e.Kind]);
-        w.WriteNumber(ConnectionId, c.ConnectionId);
-        w.WriteNumber(WorkerId, c.WorkerId);
-        WriteTimestamp(w, e.TimestampUtc);
-        w.WriteString(Level, LogLevelNames.JsonName(e.Level));
+        output.Write("{"u8);
+        JsonBytes.Text(output, "\"event\":"u8, EventNames[(int)e.Kind]);
+        JsonBytes.Number(output, ",\"connection_id\":"u8, c.ConnectionId);
+        JsonBytes.Number(output, ",\"worker_id\":"u8, c.WorkerId);
+        WriteTimestamp(output, e.TimestampUtc);
+        JsonBytes.Text(output, ",\"level\":"u8, LogLevelNames.JsonName(e.Level));
         switch (e.Kind)
         {
             case LifecycleEventKind.ConnectionOpened:
-                WriteSafe(w, ClientAddr, c.ClientAddress);
-                w.WriteNumber(ClientPort, c.ClientPort);
-                WriteSafe(w, ServerAddr, c.ServerAddress);
-                w.WriteNumber(ServerPort, c.ServerPort);
-                w.WriteString(Protocol, ProtocolName(c.Protocol));
-                w.WriteBoolean(Tls, c.Tls);
+                JsonBytes.String(output, ",\"client_addr\":"u8, c.ClientAddress);
+                JsonBytes.Number(output, ",\"client_port\":"u8, c.ClientPort);
+                JsonBytes.String(output, ",\"server_addr\":"u8, c.ServerAddress);
+                JsonBytes.Number(output, ",\"server_port\":"u8, c.ServerPort);
+                JsonBytes.Text(output, ",\"protocol\":"u8, ProtocolName(c.Protocol));
+                JsonBytes.Bool(output, ",\"tls\":"u8, c.Tls);
                 break;
             case LifecycleEventKind.RequestStarted when r is not null:
-                WriteSafe(w, Method, r.Method);
-                WriteSafe(w, Path, r.Path);
-                w.WriteString(HttpVersion, VersionNames[Math.Min((int)r.Version, 2)]);
-                WriteRequestId(w, r);
+                JsonBytes.String(output, ",\"method\":"u8, r.Method);
+                JsonBytes.String(output, ",\"path\":"u8, r.Path);
+                JsonBytes.Text(output, ",\"http_version\":"u8, VersionNames[Math.Min((int)r.Version, 2)]);
+                WriteRequestId(output, r);
                 if (r.StreamId != 0)
-                    w.WriteNumber(StreamId, r.StreamId);
-                WriteTrace(w, r);
+                    JsonBytes.Number(output, ",\"stream_id\":"u8, r.StreamId);
+                WriteTrace(output, r);
                 break;
             case LifecycleEventKind.ResponseCompleted when r is not null:
-                w.WriteNumber(Status, r.Status);
-                w.WriteNumber(BytesSent, r.BytesSent);
-                WriteMs(w, DurationMs, e.DurationMs);
+                JsonBytes.Number(output, ",\"status\":"u8, r.Status);
+                JsonBytes.Number(output, ",\"bytes_sent\":"u8, r.BytesSent);
+                WriteMs(output, e.DurationMs);
                 if (e.Slow)
-                    w.WriteBoolean(Slow, true);
+                    JsonBytes.Bool(output, ",\"slow\":"u8, true);
                 if (r.Aborted is { } aborted)
-                    w.WriteString(Aborted, aborted);
-                WriteSafe(w, Method, r.Method);
-                WriteSafe(w, Path, r.Path);
-                WriteRequestId(w, r);
+                    JsonBytes.String(output, ",\"aborted\":"u8, aborted);
+                JsonBytes.String(output, ",\"method\":"u8, r.Method);
+                JsonBytes.String(output, ",\"path\":"u8, r.Path);
+                WriteRequestId(output, r);
                 if (r.StreamId != 0)
-                    w.WriteNumber(StreamId, r.StreamId);
-                WriteTrace(w, r);
+                    JsonBytes.Number(output, ",\"stream_id\":"u8, r.StreamId);
+                WriteTrace(output, r);
                 break;
             case LifecycleEventKind.ClientDisconnected when r is not null:
-                w.WriteBoolean(DuringStreaming, r.ResponseStarted);
-                WriteSafe(w, ClientAddr, c.ClientAddress);
-                WriteRequestId(w, r);
-                WriteSafe(w, Method, r.Method);
-                WriteSafe(w, Path, r.Path);
-                w.WriteNumber(BytesSent, r.BytesSent);
-                WriteTrace(w, r);
+                JsonBytes.Bool(output, ",\"during_streaming\":"u8, r.ResponseStarted);
+                JsonBytes.String(output, ",\"client_addr\":"u8, c.ClientAddress);
+                WriteRequestId(output, r);
+                JsonBytes.String(output, ",\"method\":"u8, r.Method);
+                JsonBytes.String(output, ",\"path\":"u8, r.Path);
+                JsonBytes.Number(output, ",\"bytes_sent\":"u8, r.BytesSent);
+                WriteTrace(output, r);
                 break;
             case LifecycleEventKind.ConnectionUpgraded:
-                w.WriteString(Protocol, ProtocolName(c.Protocol)); // what it switched to: websocket, or h2 (h2c)
+                JsonBytes.Text(output, ",\"protocol\":"u8, ProtocolName(c.Protocol)); // what it switched to: websocket, or h2 (h2c)
                 if (r is not null)
-                    WriteRequestId(w, r);
+                    WriteRequestId(output, r);
                 else
-                    w.WriteString(RequestId, ""u8);
+                    output.Write(",\"request_id\":\"\""u8);
                 break;
             case LifecycleEventKind.ConnectionCompleted:
                 var (reason, detail) = ConnectionEnds.Describe(c.End);
-                w.WriteNumber(RequestsServed, c.RequestsServed);
-                w.WriteNumber(TotalBytesSent, c.TotalBytesSent);
-                WriteMs(w, DurationMs, e.DurationMs);
-                w.WriteString(Reason, ReasonNames[Math.Clamp((int)reason, 0, ReasonNames.Length - 1)]);
-                w.WriteString(Detail, detail);
-                w.WriteString(Protocol, ProtocolName(c.Protocol));
-                WriteSafe(w, ClientAddr, c.ClientAddress);
+                JsonBytes.Number(output, ",\"requests_served\":"u8, c.RequestsServed);
+                JsonBytes.Number(output, ",\"total_bytes_sent\":"u8, c.TotalBytesSent);
+                WriteMs(output, e.DurationMs);
+                JsonBytes.Text(output, ",\"reason\":"u8, ReasonNames[Math.Clamp((int)reason, 0, ReasonNames.Length - 1)]);
+                JsonBytes.String(output, ",\"detail\":"u8, detail);
+                JsonBytes.Text(output, ",\"protocol\":"u8, ProtocolName(c.Protocol));
+                JsonBytes.String(output, ",\"client_addr\":"u8, c.ClientAddress);
                 break;
         }
-        End(w, output);
+        output.Write("}\n"u8);
     }
 
     /// <summary>The request's W3C trace and span ids, when it has an activity (extra to the contract's fields, last).</summary>
-    private static void WriteTrace(Utf8JsonWriter w, RequestInfo r)
+    private static void WriteTrace(LineBuffer output, RequestInfo r)
     {
         if (!r.HasTrace)
             return;
-        Span<byte> hex = stackalloc byte[34];
-        var n = LogTimestamp.WriteHex(r.TraceId, hex[1..]);
-        WriteSafeAscii(w, TraceId, hex, n);
-        n = LogTimestamp.WriteHex(r.SpanId, hex[1..]);
-        WriteSafeAscii(w, SpanId, hex, n);
+        Span<byte> hex = stackalloc byte[32];
+        output.Write(",\"trace_id\":"u8);
+        JsonBytes.Quoted(output, hex[..LogTimestamp.WriteHex(r.TraceId, hex)]);
+        output.Write(",\"span_id\":"u8);
+        JsonBytes.Quoted(output, hex[..LogTimestamp.WriteHex(r.SpanId, hex)]);
     }
 
     /// <summary>Writes the access-log line of a request that ended with its own status (see the full overload).</summary>
-    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
+    public static void WriteAccess(LineBuffer output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs)
         => WriteAccess(output, timestampUtc, c, r, durationMs, r.Status, abandoned: false);
 
     /// <summary>
@@ -191,32 +163,34 @@ internal static class JsonLineFormatter
     /// then <c>during_streaming</c> for a request the client abandoned (<paramref name="abandoned"/>, status 499) and
     /// trace_id/span_id when the request had an activity.
     /// </summary>
-    public static void WriteAccess(IBufferWriter<byte> output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs,
+    public static void WriteAccess(LineBuffer output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs,
         int status, bool abandoned)
     {
-        var w = Writer(output);
-        w.WriteStartObject();
-        WriteTimestamp(w, timestampUtc);
-        w.WriteString(Level, LogLevelNames.JsonName(LogLevel.Information));
-        w.WriteString(Category, AccessCategory);
-        w.WriteNumber(ConnectionId, c.ConnectionId);
-        w.WriteNumber(WorkerId, c.WorkerId);
-        WriteRequestId(w, r);
-        WriteSafe(w, ClientAddr, c.ClientAddress);
-        WriteSafe(w, Method, r.Method);
-        WriteSafe(w, Path, r.Path);
-        w.WriteString(HttpVersion, VersionNames[Math.Min((int)r.Version, 2)]);
-        w.WriteNumber(Status, status);
-        w.WriteNumber(BytesSent, r.BytesSent);
-        WriteMs(w, DurationMs, durationMs);
+        output.Write("{"u8);
+        Span<byte> ts = stackalloc byte[LogTimestamp.Iso8601Length];
+        LogTimestamp.WriteIso8601(timestampUtc, ts);
+        output.Write("\"timestamp\":"u8);
+        JsonBytes.Quoted(output, ts);
+        JsonBytes.Text(output, ",\"level\":"u8, LogLevelNames.JsonName(LogLevel.Information));
+        JsonBytes.Text(output, ",\"category\":"u8, AccessCategory);
+        JsonBytes.Number(output, ",\"connection_id\":"u8, c.ConnectionId);
+        JsonBytes.Number(output, ",\"worker_id\":"u8, c.WorkerId);
+        WriteRequestId(output, r);
+        JsonBytes.String(output, ",\"client_addr\":"u8, c.ClientAddress);
+        JsonBytes.String(output, ",\"method\":"u8, r.Method);
+        JsonBytes.String(output, ",\"path\":"u8, r.Path);
+        JsonBytes.Text(output, ",\"http_version\":"u8, VersionNames[Math.Min((int)r.Version, 2)]);
+        JsonBytes.Number(output, ",\"status\":"u8, status);
+        JsonBytes.Number(output, ",\"bytes_sent\":"u8, r.BytesSent);
+        WriteMs(output, durationMs);
         if (r.UserAgent is null)
-            w.WriteNull(UserAgent);
+            output.Write(",\"user_agent\":null"u8);
         else
-            WriteSafe(w, UserAgent, r.UserAgent);
+            JsonBytes.String(output, ",\"user_agent\":"u8, r.UserAgent);
         if (abandoned)
-            w.WriteBoolean(DuringStreaming, r.ResponseStarted);
-        WriteTrace(w, r);
-        End(w, output);
+            JsonBytes.Bool(output, ",\"during_streaming\":"u8, r.ResponseStarted);
+        WriteTrace(output, r);
+        output.Write("}\n"u8);
     }
 
     /// <summary>Writes one <see cref="ILogger"/> message written outside any request (see the full overload).</summary>
@@ -298,13 +272,11 @@ internal static class JsonLineFormatter
     private static JsonEncodedText ProtocolName(ConnectionProtocol p)
         => ProtocolNames[(uint)p < (uint)ProtocolNames.Length ? (int)p : 0];
 
-    /// <summary>Writes milliseconds with exactly three decimals (microseconds), without double formatting.</summary>
-    private static void WriteMs(Utf8JsonWriter w, JsonEncodedText name, double ms)
+    /// <summary>Writes <c>duration_ms</c> with exactly three decimals (microseconds), without double formatting.</summary>
+    private static void WriteMs(LineBuffer output, double ms)
     {
-        Span<byte> digits = stackalloc byte[32];
-        var n = FormatMs(ms, digits);
-        w.WritePropertyName(name);
-        w.WriteRawValue(digits[..n], skipInputValidation: true);
+        output.Write(",\"duration_ms\":"u8);
+        output.Advance(FormatMs(ms, output.GetSpan(24)));
     }
 
     /// <summary>Formats milliseconds as <c>12.346</c> (three decimals, rounded half away from zero; negative and
@@ -330,13 +302,26 @@ internal static class JsonLineFormatter
         WriteSafeAscii(w, Timestamp, ts, LogTimestamp.Iso8601Length);
     }
 
-    private static void WriteRequestId(Utf8JsonWriter w, RequestInfo r)
+    private static void WriteTimestamp(LineBuffer output, DateTime utc)
     {
-        Span<byte> id = stackalloc byte[50];
-        if (r.TryFormatRequestId(id[1..^1], out var n))
-            WriteSafeAscii(w, RequestId, id, n);
+        Span<byte> ts = stackalloc byte[LogTimestamp.Iso8601Length];
+        LogTimestamp.WriteIso8601(utc, ts);
+        output.Write(",\"timestamp\":"u8);
+        JsonBytes.Quoted(output, ts);
+    }
+
+    private static void WriteRequestId(LineBuffer output, RequestInfo r)
+    {
+        Span<byte> id = stackalloc byte[48];
+        if (r.TryFormatRequestId(id, out var n))
+        {
+            output.Write(",\"request_id\":"u8);
+            JsonBytes.Quoted(output, id[..n]);
+        }
         else
-            w.WriteString(RequestId, r.RequestId);
+        {
+            JsonBytes.String(output, ",\"request_id\":"u8, r.RequestId);
+        }
     }
 
     private static void WriteValue(Utf8JsonWriter w, string key, object? value)
