@@ -91,15 +91,27 @@ internal static class JsonBytes
             output.Advance(value.Length + 2);
             return;
         }
-        // The thread's writer is taken while in use: a nested call on the same thread gets its own.
+        var w = RentWriter(output);
+        w.WriteStringValue(value);
+        w.Flush();
+        ReturnWriter(w);
+    }
+
+    /// <summary>
+    /// The calling thread's <see cref="Utf8JsonWriter"/> (with <see cref="Options"/>), reset onto
+    /// <paramref name="output"/> and taken until <see cref="ReturnWriter"/>: a nested call on the same thread (a state
+    /// value's <c>ToString()</c> that logs) gets a writer of its own instead of corrupting the line in progress.
+    /// </summary>
+    public static Utf8JsonWriter RentWriter(IBufferWriter<byte> output)
+    {
         var w = t_writer;
         t_writer = null;
         if (w is null)
-            w = new Utf8JsonWriter(output, Options);
-        else
-            w.Reset(output);
-        w.WriteStringValue(value);
-        w.Flush();
-        t_writer = w;
+            return new Utf8JsonWriter(output, Options);
+        w.Reset(output);
+        return w;
     }
+
+    /// <summary>Gives the thread's writer back (after its last <see cref="Utf8JsonWriter.Flush"/>).</summary>
+    public static void ReturnWriter(Utf8JsonWriter writer) => t_writer = writer;
 }

@@ -17,9 +17,6 @@ namespace Pounce.Logging;
 /// </summary>
 internal static class JsonLineFormatter
 {
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
-
     private static readonly JsonEncodedText Event = JsonEncodedText.Encode("event");
     private static readonly JsonEncodedText ConnectionId = JsonEncodedText.Encode("connection_id");
     private static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
@@ -44,17 +41,8 @@ internal static class JsonLineFormatter
     private static readonly JsonEncodedText LogLinesDropped = JsonEncodedText.Encode("LogLinesDropped");
     private static readonly JsonEncodedText WriterCategory = JsonEncodedText.Encode("Pounce.Logging");
 
-    // The thread's writer is taken while a line is written, so a nested call on the same thread (a state value's
-    // ToString() that logs) gets its own writer instead of corrupting the line in progress.
-    private static Utf8JsonWriter Writer(IBufferWriter<byte> output)
-    {
-        var w = t_writer;
-        t_writer = null;
-        if (w is null)
-            return new Utf8JsonWriter(output, JsonBytes.Options);
-        w.Reset(output);
-        return w;
-    }
+    // The thread's writer, taken while a line is written (see JsonBytes.RentWriter).
+    private static Utf8JsonWriter Writer(IBufferWriter<byte> output) => JsonBytes.RentWriter(output);
 
     private static void End(Utf8JsonWriter w, IBufferWriter<byte> output)
     {
@@ -62,7 +50,7 @@ internal static class JsonLineFormatter
         w.Flush();
         output.GetSpan(1)[0] = (byte)'\n';
         output.Advance(1);
-        t_writer = w;
+        JsonBytes.ReturnWriter(w);
     }
 
     /// <summary>Writes one lifecycle event as a JSON line (with its <c>\n</c>) to <paramref name="output"/>.</summary>
@@ -74,7 +62,7 @@ internal static class JsonLineFormatter
         JsonBytes.Text(output, "\"event\":"u8, EventNames[(int)e.Kind]);
         JsonBytes.Number(output, ",\"connection_id\":"u8, c.ConnectionId);
         JsonBytes.Number(output, ",\"worker_id\":"u8, c.WorkerId);
-        WriteTimestamp(output, e.TimestampUtc);
+        WriteTimestamp(output, ",\"timestamp\":"u8, e.TimestampUtc);
         JsonBytes.Text(output, ",\"level\":"u8, LogLevelNames.JsonName(e.Level));
         switch (e.Kind)
         {
@@ -166,10 +154,7 @@ internal static class JsonLineFormatter
         int status, bool abandoned)
     {
         output.Write("{"u8);
-        Span<byte> ts = stackalloc byte[LogTimestamp.Iso8601Length];
-        LogTimestamp.WriteIso8601(timestampUtc, ts);
-        output.Write("\"timestamp\":"u8);
-        JsonBytes.Quoted(output, ts);
+        WriteTimestamp(output, "\"timestamp\":"u8, timestampUtc);
         JsonBytes.Text(output, ",\"level\":"u8, LogLevelNames.JsonName(LogLevel.Information));
         JsonBytes.Text(output, ",\"category\":"u8, AccessCategory);
         JsonBytes.Number(output, ",\"connection_id\":"u8, c.ConnectionId);
@@ -301,11 +286,12 @@ internal static class JsonLineFormatter
         WriteSafeAscii(w, Timestamp, ts, LogTimestamp.Iso8601Length);
     }
 
-    private static void WriteTimestamp(LineBuffer output, DateTime utc)
+    // key: the member's key with its quotes, colon and (when not first) leading comma.
+    private static void WriteTimestamp(LineBuffer output, ReadOnlySpan<byte> key, DateTime utc)
     {
         Span<byte> ts = stackalloc byte[LogTimestamp.Iso8601Length];
         LogTimestamp.WriteIso8601(utc, ts);
-        output.Write(",\"timestamp\":"u8);
+        output.Write(key);
         JsonBytes.Quoted(output, ts);
     }
 
