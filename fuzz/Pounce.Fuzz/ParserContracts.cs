@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Pounce.Connections;
 using Pounce.Http1;
 using Pounce.Http2;
+using Pounce.Http;
 using Pounce.Tls;
 using Pounce.WebSockets;
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Pounce.Http;
 
 namespace Pounce.Features;
 
@@ -261,7 +262,7 @@ public abstract partial class RequestContext
     private void ValidateResponseHeaders()
     {
         // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4): a CR or LF would split the response.
-        if (ReasonPhrase is { } reason && Http1.HttpCharacters.IndexOfInvalidFieldValueChar(reason) is var bad and >= 0)
+        if (ReasonPhrase is { } reason && HttpCharacters.IndexOfInvalidFieldValueChar(reason) is var bad and >= 0)
             throw new InvalidOperationException($"Invalid character 0x{(int)reason[bad]:x2} in the response reason phrase.");
         foreach (var header in ResponseHeaders)
             ValidateHeader(header.Key, header.Value);
@@ -275,11 +276,11 @@ public abstract partial class RequestContext
     {
         if (name.Length == 0)
             throw new InvalidOperationException("A response header name is empty.");
-        if (Http1.HttpCharacters.IndexOfNonTokenChar(name) is var badName and >= 0)
+        if (HttpCharacters.IndexOfNonTokenChar(name) is var badName and >= 0)
             throw new InvalidOperationException($"Invalid character 0x{(int)name[badName]:x2} in response header name '{Sanitize(name)}'.");
         foreach (var value in values)
         {
-            if (value is not null && Http1.HttpCharacters.IndexOfInvalidFieldValueChar(value) is var bad and >= 0)
+            if (value is not null && HttpCharacters.IndexOfInvalidFieldValueChar(value) is var bad and >= 0)
                 throw new InvalidOperationException($"Invalid character 0x{(int)value[bad]:x2} in the value of response header '{name}'.");
         }
     }

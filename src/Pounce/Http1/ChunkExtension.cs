@@ -1,3 +1,5 @@
+using Pounce.Http;
+
 namespace Pounce.Http1;
 
 /// <summary>The grammar of chunk extensions (RFC 9112 7.1.1); the server reads none of them, but refuses malformed ones.</summary>

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Pounce.Connections;
+using Pounce.Http;
 
 namespace Pounce.Http1;
 

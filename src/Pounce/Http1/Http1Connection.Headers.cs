@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 using Pounce.Connections;
+using Pounce.Http;
 
 namespace Pounce.Http1;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using Pounce.Http;
 
 namespace Pounce.Http1;
 

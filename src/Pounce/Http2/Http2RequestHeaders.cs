@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
+using Pounce.Http;
 using Pounce.Http1;
 
 namespace Pounce.Http2;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Pounce.Http;
 using Pounce.Http1;
 using Pounce.Tests.Infrastructure;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Pounce.Http1;
+namespace Pounce.Http;
 
 /// <summary>Character classes of RFC 9110 and RFC 3986, as lookup tables.</summary>
 internal static class HttpCharacters
