@@ -116,6 +116,15 @@ internal static class TextLineFormatter
     public static void WriteAccess(LineBuffer output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs,
         int status, bool abandoned)
     {
+        if (!TextAccessLine.TryWrite(output, timestampUtc, c, r, durationMs, status, abandoned))
+            WriteAccessEscaped(output, timestampUtc, c, r, durationMs, status, abandoned);
+    }
+
+    /// <summary>The access line written field by field, escaping as it goes: any line, and the only way for a line
+    /// with something to escape (<see cref="TextAccessLine"/> writes the others, byte for byte the same).</summary>
+    internal static void WriteAccessEscaped(LineBuffer output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r,
+        double durationMs, int status, bool abandoned)
+    {
         var addr = c.ClientAddress;
         if (addr.Length == 0)
             Put(output, "-"u8);
@@ -232,7 +241,7 @@ internal static class TextLineFormatter
     private static void Put(LineBuffer output, ReadOnlySpan<byte> bytes) => output.Write(bytes);
 
     // The access line's opening quote and method for the common methods (nothing in them to escape); empty for others.
-    private static ReadOnlySpan<byte> KnownMethod(string method) => method switch
+    internal static ReadOnlySpan<byte> KnownMethod(string method) => method switch
     {
         "GET" => " \"GET "u8,
         "POST" => " \"POST "u8,
@@ -378,7 +387,7 @@ internal static class TextLineFormatter
     }
 
     /// <summary>Characters an Apache-style quoted field carries as they are: printable ASCII but <c>"</c> and <c>\</c>.</summary>
-    private static readonly SearchValues<char> ApachePlain = SearchValues.Create(
+    internal static readonly SearchValues<char> ApachePlain = SearchValues.Create(
         " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 
     private static void ApacheEscaped(LineBuffer output, string value)
