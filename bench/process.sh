@@ -8,3 +8,13 @@ stop_pid() { # pid: TERM, wait up to 5 s, then KILL; an empty or finished pid is
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
+
+# stop_all_and_clean: the EXIT trap of a script that starts processes (their pids in the array PIDS) and works in a
+# temporary directory (WORK): stops them all, removes WORK, and keeps the script's exit status.
+stop_all_and_clean() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  rm -rf "$WORK"
+  exit "$rc"
+}

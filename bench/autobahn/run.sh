@@ -44,14 +44,7 @@ die() { log "error: $*"; exit 2; }
 # shellcheck source=../process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../process.sh"
 
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
+trap stop_all_and_clean EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
 command -v dotnet >/dev/null || die "dotnet (the .NET 10 SDK) is not on PATH"

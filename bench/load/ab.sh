@@ -46,14 +46,7 @@ source "$HERE/../process.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pounce-ab.XXXXXX")
 declare -a NAMES=() PIDS=() URLS=() RESULTS=()
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
+trap stop_all_and_clean EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
 need_build=0
