@@ -16,8 +16,9 @@ namespace Pounce.Logging;
 internal static class TextAccessLine
 {
     /// <summary>
-    /// The most the line takes besides its four request strings: the timestamp (28), the literals (under 130), the
-    /// status, bytes, duration, request id and ids (under 160 together). Rounded up generously.
+    /// The most the line takes besides its four request strings: the timestamp (28), the literals (under 120), the
+    /// status, bytes, duration, request id, connection and worker ids, trace and span ids (at most 166 together):
+    /// 312, rounded up.
     /// </summary>
     private const int FixedMax = 384;
 
