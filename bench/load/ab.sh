@@ -16,6 +16,7 @@
 # Settings (environment):
 #   SLICES=20   slices per variant        SLICE=1   seconds per slice        WARMUP=6   seconds of load per variant first
 #   APP=realistic   PATH_=/plaintext   PIPELINE=16 (1: no pipelining)   CONNECTIONS=64   THREADS=2
+#   SCRIPT=         a wrk script in bench/load/wrk for unpipelined runs, e.g. SCRIPT=post.lua PATH_=/users PIPELINE=1
 # Loopback only; every server started here is stopped on exit.
 set -euo pipefail
 
@@ -29,6 +30,7 @@ PATH_=${PATH_:-/plaintext}
 PIPELINE=${PIPELINE:-16}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
+SCRIPT=${SCRIPT:-}
 DEFAULT_DLL=$ROOT/bench/Pounce.BenchApp/bin/Release/net10.0/Pounce.BenchApp.dll
 
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -40,6 +42,7 @@ for v in SLICES SLICE WARMUP PIPELINE CONNECTIONS THREADS; do
 done
 (( SLICES >= 1 && SLICE >= 1 && PIPELINE >= 1 )) || die "need SLICES, SLICE and PIPELINE of at least 1"
 command -v wrk >/dev/null || die "wrk is missing: sudo apt-get install -y wrk"
+[[ -z $SCRIPT || ( $PIPELINE == 1 && -f $HERE/wrk/$SCRIPT ) ]] || die "SCRIPT needs PIPELINE=1 and a file in $HERE/wrk"
 
 # shellcheck source=../process.sh
 source "$HERE/../process.sh"
@@ -86,7 +89,8 @@ done
 
 wrk_rps() { # URL SECONDS: req/s, or 0 when wrk failed
   local -a script=() extra=()
-  if (( PIPELINE > 1 )); then script=(-s "$HERE/wrk/pipeline.lua"); extra=(-- "$PIPELINE"); fi
+  if (( PIPELINE > 1 )); then script=(-s "$HERE/wrk/pipeline.lua"); extra=(-- "$PIPELINE")
+  elif [[ -n $SCRIPT ]]; then script=(-s "$HERE/wrk/$SCRIPT"); fi
   timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2s" "${script[@]}" "$1$PATH_" "${extra[@]}" 2>&1 \
     | awk '/^Requests\/sec/ { printf "%d", $2; found = 1 } END { if (!found) print 0 }'
 }
