@@ -18,7 +18,7 @@ public class TextAccessLineTests
     private static readonly Gen<string> Plain = Gen.OneOf(Gen.Const(""), Gen.Char[' ', '~'].Where(ch => ch is not ('"' or '\\')).Array[1, 40]
         .Select(chars => new string(chars)));
 
-    // Plain text most of the time; otherwise one character of each kind that needs escaping somewhere in it.
+    // Plain text most of the time; otherwise plain text with one character that needs escaping (of one of these kinds) in it.
     private static readonly Gen<string> Field = Gen.Frequency(
         (4, Plain),
         (1, Gen.Select(Plain, Gen.OneOf(Gen.Const('"'), Gen.Const('\\'), Gen.Const('\n'), Gen.Const('\u001b'), Gen.Const('\u007f'),
