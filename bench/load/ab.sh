@@ -14,9 +14,12 @@
 #   e.g. bench/load/ab.sh "kestrel||--server kestrel" "pounce||--server pounce" "old|/tmp/old/Pounce.BenchApp.dll|--server pounce"
 #
 # Settings (environment):
-#   SLICES=20   slices per variant        SLICE=1   seconds per slice        WARMUP=6   seconds of load per variant first
+#   SLICES=20   slices per process        SLICE=1   seconds per slice        WARMUP=6   seconds of load per process first
 #   APP=realistic   PATH_=/plaintext   PIPELINE=16 (1: no pipelining)   CONNECTIONS=64   THREADS=2
 #   SCRIPT=         a wrk script in bench/load/wrk for unpipelined runs, e.g. SCRIPT=post.lua PATH_=/users PIPELINE=1
+#   INSTANCES=2     processes started per variant. Two processes of the same build differ by up to 5-6 % on this VM
+#                   for their whole life (measured: a second "base" at 1.057 of the first), so one process per
+#                   variant cannot tell a 3 % change; the ratios of all of a variant's processes are pooled.
 # Loopback only; every server started here is stopped on exit.
 set -euo pipefail
 
@@ -31,16 +34,17 @@ PIPELINE=${PIPELINE:-16}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 SCRIPT=${SCRIPT:-}
+INSTANCES=${INSTANCES:-2}
 DEFAULT_DLL=$ROOT/bench/Pounce.BenchApp/bin/Release/net10.0/Pounce.BenchApp.dll
 
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 (( $# >= 2 )) || die "give at least two variants (see the header of $0)"
-for v in SLICES SLICE WARMUP PIPELINE CONNECTIONS THREADS; do
+for v in SLICES SLICE WARMUP PIPELINE CONNECTIONS THREADS INSTANCES; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
-(( SLICES >= 1 && SLICE >= 1 && PIPELINE >= 1 )) || die "need SLICES, SLICE and PIPELINE of at least 1"
+(( SLICES >= 1 && SLICE >= 1 && PIPELINE >= 1 && INSTANCES >= 1 )) || die "need SLICES, SLICE, PIPELINE and INSTANCES of at least 1"
 command -v wrk >/dev/null || die "wrk is missing: sudo apt-get install -y wrk"
 [[ -z $SCRIPT || ( $PIPELINE == 1 && -f $HERE/wrk/$SCRIPT ) ]] || die "SCRIPT needs PIPELINE=1 and a file in $HERE/wrk"
 
@@ -48,7 +52,7 @@ command -v wrk >/dev/null || die "wrk is missing: sudo apt-get install -y wrk"
 source "$HERE/../process.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pounce-ab.XXXXXX")
-declare -a NAMES=() PIDS=() URLS=() RESULTS=()
+declare -a NAMES=() PIDS=() URLS=() RESULTS=() VARIANT=() VNAMES=()
 trap stop_all_and_clean EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
@@ -63,17 +67,29 @@ if (( need_build )); then
     || die "the build failed: $(tail -n 5 "$WORK/build.log" | tr '\n' ' ')"
 fi
 
-i=0
+# Processes in the order they are measured in each slice: instance 1 of every variant, then instance 2, ...
+declare -a SPECS=()
 for v in "$@"; do
-  IFS='|' read -r name dll flags envs <<<"$v"
+  IFS='|' read -r name _ _ _ <<<"$v"
   [[ -n $name ]] || die "variant '$v' has no name"
+  VNAMES+=("$name")
+done
+for k in $(seq 1 "$INSTANCES"); do
+  for vi in "${!VNAMES[@]}"; do SPECS+=("$vi|$k"); done
+done
+i=0
+for spec in "${SPECS[@]}"; do
+  IFS='|' read -r vi k <<<"$spec"
+  IFS='|' read -r name dll flags envs <<<"${@:$((vi + 1)):1}"
   dll=${dll:-$DEFAULT_DLL}
   [[ -f $dll ]] || die "variant $name: no $dll"
+  (( INSTANCES > 1 )) && name="$name#$k"
   out=$WORK/$i.out
   # shellcheck disable=SC2086 # flags and envs are word lists on purpose
   env $envs dotnet "$dll" --port 0 --app "$APP" $flags > "$out" 2> "$WORK/$i.err" < /dev/null &
   PIDS+=($!)
   NAMES+=("$name")
+  VARIANT+=("$vi")
   url=
   for _ in $(seq 1 200); do
     url=$(sed -n 's/^Listening on \(http[^ ]*\).*/\1/p' "$out" | head -n1)
@@ -95,12 +111,12 @@ wrk_rps() { # URL SECONDS: req/s, or 0 when wrk failed
     | awk '/^Requests\/sec/ { printf "%d", $2; found = 1 } END { if (!found) print 0 }'
 }
 
-log "warming up ${#NAMES[@]} variants (${WARMUP}s each)"
+log "warming up ${#NAMES[@]} processes (${#VNAMES[@]} variants, $INSTANCES each; ${WARMUP}s each)"
 for j in "${!NAMES[@]}"; do
   (( WARMUP > 0 )) && wrk_rps "${URLS[$j]}" "$WARMUP" > /dev/null
   : > "$WORK/$j.out" # the access log: hundreds of MB a minute under this load
 done
-log "$SLICES slices of ${SLICE}s per variant, $PATH_, pipeline $PIPELINE, -t$THREADS -c$CONNECTIONS"
+log "$SLICES slices of ${SLICE}s per process, $PATH_, pipeline $PIPELINE, -t$THREADS -c$CONNECTIONS"
 for s in $(seq 1 "$SLICES"); do
   for j in "${!NAMES[@]}"; do
     RESULTS[$j]="${RESULTS[$j]} $(wrk_rps "${URLS[$j]}" "$SLICE")"
@@ -111,12 +127,30 @@ done
 # median and quartiles of a column of numbers (sorted here)
 quartiles() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; printf "%s %s %s\n", v[int((NR + 3) / 4)], v[int((NR + 1) / 2)], v[int((3 * NR + 3) / 4)] }'; }
 
-printf '%-16s %12s %12s %12s   %s\n' variant "median req/s" q1 q3 "per-slice ratio to ${NAMES[0]}: q1 median q3"
+# One line per measurement: process, variant, slice, req/s. The reference of a slice is the mean of the first
+# variant's processes in that slice; every ratio is to it.
+: > "$WORK/samples"
+for j in "${!NAMES[@]}"; do
+  n=0
+  for r in ${RESULTS[$j]}; do n=$((n + 1)); echo "$j ${VARIANT[$j]} $n $r" >> "$WORK/samples"; done
+done
+awk '$2 == 0 && $4 > 0 { sum[$3] += $4; cnt[$3]++ } END { for (s in sum) print s, sum[s] / cnt[s] }' "$WORK/samples" > "$WORK/reference"
+ratios_of() { # awk condition on $1 (process) / $2 (variant): the ratios of those samples, one a line
+  awk -v cond="$1" 'NR == FNR { ref[$1] = $2; next }
+    $4 > 0 && ($3 in ref) && ((cond ~ /^p/ && $1 == substr(cond, 2)) || (cond ~ /^v/ && $2 == substr(cond, 2))) {
+      printf "%.3f\n", $4 / ref[$3] }' "$WORK/reference" "$WORK/samples"
+}
+
+printf '%-16s %12s %12s %12s   %s\n' process "median req/s" q1 q3 "per-slice ratio to ${VNAMES[0]}: q1 median q3"
 for j in "${!NAMES[@]}"; do
   read -r q1 med q3 < <(tr ' ' '\n' <<<"${RESULTS[$j]}" | grep -v '^$' | quartiles)
-  ratios=$(paste -d' ' <(tr ' ' '\n' <<<"${RESULTS[0]}" | grep -v '^$') <(tr ' ' '\n' <<<"${RESULTS[$j]}" | grep -v '^$') \
-    | awk '$1 > 0 { printf "%.3f\n", $2 / $1 }' | quartiles)
-  printf '%-16s %12s %12s %12s   %s\n' "${NAMES[$j]}" "$med" "$q1" "$q3" "$ratios"
+  printf '%-16s %12s %12s %12s   %s\n' "${NAMES[$j]}" "$med" "$q1" "$q3" "$(ratios_of "p$j" | quartiles)"
 done
+if (( INSTANCES > 1 )); then
+  printf '\n%-16s %38s   %s\n' variant "" "all its processes' ratios pooled: q1 median q3"
+  for vi in "${!VNAMES[@]}"; do
+    printf '%-16s %38s   %s\n' "${VNAMES[$vi]}" "" "$(ratios_of "v$vi" | quartiles)"
+  done
+fi
 zeros=$(printf '%s\n' "${RESULTS[@]}" | tr ' ' '\n' | grep -c '^0$' || true)
 (( zeros == 0 )) || log "warning: $zeros slices failed (wrk printed no rate); they count as 0"
