@@ -135,7 +135,7 @@ for j in "${!NAMES[@]}"; do
   for r in ${RESULTS[$j]}; do n=$((n + 1)); echo "$j ${VARIANT[$j]} $n $r" >> "$WORK/samples"; done
 done
 awk '$2 == 0 && $4 > 0 { sum[$3] += $4; cnt[$3]++ } END { for (s in sum) print s, sum[s] / cnt[s] }' "$WORK/samples" > "$WORK/reference"
-ratios_of() { # awk condition on $1 (process) / $2 (variant): the ratios of those samples, one a line
+ratios_of() { # pN (process N) or vN (variant N): the ratios of its samples to their slice's reference, one a line
   awk -v cond="$1" 'NR == FNR { ref[$1] = $2; next }
     $4 > 0 && ($3 in ref) && ((cond ~ /^p/ && $1 == substr(cond, 2)) || (cond ~ /^v/ && $2 == substr(cond, 2))) {
       printf "%.3f\n", $4 / ref[$3] }' "$WORK/reference" "$WORK/samples"
@@ -153,4 +153,4 @@ if (( INSTANCES > 1 )); then
   done
 fi
 zeros=$(printf '%s\n' "${RESULTS[@]}" | tr ' ' '\n' | grep -c '^0$' || true)
-(( zeros == 0 )) || log "warning: $zeros slices failed (wrk printed no rate); they count as 0"
+(( zeros == 0 )) || log "warning: $zeros slices failed (wrk printed no rate): left out of the ratios, counted as 0 in req/s"
