@@ -70,6 +70,9 @@ internal static class LifecycleTestKit
 
     public static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 
+    /// <summary>A fixed instant for formatter tests, with sub-millisecond ticks (12 Feb 2026, 10:15:30.1234560 UTC).</summary>
+    public static readonly DateTime FormatterTime = new DateTime(2026, 2, 12, 10, 15, 30, DateTimeKind.Utc).AddTicks(1234560);
+
     public static string[] Lines(byte[] output)
     {
         var text = Encoding.UTF8.GetString(output);

@@ -13,7 +13,7 @@ namespace Pounce.Tests.Logging;
 /// </summary>
 public class TextAccessLineTests
 {
-    private static readonly DateTime Time = new DateTime(2026, 2, 12, 10, 15, 30, DateTimeKind.Utc).AddTicks(1234560);
+    private static readonly DateTime Time = FormatterTime;
 
     private static readonly Gen<string> Plain = Gen.OneOf(Gen.Const(""), Gen.Char[' ', '~'].Where(ch => ch is not ('"' or '\\')).Array[1, 40]
         .Select(chars => new string(chars)));

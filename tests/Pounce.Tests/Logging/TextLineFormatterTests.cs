@@ -8,7 +8,7 @@ namespace Pounce.Tests.Logging;
 
 public class TextLineFormatterTests
 {
-    private static readonly DateTime Time = new DateTime(2026, 2, 12, 10, 15, 30, DateTimeKind.Utc).AddTicks(1234560);
+    private static readonly DateTime Time = FormatterTime;
 
     private static string Line(in LifecycleEvent e)
     {
