@@ -41,6 +41,16 @@ public sealed class ServerConfig
     public bool EpollSockets { get; set; } = true;
 
     /// <summary>
+    /// With <see cref="EpollSockets"/>: a connection's receive, and what it completes (parsing, the application's code
+    /// up to its first wait, the response's send), runs on the epoll thread that saw the socket readable, one per
+    /// processor, instead of being queued to the thread pool. That saves a thread hand-off and its wake-up per
+    /// request. A handler that blocks cannot hold the rest up: a watchdog looks every 20 ms, moves the events waiting
+    /// behind a handler that has not returned since its last look to the thread pool, and adds an epoll thread when
+    /// every one is so stuck. False queues every readable connection to the thread pool (as Kestrel does). Default true.
+    /// </summary>
+    public bool InlineScheduling { get; set; } = true;
+
+    /// <summary>
     /// Protocols served on endpoints that do not choose their own (Kestrel's <c>ListenOptions.Protocols</c>):
     /// <c>Http1AndHttp2</c> (the first bytes, or ALPN on TLS, decide), <c>Http1</c> or <c>Http2</c> (prior knowledge
     /// only: any other first bytes get GOAWAY PROTOCOL_ERROR). HTTP/3 is not served (a start-up error). Default

@@ -39,6 +39,7 @@ internal sealed record SettingDoc(string Group, string? ValueName, string Descri
         ["Workers"] = new(Binding, "N", "accept loops, each with its own listening socket") { Expected = "an integer 1-1024", Min = 1, Max = 1024 },
         ["Backlog"] = new(Binding, "N", "listen backlog of each listening socket"),
         ["EpollSockets"] = new(Binding, null, "Linux: receive only when epoll reports a socket readable (one recv per request) and send with a direct non-blocking call; false uses .NET's socket calls"),
+        ["InlineScheduling"] = new(Binding, null, "Linux, with --epoll-sockets: run a readable connection's receive, parsing and the application's synchronous part on the epoll thread (a watchdog moves work held up by a blocking handler to the thread pool); false queues every connection to the thread pool"),
         ["Protocols"] = new(Binding, "PROTOCOLS", "protocols served on each endpoint: http1, http2 (prior knowledge only) or http1andhttp2")
         {
             Expected = "Http1, Http2 or Http1AndHttp2",

@@ -48,7 +48,7 @@ internal sealed class Connection : IThreadPoolWorkItem
         {
             Tls = tls is not null,
         };
-        Transport = new SocketTransport(socket, server.Config.EpollSockets ? EpollEngine.Shared : null);
+        Transport = new SocketTransport(socket, server.Config.EpollSockets ? EpollEngine.Shared : null, server.Config.InlineScheduling);
         _pipes = Transport;
     }
 

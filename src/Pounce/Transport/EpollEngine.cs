@@ -19,23 +19,41 @@ namespace Pounce.Transport;
 /// </remarks>
 internal sealed unsafe class EpollEngine
 {
-    private const int MaxEvents = 256;
+    /// <summary>How often the watchdog looks for pollers stuck in a handler.</summary>
+    internal static readonly TimeSpan WatchdogInterval = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>How long an extra poller waits for an event before it may end.</summary>
+    private const int ExtraIdleMs = 2000;
 
     private static readonly Lazy<EpollEngine?> s_shared = new(Create);
 
     private readonly int _epoll;
     private readonly EpollRegistry _registry = new();
+    private readonly Lock _pollersLock = new();
+    private EpollPoller[] _pollers = [];
+    private int _extraStarted;
 
-    private EpollEngine(int epoll)
+    private EpollEngine(int epoll, int pollers)
     {
         _epoll = epoll;
-        var thread = new Thread(Run)
-        {
-            IsBackground = true,
-            Name = "Pounce epoll",
-        };
-        thread.UnsafeStart();
+        BasePollers = pollers;
+        MaxPollers = Math.Max(64, 4 * pollers);
+        for (var i = 0; i < pollers; i++)
+            AddPoller(extra: false);
+        new Thread(Watch) { IsBackground = true, Name = "Pounce epoll watchdog" }.UnsafeStart();
     }
+
+    /// <summary>Pollers that always wait on the set: one per processor, at most 16.</summary>
+    public int BasePollers { get; }
+
+    /// <summary>The most pollers the watchdog lets there be when every one is stuck in a handler.</summary>
+    public int MaxPollers { get; }
+
+    /// <summary>Pollers waiting on the set now (the base ones and the extra ones still running).</summary>
+    public int Pollers => Volatile.Read(ref _pollers).Length;
+
+    /// <summary>Extra pollers the watchdog has started since the engine began.</summary>
+    public int ExtraPollersStarted => Volatile.Read(ref _extraStarted);
 
     /// <summary>The process's engine, or null where readiness is not available (the socket's receive is used).</summary>
     public static EpollEngine? Shared => s_shared.Value;
@@ -49,7 +67,7 @@ internal sealed unsafe class EpollEngine
         try
         {
             var epoll = EpollNative.epoll_create1(EpollNative.EPOLL_CLOEXEC);
-            return epoll < 0 ? null : new EpollEngine(epoll);
+            return epoll < 0 ? null : new EpollEngine(epoll, Math.Clamp(Environment.ProcessorCount, 1, 16));
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -57,8 +75,11 @@ internal sealed unsafe class EpollEngine
         }
     }
 
-    /// <summary>Registers <paramref name="socket"/>; null when the kernel refuses it (the caller uses the socket's receive).</summary>
-    public EpollReceiver? TryRegister(Socket socket)
+    /// <summary>
+    /// Registers <paramref name="socket"/>; null when the kernel refuses it (the caller uses the socket's receive).
+    /// With <paramref name="inline"/> its receive completes on the poller that saw the edge, else on the thread pool.
+    /// </summary>
+    public EpollReceiver? TryRegister(Socket socket, bool inline = false)
     {
         var handle = socket.SafeHandle;
         var added = false;
@@ -66,7 +87,7 @@ internal sealed unsafe class EpollEngine
         {
             handle.DangerousAddRef(ref added);
             var fd = (int)handle.DangerousGetHandle();
-            var receiver = _registry.Add((slot, generation) => new EpollReceiver(this, handle, fd, slot, generation));
+            var receiver = _registry.Add((slot, generation) => new EpollReceiver(this, handle, fd, slot, generation, inline));
             var ev = stackalloc byte[16];
             *(uint*)ev = EpollNative.EPOLLIN | EpollNative.EPOLLRDHUP | EpollNative.EPOLLET;
             *(ulong*)(ev + EpollNative.EventDataOffset) = (uint)receiver.Slot | ((ulong)(uint)receiver.Generation << 32);
@@ -110,27 +131,71 @@ internal sealed unsafe class EpollEngine
         _registry.Free(receiver.Slot);
     }
 
-    private void Run()
+    /// <summary>Hands an event (its data: slot and generation) to its receiver; a stale one finds none.</summary>
+    internal void Dispatch(ulong data, bool inline) => _registry.Find((int)(uint)data, (int)(data >> 32))?.OnReadable(inline);
+
+    /// <summary>An extra poller whose wait timed out asks to end: yes while there are more than the base pollers.</summary>
+    internal bool TryRetire(EpollPoller poller)
     {
-        var size = EpollNative.EventSize;
-        var offset = EpollNative.EventDataOffset;
-        var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));
+        if (!poller.IsExtra)
+            return false;
+        lock (_pollersLock)
+        {
+            var pollers = _pollers;
+            if (pollers.Length <= BasePollers)
+                return false;
+            var kept = new EpollPoller[pollers.Length - 1];
+            var k = 0;
+            foreach (var p in pollers)
+            {
+                if (p != poller && k < kept.Length)
+                    kept[k++] = p;
+            }
+            if (k != kept.Length)
+                return false;
+            Volatile.Write(ref _pollers, kept);
+            return true;
+        }
+    }
+
+    private void AddPoller(bool extra)
+    {
+        lock (_pollersLock)
+        {
+            var pollers = _pollers;
+            var poller = new EpollPoller(this, _epoll, extra ? ExtraIdleMs : -1);
+            var grown = new EpollPoller[pollers.Length + 1];
+            pollers.CopyTo(grown, 0);
+            grown[^1] = poller;
+            Volatile.Write(ref _pollers, grown);
+            poller.Start(extra ? "Pounce epoll+" : "Pounce epoll");
+        }
+    }
+
+    /// <summary>
+    /// The watchdog: a handler that blocks (synchronous I/O, a lock, a long computation) keeps its poller from the set.
+    /// Once a tick, a poller found in the same handler as at the last tick gives up the rest of its batch to the thread
+    /// pool, and when every poller is stuck so, one more is started (up to <see cref="MaxPollers"/>), so that new
+    /// events are still taken. Its own thread, not a timer: a starved thread pool must not stop it.
+    /// </summary>
+    private void Watch()
+    {
         while (true)
         {
-            var n = EpollNative.epoll_wait(_epoll, events, MaxEvents, -1);
-            if (n < 0)
+            Thread.Sleep(WatchdogInterval);
+            var pollers = Volatile.Read(ref _pollers);
+            var stuck = 0;
+            foreach (var poller in pollers)
             {
-                if (Marshal.GetLastPInvokeError() == EpollNative.EINTR)
+                if (!poller.IsStuck())
                     continue;
-                // The epoll instance is broken: nothing can be waited for any more. Connections registered here
-                // would wait for ever, so fail loudly rather than hang them quietly.
-                Environment.FailFast("Pounce: epoll_wait failed with errno " + Marshal.GetLastPInvokeError());
+                stuck++;
+                poller.StealWaiting();
             }
-            for (var i = 0; i < n; i++)
+            if (stuck == pollers.Length && pollers.Length < MaxPollers)
             {
-                var data = *(ulong*)(events + i * size + offset);
-                // A stale event of a freed slot (now another connection's, or nobody's) finds no receiver.
-                _registry.Find((int)(uint)data, (int)(data >> 32))?.OnReadable();
+                Interlocked.Increment(ref _extraStarted);
+                AddPoller(extra: true);
             }
         }
     }

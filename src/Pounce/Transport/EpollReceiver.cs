@@ -27,8 +27,9 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
     private int _waiting;
     private int _closed;
 
-    internal EpollReceiver(EpollEngine engine, SafeSocketHandle handle, int fd, int slot, int generation)
+    internal EpollReceiver(EpollEngine engine, SafeSocketHandle handle, int fd, int slot, int generation, bool inline = false)
     {
+        Inline = inline;
         _engine = engine;
         _handle = handle;
         _fd = fd;
@@ -38,6 +39,9 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
 
     /// <summary>The engine's table slot.</summary>
     public int Slot { get; }
+
+    /// <summary>Whether a receive waiting for an edge completes on the poller that saw it (else on the thread pool).</summary>
+    public bool Inline { get; }
 
     /// <summary>Tells this registration's events from a freed slot's stale ones.</summary>
     public int Generation { get; }
@@ -133,10 +137,18 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
     }
 
     /// <summary>An edge (the engine's thread): wake the waiting receive on the thread pool.</summary>
-    public void OnReadable()
+    /// <summary>
+    /// An edge: counted, and a waiting receive completes, on this thread when <paramref name="onPoller"/> and the
+    /// receiver is <see cref="Inline"/> (the caller is a poller), else on the thread pool.
+    /// </summary>
+    public void OnReadable(bool onPoller)
     {
         Interlocked.Increment(ref _edges);
-        if (Volatile.Read(ref _waiting) != 0 && Interlocked.Exchange(ref _waiting, 0) == 1)
+        if (Volatile.Read(ref _waiting) == 0 || Interlocked.Exchange(ref _waiting, 0) != 1)
+            return;
+        if (onPoller && Inline)
+            _core.SetResult(true);
+        else
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
 
@@ -146,7 +158,7 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
         if (Interlocked.Exchange(ref _closed, 1) != 0)
             return;
         _engine.Unregister(this, _handle, _fd);
-        OnReadable();
+        OnReadable(onPoller: false);
     }
 
     void IThreadPoolWorkItem.Execute() => _core.SetResult(true);

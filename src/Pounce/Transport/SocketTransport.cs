@@ -41,6 +41,7 @@ internal sealed class SocketTransport : IDuplexPipe
     private readonly CancellationTokenSource _closed = new();
     private readonly List<ArraySegment<byte>> _gather = new(16);
     private readonly EpollEngine? _engine;
+    private readonly bool _inline;
     private EpollReceiver? _receiver;
     private Task _receiveTask = Task.CompletedTask;
     private Task _sendTask = Task.CompletedTask;
@@ -48,11 +49,16 @@ internal sealed class SocketTransport : IDuplexPipe
     private long _sendStartedTicks;
     private int _closedSignalled;
 
-    /// <summary>A transport over <paramref name="socket"/>; with a null <paramref name="engine"/> it receives with the socket's own receive.</summary>
-    public SocketTransport(Socket socket, EpollEngine? engine)
+    /// <summary>
+    /// A transport over <paramref name="socket"/>; with a null <paramref name="engine"/> it receives with the socket's
+    /// own receive. With <paramref name="inline"/> a receive completes on the engine's poller (see
+    /// <see cref="ServerConfig.InlineScheduling"/>).
+    /// </summary>
+    public SocketTransport(Socket socket, EpollEngine? engine, bool inline = false)
     {
         _socket = socket;
         _engine = engine;
+        _inline = inline;
         // The writer (the protocol) waits past 64 KiB unsent; the send loop runs as SendScheduler says.
         _output = new Pipe(_sendScheduler.CreateOptions());
     }
@@ -89,7 +95,7 @@ internal sealed class SocketTransport : IDuplexPipe
 
     public void Start()
     {
-        _receiver = _engine?.TryRegister(_socket);
+        _receiver = _engine?.TryRegister(_socket, _inline);
         _receiveTask = ReceiveLoopAsync();
         _sendTask = SendLoopAsync();
     }
