@@ -10,9 +10,16 @@ namespace Pounce.Transport;
 /// <para>The sockets of .NET try a receive first and wait for readiness only when it fails with EAGAIN. On a
 /// keep-alive connection that is one failed system call per request: after answering, the server reads again before
 /// the client has sent its next request. Here every connection's socket is registered once, edge-triggered, with an
-/// epoll instance that a dedicated thread waits on; a connection receives only after an edge, and a receive that
-/// returns less than its buffer ends the readiness (the socket is drained; the next bytes make a new edge). This is
-/// how nginx reads, and it leaves one <c>recv</c> per request instead of two.</para>
+/// epoll instance that the engine's pollers (<see cref="EpollPoller"/>, one thread per processor, at most 16) wait on;
+/// a connection receives only after an edge, and a receive that returns less than its buffer ends the readiness (the
+/// socket is drained; the next bytes make a new edge). This is how nginx reads, and it leaves one <c>recv</c> per
+/// request instead of two.</para>
+/// <para>A connection registered inline (<see cref="ServerConfig.InlineScheduling"/>) runs its receive, and what that
+/// completes, on the poller that saw the edge; any other is queued to the thread pool. The watchdog (its own thread,
+/// every <see cref="WatchdogInterval"/>) keeps a blocking handler from holding the rest up: a poller still inside the
+/// handler it was in at the last look gives up the rest of its batch to the thread pool, and when every poller is so
+/// stuck and asleep in the kernel another is started (up to <see cref="MaxPollers"/>; an extra one ends once the
+/// pollers not blocked outnumber the base ones, or after two idle seconds).</para>
 /// <para>Linux only (x86-64, Arm64); elsewhere, or with <see cref="ServerConfig.EpollSockets"/> false, connections
 /// use .NET's socket calls. A send is one direct non-blocking call (<see cref="EpollReceiver.Send"/>); only what the
 /// socket does not take (the peer's window is full) waits with .NET's socket.</para>
@@ -32,6 +39,7 @@ internal sealed unsafe class EpollEngine
     private readonly Lock _pollersLock = new();
     private EpollPoller[] _pollers = [];
     private int _extraStarted;
+    private int _blocked;
 
     private EpollEngine(int epoll, int pollers)
     {
@@ -134,10 +142,16 @@ internal sealed unsafe class EpollEngine
     /// <summary>Hands an event (its data: slot and generation) to its receiver; a stale one finds none.</summary>
     internal void Dispatch(ulong data, bool inline) => _registry.Find((int)(uint)data, (int)(data >> 32))?.OnReadable(inline);
 
-    /// <summary>An extra poller whose wait timed out asks to end: yes while there are more than the base pollers.</summary>
-    internal bool TryRetire(EpollPoller poller)
+    /// <summary>
+    /// An extra poller asks to end, after a wait that timed out (<paramref name="idle"/>) or after a batch: yes while
+    /// there are more than the base pollers and, after a batch, more pollers not blocked than the base ones (the
+    /// handlers it was added for have returned; under steady load its waits never time out).
+    /// </summary>
+    internal bool TryRetire(EpollPoller poller, bool idle)
     {
         if (!poller.IsExtra)
+            return false;
+        if (!idle && Volatile.Read(ref _pollers).Length - Volatile.Read(ref _blocked) <= BasePollers)
             return false;
         lock (_pollersLock)
         {
@@ -175,8 +189,9 @@ internal sealed unsafe class EpollEngine
     /// <summary>
     /// The watchdog: a handler that blocks (synchronous I/O, a lock, a long computation) keeps its poller from the set.
     /// Once a tick, a poller found in the same handler as at the last tick gives up the rest of its batch to the thread
-    /// pool, and when every poller is stuck so, one more is started (up to <see cref="MaxPollers"/>), so that new
-    /// events are still taken. Its own thread, not a timer: a starved thread pool must not stop it.
+    /// pool, and when every poller is so stuck and asleep in the kernel (<see cref="EpollPoller.IsBlocked"/>), one more
+    /// is started (up to <see cref="MaxPollers"/>), so that new events are still taken. Its own thread, not a timer: a
+    /// starved thread pool must not stop it.
     /// </summary>
     private void Watch()
     {
@@ -184,15 +199,18 @@ internal sealed unsafe class EpollEngine
         {
             Thread.Sleep(WatchdogInterval);
             var pollers = Volatile.Read(ref _pollers);
-            var stuck = 0;
+            var blocked = 0;
             foreach (var poller in pollers)
             {
                 if (!poller.IsStuck())
                     continue;
-                stuck++;
+                // Stuck, blocked or not: what waits behind its handler goes to the thread pool.
                 poller.StealWaiting();
+                if (poller.IsBlocked())
+                    blocked++;
             }
-            if (stuck == pollers.Length && pollers.Length < MaxPollers)
+            Volatile.Write(ref _blocked, blocked);
+            if (blocked == pollers.Length && pollers.Length < MaxPollers)
             {
                 Interlocked.Increment(ref _extraStarted);
                 AddPoller(extra: true);

@@ -37,6 +37,9 @@ internal static unsafe partial class EpollNative
     [LibraryImport("libc", SetLastError = true)]
     public static partial int epoll_wait(int epfd, byte* events, int maxevents, int timeout);
 
+    [LibraryImport("libc")]
+    public static partial int gettid();
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint recv(int fd, byte* buf, nuint len, int flags);
 

@@ -107,6 +107,11 @@ public sealed class InlineSchedulingTests
         {
             gate.Set();
             Assert.True(await Task.Run(() => finished.Wait(Wait)), "a blocked receive did not end once the gate opened");
+            // Extra pollers, if the watchdog added any, end once no poller is blocked (a bounded wait).
+            var deadline = DateTime.UtcNow + Wait;
+            while (engine.Pollers > engine.BasePollers && DateTime.UtcNow < deadline)
+                await Task.Delay(50);
+            Assert.True(engine.Pollers == engine.BasePollers, $"{engine.Pollers - engine.BasePollers} extra pollers still run after every blocked handler returned");
             foreach (var (client, server, receiver) in pairs)
             {
                 receiver.Close();
