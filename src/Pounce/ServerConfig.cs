@@ -33,20 +33,21 @@ public sealed class ServerConfig
     public int Backlog { get; set; } = 2048;
 
     /// <summary>
-    /// Linux: connections do their own socket calls. A connection receives only once Pounce's epoll thread reports its
-    /// socket readable (one <c>recv</c> per request, where .NET's socket tries first and fails with EAGAIN on every
-    /// keep-alive request), and sends with one direct non-blocking <c>send</c> (.NET's socket waits when the peer's
+    /// Linux: connections do their own socket calls. A connection receives only once one of Pounce's epoll threads
+    /// reports its socket readable (one <c>recv</c> per request, where .NET's socket tries first and fails with EAGAIN
+    /// on every keep-alive request), and sends with one direct non-blocking <c>send</c> (.NET's socket waits when the peer's
     /// window is full). False uses .NET's socket calls, as on other systems. Default true.
     /// </summary>
     public bool EpollSockets { get; set; } = true;
 
     /// <summary>
     /// With <see cref="EpollSockets"/>: a connection's receive, and what it completes (parsing, the application's code
-    /// up to its first wait, the response's send), runs on the epoll thread that saw the socket readable, one per
-    /// processor, instead of being queued to the thread pool. That saves a thread hand-off and its wake-up per
-    /// request. A handler that blocks cannot hold the rest up: a watchdog looks every 20 ms, moves the events waiting
-    /// behind a handler that has not returned since its last look to the thread pool, and adds an epoll thread when
-    /// every one is so stuck. False queues every readable connection to the thread pool (as Kestrel does). Default true.
+    /// up to its first wait, the response's send), runs on the epoll thread that saw the socket readable (one per
+    /// processor, at most 16) instead of being queued to the thread pool. That saves a thread hand-off and its wake-up
+    /// per request. A handler that blocks cannot hold the rest up: a watchdog looks every 20 ms, moves the events
+    /// waiting behind a handler that has not returned since its last look to the thread pool, and adds an epoll thread
+    /// when every one is blocked so. False queues every readable connection to the thread pool (as Kestrel does).
+    /// Default true.
     /// </summary>
     public bool InlineScheduling { get; set; } = true;
 
