@@ -17,7 +17,7 @@ public sealed class EpollReceiverTests
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     /// <summary>The engine exists on Linux (where the suite runs); elsewhere these tests have nothing to test.</summary>
-    private static EpollEngine? Engine()
+    internal static EpollEngine? Engine()
     {
         var engine = EpollEngine.Shared;
         if (OperatingSystem.IsLinux())
@@ -26,7 +26,7 @@ public sealed class EpollReceiverTests
     }
 
     /// <summary>A connected loopback pair: the client's end and the server's accepted end.</summary>
-    private static async Task<(Socket Client, Socket Server)> PairAsync()
+    internal static async Task<(Socket Client, Socket Server)> PairAsync()
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));

@@ -17,24 +17,9 @@ public sealed class InlineSchedulingTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
 
-    private static EpollEngine? Engine()
-    {
-        var engine = EpollEngine.Shared;
-        if (OperatingSystem.IsLinux())
-            Assert.True(engine is not null, "on Linux the readiness engine must start");
-        return engine;
-    }
+    private static EpollEngine? Engine() => EpollReceiverTests.Engine();
 
-    private static async Task<(Socket Client, Socket Server)> PairAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var server = await listener.AcceptAsync();
-        return (client, server);
-    }
+    private static Task<(Socket Client, Socket Server)> PairAsync() => EpollReceiverTests.PairAsync();
 
     /// <summary>Registers the server end, drains it and starts the wait, so that the next bytes make the edge.</summary>
     private static ValueTask Armed(EpollEngine engine, Socket server, bool inline, out EpollReceiver receiver)
