@@ -38,7 +38,6 @@ internal sealed unsafe class EpollEngine
     private readonly EpollRegistry _registry = new();
     private readonly Lock _pollersLock = new();
     private EpollPoller[] _pollers = [];
-    private int _extraStarted;
     private int _blocked;
 
     private EpollEngine(int epoll, int pollers)
@@ -59,9 +58,6 @@ internal sealed unsafe class EpollEngine
 
     /// <summary>Pollers waiting on the set now (the base ones and the extra ones still running).</summary>
     public int Pollers => Volatile.Read(ref _pollers).Length;
-
-    /// <summary>Extra pollers the watchdog has started since the engine began.</summary>
-    public int ExtraPollersStarted => Volatile.Read(ref _extraStarted);
 
     /// <summary>The process's engine, or null where readiness is not available (the socket's receive is used).</summary>
     public static EpollEngine? Shared => s_shared.Value;
@@ -211,10 +207,7 @@ internal sealed unsafe class EpollEngine
             }
             Volatile.Write(ref _blocked, blocked);
             if (blocked == pollers.Length && pollers.Length < MaxPollers)
-            {
-                Interlocked.Increment(ref _extraStarted);
                 AddPoller(extra: true);
-            }
         }
     }
 }

@@ -41,7 +41,7 @@ internal sealed unsafe class EpollPoller
         _events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * _size));
     }
 
-    /// <summary>Whether this is a poller the watchdog added (it ends once idle).</summary>
+    /// <summary>Whether this is a poller the watchdog added (it ends once no longer needed, or idle).</summary>
     public bool IsExtra => _timeoutMs >= 0;
 
     /// <summary>Starts the thread.</summary>
