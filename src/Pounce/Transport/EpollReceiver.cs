@@ -136,7 +136,6 @@ internal sealed unsafe class EpollReceiver : IValueTaskSource, IThreadPoolWorkIt
         throw new SocketException((int)EpollNative.ToSocketError(errno));
     }
 
-    /// <summary>An edge (the engine's thread): wake the waiting receive on the thread pool.</summary>
     /// <summary>
     /// An edge: counted, and a waiting receive completes, on this thread when <paramref name="onPoller"/> and the
     /// receiver is <see cref="Inline"/> (the caller is a poller), else on the thread pool.
