@@ -227,6 +227,13 @@ public class LifecycleSerializationBenchmarks
     // ---- The whole emitter path ----
 
     /// <summary>
+    /// One text access line through the writer, as a request thread pays for it: formatted into the thread's line
+    /// buffer and queued in its processor's queue (the writer thread writes to <see cref="Stream.Null"/>).
+    /// </summary>
+    [Benchmark]
+    public bool WriteAccessText() => _textWriter.WriteAccess(Timestamp, _connection, _request, 2.0);
+
+    /// <summary>
     /// <see cref="LifecycleEmitter.ResponseCompleted"/> at debug, JSON: level and health-check checks,
     /// <c>DateTime.UtcNow</c>, the event built, serialized into a pooled line buffer and copied into the
     /// writer's queue (its thread writes to <see cref="Stream.Null"/>). The "build + serialize one event" cost.

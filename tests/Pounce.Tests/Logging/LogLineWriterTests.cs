@@ -96,6 +96,76 @@ public class LogLineWriterTests
     }
 
     [Fact]
+    public async Task Text_access_lines_are_written_as_the_formatter_writes_them_in_queue_order()
+    {
+        // Plain access lines are formatted in place in the queue's chunk, one needing escapes goes through the line
+        // buffer: both come out byte for byte as the formatter writes them, in order with the lines queued around them.
+        var sink = new MemoryStream();
+        var writer = new LogLineWriter(sink, LogFormat.Text, capacity: 1024, ownsStream: false, queues: 1);
+        var c = Connection(7, worker: 3);
+        var expected = new StringBuilder();
+        for (var i = 1; i <= 300; i++)
+        {
+            var r = Request(c, i, path: i % 3 == 0 ? $"/say/\"{i}\"" : $"/items/{i}", durationMs: i / 8.0, bytes: i);
+            var line = new LineBuffer(16);
+            TextLineFormatter.WriteAccess(line, FormatterTime, c, r, r.DurationMs, r.Status, abandoned: false);
+            expected.Append(Encoding.UTF8.GetString(line.WrittenSpan));
+            Assert.True(writer.WriteAccess(FormatterTime, c, r, r.DurationMs, r.Status, abandoned: false));
+            var between = $"between {i}\n";
+            expected.Append(between);
+            Assert.True(writer.TryEnqueue(Encoding.UTF8.GetBytes(between)));
+        }
+        await writer.DisposeAsync();
+        Assert.Equal(expected.ToString(), Encoding.UTF8.GetString(sink.ToArray()));
+        Assert.Equal(600, writer.WrittenLines);
+    }
+
+    [Fact]
+    public async Task A_full_buffer_drops_access_lines_too()
+    {
+        var sink = new GatedStream();
+        var writer = new LogLineWriter(sink, LogFormat.Text, capacity: 2, ownsStream: false, queues: 1);
+        var c = Connection(8);
+        Assert.True(writer.TryEnqueue("first\n"u8));
+        await sink.FirstWrite.Task.WaitAsync(Patience); // the writer thread is now stuck in the sink with the first line
+        Assert.True(writer.WriteAccess(FormatterTime, c, Request(c, 1), 2));
+        Assert.True(writer.WriteAccess(FormatterTime, c, Request(c, 2), 2));
+        Assert.False(writer.WriteAccess(FormatterTime, c, Request(c, 3), 2));
+        Assert.Equal(1, writer.DroppedLines);
+        sink.Open.Set();
+        await writer.DisposeAsync();
+        var lines = Lines(sink.Written);
+        Assert.Equal(4, lines.Length);
+        Assert.Contains(" request_id=8-1 ", lines[1] + " ");
+        Assert.Contains(" request_id=8-2 ", lines[2] + " ");
+        Assert.Matches(@"^\S+Z warning LogLinesDropped dropped=1 ", lines[3]);
+    }
+
+    [Fact]
+    public void Queuing_access_lines_allocates_nothing_once_the_blocks_exist()
+    {
+        const int N = 512;
+        var writer = new LogLineWriter(Stream.Null, LogFormat.Text, capacity: N, ownsStream: false);
+        var c = Connection(9);
+        var r = Request(c, 1);
+        _ = c.ClientAddress; // the connection's address text is made once, at its first line
+        long written = 0;
+        var allocations = new List<long>();
+        for (var round = 0; round < 4; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < N; i++)
+                Assert.True(writer.WriteAccess(FormatterTime, c, r, 2));
+            if (round > 0)
+                allocations.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+            written += N;
+            Assert.True(SpinWait.SpinUntil(() => writer.WrittenLines == written, Patience));
+        }
+        Assert.Contains(0L, allocations); // see Queuing_lines_allocates_nothing_once_the_blocks_exist
+        writer.Dispose();
+    }
+
+    [Fact]
     public void Queuing_lines_allocates_nothing_once_the_blocks_exist()
     {
         const int N = 512;
