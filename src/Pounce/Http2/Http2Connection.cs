@@ -163,7 +163,12 @@ internal sealed partial class Http2Connection
                 return;
             }
             if (_upgrade is not null)
+            {
+                // Our SETTINGS go out before stream 1's application starts: the server preface is the first frame
+                // (RFC 9113 3.4), and an application that answers at once would otherwise put its HEADERS first.
+                await _writer.FlushControlAsync();
                 StartUpgradedStream(_upgrade);
+            }
             await _writer.FlushControlAsync();
             Volatile.Write(ref _settingsSentAt, Environment.TickCount64);
             EnterIdleIfNoStreams();
