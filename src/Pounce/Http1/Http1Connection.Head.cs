@@ -18,8 +18,6 @@ internal sealed partial class Http1Connection
         _logSlot.Exit();
         ResetFeatures(_sequence + 1, 0);
         ResetHeadState();
-        if (TryReadBufferedHead(out var buffered))
-            return buffered;
         var first = true;
         if (!_connection.EnterIdle(_config.KeepAliveTimeout, ConnectionEnd.KeepAliveTimeout))
             return Connection.End;
@@ -78,45 +76,6 @@ internal sealed partial class Http1Connection
             _connection.LeaveIdle();
             _connection.ClearIdleDeadline();
         }
-    }
-
-    /// <summary>
-    /// A request head already received whole (a pipelined request, or a connection's first one): parses it at once,
-    /// without entering and leaving the idle state and arming the header deadline (two interlocked exchanges and two
-    /// clock reads, for a wait that does not happen). False, with nothing consumed, when there is no such head (nothing
-    /// buffered, the start of one only, a shutdown to notice first): the caller reads it the usual way.
-    /// </summary>
-    private bool TryReadBufferedHead(out ConnectionEnd end)
-    {
-        end = ConnectionEnd.None;
-        if (!_input.TryRead(out var result))
-            return false;
-        var buffer = result.Buffer;
-        // A head known to be whole: the request line first (no empty lines before it) and the empty line that ends
-        // the head in the first segment, so that parsing ends in Done or Error, never in "need more".
-        var span = buffer.FirstSpan;
-        if (result.IsCanceled || span.IsEmpty || span[0] is (byte)'\r' or (byte)'\n'
-            || span.IndexOf("\r\n\r\n"u8) < 0 || _connection.ShutdownRequested)
-        {
-            _input.AdvanceTo(buffer.Start);
-            return false;
-        }
-        // A deadline left armed by the wait for the connection's first bytes must not fire while this request runs.
-        _connection.ClearIdleDeadline();
-        var status = ParseHead(span, out var used, out var error);
-        var consumed = buffer.GetPosition(used);
-        RequestInfo.StartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (status == HeadStatus.Done)
-        {
-            _bytesAfterHead = !buffer.Slice(consumed).IsEmpty;
-            _input.AdvanceTo(consumed);
-            end = ValidateHead();
-            return true;
-        }
-        System.Diagnostics.Debug.Assert(status == HeadStatus.Error, "a head with its empty line cannot need more");
-        _input.AdvanceTo(consumed, buffer.End);
-        end = error;
-        return true;
     }
 
     private HeadStatus ParseHead(in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out ConnectionEnd error)

@@ -27,21 +27,11 @@ internal sealed class LogChunk(byte[] buffer)
     /// <summary>Appends one line with its stamp; the caller made sure it fits.</summary>
     public void Append(long stamp, ReadOnlySpan<byte> line)
     {
-        line.CopyTo(LineSpace(line.Length));
-        Commit(stamp, line.Length);
-    }
-
-    /// <summary>Where the next line goes, <paramref name="most"/> bytes long (the caller made sure they fit): a line
-    /// is written there in place, then <see cref="Commit"/>ted.</summary>
-    public Span<byte> LineSpace(int most) => Buffer.AsSpan(Used + HeaderSize, most);
-
-    /// <summary>Appends the line of <paramref name="length"/> bytes written in <see cref="LineSpace"/>, with its stamp.</summary>
-    public void Commit(long stamp, int length)
-    {
         var span = Buffer.AsSpan(Used);
         BinaryPrimitives.WriteInt64LittleEndian(span, stamp);
-        BinaryPrimitives.WriteInt32LittleEndian(span[8..], length);
-        Used += HeaderSize + length;
+        BinaryPrimitives.WriteInt32LittleEndian(span[8..], line.Length);
+        line.CopyTo(span[HeaderSize..]);
+        Used += HeaderSize + line.Length;
         Lines++;
     }
 

@@ -14,8 +14,7 @@ namespace Pounce.Logging;
 /// <remarks>
 /// Callers format a line on their own thread (into a per-thread buffer) and copy it, under a short lock, into the
 /// chunk (64 KiB, reused) of the queue of the processor they run on (a <see cref="LogShard"/>), so producers on different
-/// cores neither wait for each other nor pass a queue's cache lines back and forth. The usual text access line (nothing
-/// to escape) skips the copy: it is formatted in place in the chunk, under the same lock. Each line is queued with the
+/// cores neither wait for each other nor pass a queue's cache lines back and forth. Each line is queued with the
 /// monotonic time at which it was queued; a dedicated background thread takes the chunks of every queue, merges their
 /// lines back into that order and writes them with one call per batch. So a line queued after another one was queued
 /// (by the same thread, or by another one that the first caused to run) is written after it, as with one queue. The
@@ -175,10 +174,6 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
     internal bool WriteAccess(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs, int status,
         bool abandoned, long stamp)
     {
-        if (stamp == 0)
-            stamp = Stopwatch.GetTimestamp();
-        if (Format == LogFormat.Text && TryQueueTextAccess(timestampUtc, connection, request, durationMs, status, abandoned, stamp) is { } queued)
-            return queued;
         var buffer = LineBuffer.Rent();
         try
         {
@@ -186,41 +181,12 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
                 JsonLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs, status, abandoned);
             else
                 TextLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs, status, abandoned);
-            return TryEnqueue(CurrentShard(), buffer.WrittenSpan, stamp);
+            return TryEnqueue(CurrentShard(), buffer.WrittenSpan, stamp != 0 ? stamp : Stopwatch.GetTimestamp());
         }
         finally
         {
             LineBuffer.Return(buffer);
         }
-    }
-
-    /// <summary>
-    /// The usual text access line (nothing in it to escape), formatted in place in its queue's chunk under the queue's
-    /// lock, rather than formatted into the thread's line buffer and copied: as <see cref="TryEnqueue(LogShard,
-    /// ReadOnlySpan{byte}, long)"/>, or null when the line must take the general way (it needs escaping, or the writer
-    /// is closing).
-    /// </summary>
-    private bool? TryQueueTextAccess(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs,
-        int status, bool abandoned, long stamp)
-    {
-        var most = TextAccessLine.MostBytes(connection, request);
-        if (most < 0 || most > ChunkSize - LogChunk.HeaderSize)
-            return null;
-        var shard = CurrentShard();
-        bool wake;
-        lock (shard.Gate)
-        {
-            if (_closed)
-                return null;
-            if (RoomLocked(shard, LogChunk.HeaderSize + most) is not { } chunk)
-                return false;
-            var length = TextAccessLine.Write(chunk.LineSpace(most), timestampUtc, connection, request, durationMs, status, abandoned);
-            chunk.Commit(stamp, length);
-            wake = QueuedLocked(shard);
-        }
-        if (wake)
-            _wake.Set();
-        return true;
     }
 
     /// <summary>Formats an <see cref="ILogger"/> message and queues its line, with the correlation fields
@@ -267,54 +233,40 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
     // queued concurrently, since a line queued after both was stamped after both.
     private bool TryEnqueue(LogShard shard, ReadOnlySpan<byte> line, long stamp)
     {
-        bool wake;
+        var wake = false;
         lock (shard.Gate)
         {
             if (_closed)
                 goto late;
-            if (RoomLocked(shard, LogChunk.HeaderSize + line.Length) is not { } chunk)
+            // Below its share of the capacity a queue need not look at the others (their lines cannot make up the rest).
+            if (shard.QueuedLines >= _linesPerShard && QueuedLinesRacy() >= _capacity)
+            {
+                Interlocked.Increment(ref _pendingDrops);
+                Interlocked.Increment(ref _totalDrops);
                 return false;
+            }
+            var chunk = shard.Current;
+            var need = LogChunk.HeaderSize + line.Length;
+            if (chunk is null || chunk.Buffer.Length - chunk.Used < need)
+            {
+                if (chunk is not null)
+                    shard.Full.Enqueue(chunk);
+                chunk = shard.Current = RentChunk(need);
+            }
             chunk.Append(stamp, line);
-            wake = QueuedLocked(shard);
+            shard.QueuedLines++;
+            // Read under the shard's lock: the writer announces its sleep before it looks at the queues (under their
+            // locks), so either it sees this line or this sees it asleep.
+            var state = Volatile.Read(ref _writerState);
+            if (state == Sleeping
+                || (state == Gathering && (shard.Full.Count >= WakeAtFullChunks || shard.QueuedLines >= _linesPerShard / 2)))
+                wake = Interlocked.CompareExchange(ref _writerState, Writing, state) == state;
         }
         if (wake)
             _wake.Set();
         return true;
     late:
         return WriteLate(line);
-    }
-
-    // Under the shard's lock: the chunk with room for `need` more bytes (a new one when the current one is too full), or
-    // null when the queues are full, the line then counted as dropped.
-    private LogChunk? RoomLocked(LogShard shard, int need)
-    {
-        // Below its share of the capacity a queue need not look at the others (their lines cannot make up the rest).
-        if (shard.QueuedLines >= _linesPerShard && QueuedLinesRacy() >= _capacity)
-        {
-            Interlocked.Increment(ref _pendingDrops);
-            Interlocked.Increment(ref _totalDrops);
-            return null;
-        }
-        var chunk = shard.Current;
-        if (chunk is null || chunk.Buffer.Length - chunk.Used < need)
-        {
-            if (chunk is not null)
-                shard.Full.Enqueue(chunk);
-            chunk = shard.Current = RentChunk(need);
-        }
-        return chunk;
-    }
-
-    // Under the shard's lock, once a line is appended: counts it; true when the writer is to be woken.
-    private bool QueuedLocked(LogShard shard)
-    {
-        shard.QueuedLines++;
-        // Read under the shard's lock: the writer announces its sleep before it looks at the queues (under their
-        // locks), so either it sees this line or this sees it asleep.
-        var state = Volatile.Read(ref _writerState);
-        return (state == Sleeping
-                || (state == Gathering && (shard.Full.Count >= WakeAtFullChunks || shard.QueuedLines >= _linesPerShard / 2)))
-            && Interlocked.CompareExchange(ref _writerState, Writing, state) == state;
     }
 
     // The lines of every queue, read without their locks (a producer's capacity check): exact when no other producer runs.

@@ -26,39 +26,13 @@ internal static class TextAccessLine
     public static bool TryWrite(LineBuffer output, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs,
         int status, bool abandoned)
     {
-        var most = MostBytes(c, r);
-        if (most < 0)
-            return false;
-        output.Advance(Write(output.GetSpan(most), timestampUtc, c, r, durationMs, status, abandoned));
-        return true;
-    }
-
-    /// <summary>
-    /// The most bytes the line can take when none of the request's strings needs escaping; -1 when one does (the line
-    /// is then <see cref="TextLineFormatter.WriteAccessEscaped"/>'s to write).
-    /// </summary>
-    public static int MostBytes(ConnectionInfo c, RequestInfo r)
-    {
         var addr = c.ClientAddress;
         var method = r.Method;
         var path = r.Path;
         var agent = r.UserAgent;
         if (!IsPlain(addr) || !IsPlain(method) || !IsPlain(path) || (agent is not null && !IsPlain(agent)))
-            return -1;
-        return FixedMax + addr.Length + method.Length + path.Length + (agent?.Length ?? 0);
-    }
-
-    /// <summary>
-    /// Writes the line into <paramref name="d"/>, which holds at least <see cref="MostBytes"/> bytes (a positive
-    /// answer: every string plain); returns the bytes written.
-    /// </summary>
-    public static int Write(Span<byte> d, DateTime timestampUtc, ConnectionInfo c, RequestInfo r, double durationMs,
-        int status, bool abandoned)
-    {
-        var addr = c.ClientAddress;
-        var method = r.Method;
-        var path = r.Path;
-        var agent = r.UserAgent;
+            return false;
+        var d = output.GetSpan(FixedMax + addr.Length + method.Length + path.Length + (agent?.Length ?? 0));
         var pos = 0;
 
         if (addr.Length == 0)
@@ -124,7 +98,8 @@ internal static class TextAccessLine
             pos += LogTimestamp.WriteHex(r.SpanId, d[pos..]);
         }
         Put(d, ref pos, "\n"u8);
-        return pos;
+        output.Advance(pos);
+        return true;
     }
 
     private static bool IsPlain(string value) => value.AsSpan().IndexOfAnyExcept(TextLineFormatter.ApachePlain) < 0;
