@@ -98,8 +98,8 @@ public class LogLineWriterTests
     [Fact]
     public async Task Text_access_lines_are_written_as_the_formatter_writes_them_in_queue_order()
     {
-        // Plain access lines are formatted in place in the queue's chunk, one needing escapes goes through the line
-        // buffer: both come out byte for byte as the formatter writes them, in order with the lines queued around them.
+        // Plain access lines (the fast formatter) and ones needing escapes both come out byte for byte as the formatter
+        // writes them, in order with the lines queued around them.
         var sink = new MemoryStream();
         var writer = new LogLineWriter(sink, LogFormat.Text, capacity: 1024, ownsStream: false, queues: 1);
         var c = Connection(7, worker: 3);
