@@ -273,10 +273,14 @@ internal sealed partial class Http1Connection
         var complete = HasStarted && (_responseEnded || ResponseBodyDone);
         // An unfinished response flushed by an application that has not waited for anything yet holds its send until
         // the response's end (or the application's first wait), so head, body and end go out in one send.
+        // A finished response on a connection that goes on as HTTP/1.1 waits for the end of the poller's batch of
+        // events, if it runs on one (see SendBatch); a switched protocol's first bytes go at once.
         var scheduler = _connection.OutputScheduler;
-        var result = complete || _applicationYielded
-            ? await scheduler.FlushAsync(_output, cancellationToken)
-            : await scheduler.FlushHeldAsync(_output, cancellationToken);
+        var result = complete && !_upgraded
+            ? await scheduler.FlushAtBatchEndAsync(_output, cancellationToken)
+            : complete || _applicationYielded
+                ? await scheduler.FlushAsync(_output, cancellationToken)
+                : await scheduler.FlushHeldAsync(_output, cancellationToken);
         if (result.IsCompleted)
         {
             _outputLost = true;

@@ -214,6 +214,7 @@ internal sealed class TlsTransport : IDuplexPipe
     public async ValueTask CloseAsync(TimeSpan sendTimeout)
     {
         _closing = true;
+        _sendScheduler.SendHeld(); // a response waiting for its poller's batch to end goes now
         await _output.Writer.CompleteAsync();
         if (!_sendTask.IsCompleted)
             await Task.WhenAny(_sendTask, Task.Delay(sendTimeout));

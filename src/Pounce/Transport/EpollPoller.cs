@@ -25,6 +25,7 @@ internal sealed unsafe class EpollPoller
     private readonly byte* _events;
     private readonly int _size = EpollNative.EventSize;
     private readonly int _offset = EpollNative.EventDataOffset;
+    private readonly SendBatch _sends = new();
     // Batch number (bits 32-63), batch size (16-31) and next index to claim (0-15).
     private long _state;
     private int _busy;
@@ -87,10 +88,11 @@ internal sealed unsafe class EpollPoller
         }
     }
 
-    /// <summary>Claims the events of the current batch that this poller has not started and queues each connection
-    /// to the thread pool. Returns how many.</summary>
+    /// <summary>Sends the finished responses of the current batch (<see cref="SendBatch"/>), claims the events of the
+    /// batch that this poller has not started and queues each connection to the thread pool. Returns how many.</summary>
     public int StealWaiting()
     {
+        _sends.SendPending();
         var stolen = 0;
         while (TryClaim(out var data))
         {
@@ -154,6 +156,7 @@ internal sealed unsafe class EpollPoller
             handled = true;
             Volatile.Write(ref _state, (batch << 32) | ((long)n << 16));
             Volatile.Write(ref _busy, 1);
+            _sends.Open();
             while (TryClaim(out var data))
             {
                 _engine.Dispatch(data, inline: true);
@@ -164,6 +167,7 @@ internal sealed unsafe class EpollPoller
                 if (SynchronizationContext.Current is not null)
                     SynchronizationContext.SetSynchronizationContext(null);
             }
+            _sends.Close();
             if (IsExtra && _engine.TryRetire(this, idle: false))
                 break;
         }

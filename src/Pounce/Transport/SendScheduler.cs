@@ -7,7 +7,9 @@ namespace Pounce.Transport;
 /// marks as "more of this response follows" (an application flushing a response it has not finished, while it runs
 /// without waiting for anything) instead holds the send: the protocol's next ordinary flush (the response's end, or
 /// the last of a batch of pipelined responses) sends everything in one system call and one TLS record. This is the
-/// coalescing Kestrel gets from its I/O queue, without a thread hop or a work item per response.
+/// coalescing Kestrel gets from its I/O queue, without a thread hop or a work item per response. A finished response
+/// flushed on a poller's thread (<see cref="FlushAtBatchEndAsync"/>) is held the same way until the poller's batch of
+/// events ends (<see cref="SendBatch"/>).
 /// </summary>
 /// <remarks>
 /// <para>Only the protocol's writing thread marks a flush, around its own <see cref="PipeWriter.FlushAsync"/> call,
@@ -26,6 +28,7 @@ internal sealed class SendScheduler : PipeScheduler
     private static SendScheduler? t_holding;
 
     private Action<object?>? _heldAction;
+    private int _inBatch;
     private object? _heldState;
     private int _held;
 
@@ -74,6 +77,27 @@ internal sealed class SendScheduler : PipeScheduler
         SendHeld();
         return flush;
     }
+
+    /// <summary>
+    /// Flushes <paramref name="writer"/> for a finished response: on a poller's thread inside a batch of events the
+    /// send waits for the batch's end (<see cref="SendBatch"/>), together with anything held; elsewhere it goes at once
+    /// as with <see cref="FlushAsync"/>. A flush that must wait for the send loop (too much unsent) sends at once.
+    /// </summary>
+    public ValueTask<FlushResult> FlushAtBatchEndAsync(PipeWriter writer, CancellationToken cancellationToken)
+    {
+        var batch = SendBatch.Current;
+        if (batch is null)
+            return FlushAsync(writer, cancellationToken);
+        var flush = FlushHoldingSendAsync(writer, cancellationToken);
+        if (!flush.IsCompleted)
+            SendHeld();
+        else if (IsHolding && Interlocked.Exchange(ref _inBatch, 1) == 0)
+            batch.Add(this);
+        return flush;
+    }
+
+    /// <summary>The batch that held this scheduler's send is sending it: a later flush may join another batch.</summary>
+    internal void LeaveBatch() => Volatile.Write(ref _inBatch, 0);
 
     /// <summary>Runs a held send now, on this thread.</summary>
     public void SendHeld()

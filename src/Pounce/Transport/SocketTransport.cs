@@ -321,6 +321,7 @@ internal sealed class SocketTransport : IDuplexPipe
     /// </summary>
     public async ValueTask CloseAsync(TimeSpan sendTimeout, TimeSpan linger)
     {
+        _sendScheduler.SendHeld(); // a response waiting for its poller's batch to end goes now
         await _output.Writer.CompleteAsync();
         var sendDone = _sendTask.IsCompleted || await Task.WhenAny(_sendTask, Task.Delay(sendTimeout)) == _sendTask;
         if (sendDone && PeerClose == PeerClose.None)

@@ -9,7 +9,7 @@ namespace Pounce.Tests.Transport;
 public sealed class SendSchedulerTests
 {
     /// <summary>A pipe whose reader records each batch it reads, as the send loop would send it.</summary>
-    private sealed class Recorder
+    internal sealed class Recorder
     {
         public readonly SendScheduler Scheduler = new();
         public readonly Pipe Pipe;
@@ -39,7 +39,7 @@ public sealed class SendSchedulerTests
         }
     }
 
-    private static void Write(PipeWriter writer, string text) => writer.Write(System.Text.Encoding.ASCII.GetBytes(text));
+    internal static void Write(PipeWriter writer, string text) => writer.Write(System.Text.Encoding.ASCII.GetBytes(text));
 
     [Fact]
     public async Task HeldFlush_ThenOrdinaryFlush_IsOneSend()

@@ -1,0 +1,227 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Pounce.Transport;
+using Xunit;
+using static Pounce.Tests.Transport.SendSchedulerTests;
+
+namespace Pounce.Tests.Transport;
+
+/// <summary>
+/// A poller's batch of sends: a finished response flushed inside a batch goes out when the batch ends, in one send
+/// with whatever else its connection wrote meanwhile; outside a batch it goes at once; a poller stuck in a handler has
+/// its batch's sends sent by the watchdog.
+/// </summary>
+public sealed class SendBatchTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+
+    [Fact]
+    public void Flush_InsideABatch_WaitsForTheBatchEnd_ThenIsOneSend()
+    {
+        var r = new Recorder();
+        var batch = new SendBatch();
+        batch.Open();
+        try
+        {
+            Write(r.Pipe.Writer, "first;");
+            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            Write(r.Pipe.Writer, "second;");
+            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            Assert.Empty(r.Sends);
+            Assert.True(r.Scheduler.IsHolding);
+        }
+        finally
+        {
+            batch.Close();
+        }
+        Assert.Null(SendBatch.Current);
+        Assert.Equal(["first;second;"], r.Sends);
+        Assert.False(r.Scheduler.IsHolding);
+    }
+
+    [Fact]
+    public void Flush_OutsideABatch_SendsAtOnce()
+    {
+        var r = new Recorder();
+        Assert.Null(SendBatch.Current);
+        Write(r.Pipe.Writer, "whole;");
+        Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+        Assert.Equal(["whole;"], r.Sends);
+    }
+
+    [Fact]
+    public void Flush_AfterAHeldPartialResponse_IsSentByTheBatch()
+    {
+        // The application flushed part of its response (held for the rest), then the response ended: the pipe does
+        // not schedule its reader again, so only the batch's end can send it.
+        var r = new Recorder();
+        var batch = new SendBatch();
+        batch.Open();
+        try
+        {
+            Write(r.Pipe.Writer, "head;");
+            Assert.True(Done(r.Scheduler.FlushHeldAsync(r.Pipe.Writer, default)));
+            Write(r.Pipe.Writer, "end;");
+            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            Assert.Empty(r.Sends);
+        }
+        finally
+        {
+            batch.Close();
+        }
+        Assert.Equal(["head;end;"], r.Sends);
+    }
+
+    [Fact]
+    public void Flush_ThatWouldWait_SendsAtOnce()
+    {
+        // More than the pause threshold unsent: holding would leave the writer waiting for a send nobody runs yet.
+        var r = new Recorder();
+        var batch = new SendBatch();
+        batch.Open();
+        try
+        {
+            r.Pipe.Writer.Write(new byte[100 * 1024]);
+            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            Assert.False(r.Scheduler.IsHolding);
+            Assert.Single(r.Sends);
+        }
+        finally
+        {
+            batch.Close();
+        }
+        Assert.Single(r.Sends);
+    }
+
+    [Fact]
+    public async Task SendPending_FromAnotherThread_Sends_AndTheNextBatchStillHolds()
+    {
+        var r = new Recorder();
+        var batch = new SendBatch();
+        batch.Open();
+        try
+        {
+            Write(r.Pipe.Writer, "one;");
+            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            await Task.Run(batch.SendPending).WaitAsync(Wait); // the watchdog, for a poller stuck in a handler
+            Assert.Equal(["one;"], r.Sends);
+        }
+        finally
+        {
+            batch.Close(); // finds nothing held: nothing is sent twice
+        }
+        Assert.Equal(["one;"], r.Sends);
+
+        // The scheduler left the batch at its end: a later batch holds its next response again.
+        batch.Open();
+        try
+        {
+            Write(r.Pipe.Writer, "two;");
+            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            Assert.Equal(["one;"], r.Sends);
+        }
+        finally
+        {
+            batch.Close();
+        }
+        Assert.Equal(["one;", "two;"], r.Sends);
+    }
+
+    [Fact]
+    public async Task OnAPoller_TheResponseGoesOutWhenTheHandlerReturns()
+    {
+        if (EpollReceiverTests.Engine() is not { } engine)
+            return;
+        var (client, server) = await EpollReceiverTests.PairAsync();
+        using var _c = client;
+        using var _s = server;
+        var receiver = engine.TryRegister(server, inline: true)!;
+        Assert.NotNull(receiver);
+        try
+        {
+            Assert.Equal(-1, receiver.Receive(new byte[16]));
+            var wait = receiver.WaitAsync();
+            var r = new Recorder();
+            var inHandler = new TaskCompletionSource<(bool Batched, int SendsInHandler)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            wait.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(() =>
+            {
+                Write(r.Pipe.Writer, "response;");
+                Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default));
+                int sends;
+                lock (r.Sends)
+                    sends = r.Sends.Count;
+                inHandler.SetResult((SendBatch.Current is not null, sends));
+            });
+            await client.SendAsync("x"u8.ToArray(), SocketFlags.None);
+            var (batched, sendsInHandler) = await inHandler.Task.WaitAsync(Wait);
+            Assert.True(batched, "the inline receive's handler ran outside a poller's batch");
+            Assert.Equal(0, sendsInHandler);
+            await WaitForSendsAsync(r, 1, "the batch's end did not send the response");
+        }
+        finally
+        {
+            receiver.Close();
+        }
+    }
+
+    [Fact]
+    public async Task OnAPoller_AHandlerThatBlocks_DoesNotHoldItsBatchSends()
+    {
+        if (EpollReceiverTests.Engine() is not { } engine)
+            return;
+        var (client, server) = await EpollReceiverTests.PairAsync();
+        using var _c = client;
+        using var _s = server;
+        using var gate = new ManualResetEventSlim(false);
+        var receiver = engine.TryRegister(server, inline: true)!;
+        Assert.NotNull(receiver);
+        try
+        {
+            Assert.Equal(-1, receiver.Receive(new byte[16]));
+            var wait = receiver.WaitAsync();
+            var r = new Recorder();
+            var returned = 0;
+            wait.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(() =>
+            {
+                Write(r.Pipe.Writer, "response;");
+                Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default));
+                gate.Wait(2 * Wait); // then blocks its poller, as synchronous I/O in a handler does
+                Volatile.Write(ref returned, 1);
+            });
+            await client.SendAsync("x"u8.ToArray(), SocketFlags.None);
+            // Only the watchdog can send it while the handler blocks (longer than this wait).
+            await WaitForSendsAsync(r, 1, "a finished response waited behind its poller's blocked handler");
+            Assert.Equal(0, Volatile.Read(ref returned));
+        }
+        finally
+        {
+            gate.Set();
+            receiver.Close();
+        }
+    }
+
+    /// <summary>Whether the flush completed at once (a test's flushes never wait: the recorder reads inline).</summary>
+    private static bool Done(ValueTask<FlushResult> flush)
+    {
+        if (!flush.IsCompleted)
+            return false;
+        flush.GetAwaiter().GetResult();
+        return true;
+    }
+
+    private static async Task WaitForSendsAsync(Recorder r, int count, string failure)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            lock (r.Sends)
+            {
+                if (r.Sends.Count >= count)
+                    return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, failure);
+            await Task.Delay(10);
+        }
+    }
+}
