@@ -19,10 +19,21 @@ namespace Pounce.Transport;
 /// connection's heartbeat sends whatever is still held once a second in any case.</para>
 /// <para>Threading: only the poller's thread adds and sends at the batch's end. The watchdog's
 /// <see cref="SendPending"/> may run meanwhile: it only reads the entries and calls <see cref="SendScheduler.SendHeld"/>,
-/// which runs a held send exactly once whoever calls it, and sending early is always safe.</para>
+/// which runs a held send exactly once whoever calls it, and sending early is always safe. Whoever sends a scheduler's
+/// held send first takes it out of the batch (<see cref="SendScheduler.LeaveBatch"/>), then sends: a flush that finds
+/// it still in a batch is therefore covered by that batch's coming send, and one that finds it out joins its own
+/// batch (a scheduler in two batches at once only costs a second <c>SendHeld</c> that finds nothing).</para>
 /// </remarks>
 internal sealed class SendBatch
 {
+    /// <summary>
+    /// The most bytes a response may flush and still wait for the batch's end: one pipe segment. A larger response goes
+    /// at once, because a held send holds its segments until the batch ends, and with 32 connections a batch on each
+    /// poller holding two segments each the shared array pool ran dry and allocated (the 4 KiB row: 1 122 -> 2 938
+    /// bytes allocated a request). Small responses are the ones whose wake-ups matter anyway.
+    /// </summary>
+    public const int MaxBytes = 4096;
+
     [ThreadStatic]
     private static SendBatch? t_current;
 
@@ -60,12 +71,20 @@ internal sealed class SendBatch
     }
 
     /// <summary>Sends what the batch holds now, from any thread (the watchdog, for a poller stuck in a handler).
-    /// The entries stay: the poller still visits them at the batch's end, where they find nothing held.</summary>
+    /// The entries stay: the poller still visits them at the batch's end, where they find nothing held. Each scheduler
+    /// leaves the batch before its send, so that a response its connection finishes later, on another poller, joins
+    /// that poller's batch instead of waiting for this one's end.</summary>
     public void SendPending()
     {
         var items = Volatile.Read(ref _items);
         var count = Math.Min(Volatile.Read(ref _count), items.Length);
         for (var i = 0; i < count; i++)
-            Volatile.Read(ref items[i])?.SendHeld();
+        {
+            if (Volatile.Read(ref items[i]) is { } scheduler)
+            {
+                scheduler.LeaveBatch();
+                scheduler.SendHeld();
+            }
+        }
     }
 }

@@ -81,12 +81,13 @@ internal sealed class SendScheduler : PipeScheduler
     /// <summary>
     /// Flushes <paramref name="writer"/> for a finished response: on a poller's thread inside a batch of events the
     /// send waits for the batch's end (<see cref="SendBatch"/>), together with anything held; elsewhere it goes at once
-    /// as with <see cref="FlushAsync"/>. A flush that must wait for the send loop (too much unsent) sends at once.
+    /// as with <see cref="FlushAsync"/>. More than <see cref="SendBatch.MaxBytes"/> to flush, or a flush that must wait
+    /// for the send loop (too much unsent), sends at once.
     /// </summary>
     public ValueTask<FlushResult> FlushAtBatchEndAsync(PipeWriter writer, CancellationToken cancellationToken)
     {
         var batch = SendBatch.Current;
-        if (batch is null)
+        if (batch is null || writer.UnflushedBytes > SendBatch.MaxBytes)
             return FlushAsync(writer, cancellationToken);
         var flush = FlushHoldingSendAsync(writer, cancellationToken);
         if (!flush.IsCompleted)

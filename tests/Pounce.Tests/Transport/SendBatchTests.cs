@@ -74,6 +74,31 @@ public sealed class SendBatchTests
     }
 
     [Fact]
+    public void Flush_OfMoreThanOneSegment_SendsAtOnce()
+    {
+        // Holding it would hold its pipe segments for the whole batch.
+        var r = new Recorder();
+        var batch = new SendBatch();
+        batch.Open();
+        try
+        {
+            r.Pipe.Writer.Write(new byte[SendBatch.MaxBytes + 1]);
+            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            Assert.Single(r.Sends);
+            Assert.False(r.Scheduler.IsHolding);
+            r.Pipe.Writer.Write(new byte[SendBatch.MaxBytes]);
+            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            Assert.Single(r.Sends);
+            Assert.True(r.Scheduler.IsHolding);
+        }
+        finally
+        {
+            batch.Close();
+        }
+        Assert.Equal(2, r.Sends.Count);
+    }
+
+    [Fact]
     public void Flush_ThatWouldWait_SendsAtOnce()
     {
         // More than the pause threshold unsent: holding would leave the writer waiting for a send nobody runs yet.
@@ -95,37 +120,66 @@ public sealed class SendBatchTests
     }
 
     [Fact]
-    public async Task SendPending_FromAnotherThread_Sends_AndTheNextBatchStillHolds()
+    public void SendPending_FromAnotherThread_Sends_AndALaterResponseJoinsItsOwnBatch()
     {
+        // Synchronous throughout: a batch is the thread's, opened and closed on it, as on a poller.
         var r = new Recorder();
-        var batch = new SendBatch();
-        batch.Open();
+        var stuck = new SendBatch();
+        stuck.Open();
         try
         {
             Write(r.Pipe.Writer, "one;");
             Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
-            await Task.Run(batch.SendPending).WaitAsync(Wait); // the watchdog, for a poller stuck in a handler
+            OnOtherThread(stuck.SendPending); // the watchdog, for a poller stuck in a handler
             Assert.Equal(["one;"], r.Sends);
-        }
-        finally
-        {
-            batch.Close(); // finds nothing held: nothing is sent twice
-        }
-        Assert.Equal(["one;"], r.Sends);
 
-        // The scheduler left the batch at its end: a later batch holds its next response again.
-        batch.Open();
-        try
-        {
-            Write(r.Pipe.Writer, "two;");
-            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
-            Assert.Equal(["one;"], r.Sends);
+            // The connection's next response is finished on another poller while this batch is still open: it
+            // joins that poller's batch and goes out at its end, not at the end of the stuck one.
+            OnOtherThread(() =>
+            {
+                var other = new SendBatch();
+                other.Open();
+                try
+                {
+                    Write(r.Pipe.Writer, "two;");
+                    Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+                    Assert.Equal(["one;"], r.Sends);
+                }
+                finally
+                {
+                    other.Close();
+                }
+            });
+            Assert.Equal(["one;", "two;"], r.Sends);
         }
         finally
         {
-            batch.Close();
+            stuck.Close(); // finds nothing held: nothing is sent twice
         }
         Assert.Equal(["one;", "two;"], r.Sends);
+        Assert.False(r.Scheduler.IsHolding);
+    }
+
+    /// <summary>Runs <paramref name="action"/> on a thread of its own and waits for it (a bounded wait); rethrows
+    /// what it threw.</summary>
+    private static void OnOtherThread(Action action)
+    {
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+        });
+        thread.Start();
+        Assert.True(thread.Join(Wait), "the other thread did not finish");
+        if (error is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
     }
 
     [Fact]
