@@ -20,21 +20,13 @@ public sealed class SendBatchTests
     public void Flush_InsideABatch_WaitsForTheBatchEnd_ThenIsOneSend()
     {
         var r = new Recorder();
-        var batch = new SendBatch();
-        batch.Open();
-        try
+        InOneBatch(() =>
         {
-            Write(r.Pipe.Writer, "first;");
-            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
-            Write(r.Pipe.Writer, "second;");
-            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            WriteAndFlushAtBatchEnd(r, "first;");
+            WriteAndFlushAtBatchEnd(r, "second;");
             Assert.Empty(r.Sends);
             Assert.True(r.Scheduler.IsHolding);
-        }
-        finally
-        {
-            batch.Close();
-        }
+        });
         Assert.Null(SendBatch.Current);
         Assert.Equal(["first;second;"], r.Sends);
         Assert.False(r.Scheduler.IsHolding);
@@ -45,8 +37,7 @@ public sealed class SendBatchTests
     {
         var r = new Recorder();
         Assert.Null(SendBatch.Current);
-        Write(r.Pipe.Writer, "whole;");
-        Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+        WriteAndFlushAtBatchEnd(r, "whole;");
         Assert.Equal(["whole;"], r.Sends);
     }
 
@@ -56,20 +47,13 @@ public sealed class SendBatchTests
         // The application flushed part of its response (held for the rest), then the response ended: the pipe does
         // not schedule its reader again, so only the batch's end can send it.
         var r = new Recorder();
-        var batch = new SendBatch();
-        batch.Open();
-        try
+        InOneBatch(() =>
         {
             Write(r.Pipe.Writer, "head;");
             Assert.True(Done(r.Scheduler.FlushHeldAsync(r.Pipe.Writer, default)));
-            Write(r.Pipe.Writer, "end;");
-            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            WriteAndFlushAtBatchEnd(r, "end;");
             Assert.Empty(r.Sends);
-        }
-        finally
-        {
-            batch.Close();
-        }
+        });
         Assert.Equal(["head;end;"], r.Sends);
     }
 
@@ -78,9 +62,7 @@ public sealed class SendBatchTests
     {
         // Holding it would hold its pipe segments for the whole batch.
         var r = new Recorder();
-        var batch = new SendBatch();
-        batch.Open();
-        try
+        InOneBatch(() =>
         {
             r.Pipe.Writer.Write(new byte[SendBatch.MaxBytes + 1]);
             Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
@@ -90,11 +72,7 @@ public sealed class SendBatchTests
             Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
             Assert.Single(r.Sends);
             Assert.True(r.Scheduler.IsHolding);
-        }
-        finally
-        {
-            batch.Close();
-        }
+        });
         Assert.Equal(2, r.Sends.Count);
     }
 
@@ -103,19 +81,13 @@ public sealed class SendBatchTests
     {
         // More than the pause threshold unsent: holding would leave the writer waiting for a send nobody runs yet.
         var r = new Recorder();
-        var batch = new SendBatch();
-        batch.Open();
-        try
+        InOneBatch(() =>
         {
             r.Pipe.Writer.Write(new byte[100 * 1024]);
             Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
             Assert.False(r.Scheduler.IsHolding);
             Assert.Single(r.Sends);
-        }
-        finally
-        {
-            batch.Close();
-        }
+        });
         Assert.Single(r.Sends);
     }
 
@@ -128,28 +100,17 @@ public sealed class SendBatchTests
         stuck.Open();
         try
         {
-            Write(r.Pipe.Writer, "one;");
-            Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
+            WriteAndFlushAtBatchEnd(r, "one;");
             OnOtherThread(stuck.SendPending); // the watchdog, for a poller stuck in a handler
             Assert.Equal(["one;"], r.Sends);
 
             // The connection's next response is finished on another poller while this batch is still open: it
             // joins that poller's batch and goes out at its end, not at the end of the stuck one.
-            OnOtherThread(() =>
+            OnOtherThread(() => InOneBatch(() =>
             {
-                var other = new SendBatch();
-                other.Open();
-                try
-                {
-                    Write(r.Pipe.Writer, "two;");
-                    Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
-                    Assert.Equal(["one;"], r.Sends);
-                }
-                finally
-                {
-                    other.Close();
-                }
-            });
+                WriteAndFlushAtBatchEnd(r, "two;");
+                Assert.Equal(["one;"], r.Sends);
+            }));
             Assert.Equal(["one;", "two;"], r.Sends);
         }
         finally
@@ -158,6 +119,21 @@ public sealed class SendBatchTests
         }
         Assert.Equal(["one;", "two;"], r.Sends);
         Assert.False(r.Scheduler.IsHolding);
+    }
+
+    /// <summary>Runs <paramref name="body"/> inside a batch opened and closed on this thread, as a poller does.</summary>
+    private static void InOneBatch(Action body)
+    {
+        var batch = new SendBatch();
+        batch.Open();
+        try
+        {
+            body();
+        }
+        finally
+        {
+            batch.Close();
+        }
     }
 
     /// <summary>Runs <paramref name="action"/> on a thread of its own and waits for it (a bounded wait); rethrows
@@ -185,6 +161,56 @@ public sealed class SendBatchTests
     [Fact]
     public async Task OnAPoller_TheResponseGoesOutWhenTheHandlerReturns()
     {
+        var inHandler = new TaskCompletionSource<(bool Batched, int SendsInHandler)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await OnAPollerAsync(r =>
+        {
+            Write(r.Pipe.Writer, "response;");
+            Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default));
+            int sends;
+            lock (r.Sends)
+                sends = r.Sends.Count;
+            inHandler.SetResult((SendBatch.Current is not null, sends));
+        }, async r =>
+        {
+            var (batched, sendsInHandler) = await inHandler.Task.WaitAsync(Wait);
+            Assert.True(batched, "the inline receive's handler ran outside a poller's batch");
+            Assert.Equal(0, sendsInHandler);
+            await WaitForSendsAsync(r, 1, "the batch's end did not send the response");
+        });
+    }
+
+    [Fact]
+    public async Task OnAPoller_AHandlerThatBlocks_DoesNotHoldItsBatchSends()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        var returned = 0;
+        try
+        {
+            await OnAPollerAsync(r =>
+            {
+                Write(r.Pipe.Writer, "response;");
+                Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default));
+                gate.Wait(2 * Wait); // then blocks its poller, as synchronous I/O in a handler does
+                Volatile.Write(ref returned, 1);
+            }, async r =>
+            {
+                // Only the watchdog can send it while the handler blocks (longer than this wait).
+                await WaitForSendsAsync(r, 1, "a finished response waited behind its poller's blocked handler");
+                Assert.Equal(0, Volatile.Read(ref returned));
+            });
+        }
+        finally
+        {
+            gate.Set();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="handler"/> on a poller, as the continuation of an inline receive that one byte from the
+    /// client completes, with a recorder for its responses; then <paramref name="check"/>. Does nothing without epoll.
+    /// </summary>
+    private static async Task OnAPollerAsync(Action<Recorder> handler, Func<Recorder, Task> check)
+    {
         if (EpollReceiverTests.Engine() is not { } engine)
             return;
         var (client, server) = await EpollReceiverTests.PairAsync();
@@ -197,21 +223,9 @@ public sealed class SendBatchTests
             Assert.Equal(-1, receiver.Receive(new byte[16]));
             var wait = receiver.WaitAsync();
             var r = new Recorder();
-            var inHandler = new TaskCompletionSource<(bool Batched, int SendsInHandler)>(TaskCreationOptions.RunContinuationsAsynchronously);
-            wait.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(() =>
-            {
-                Write(r.Pipe.Writer, "response;");
-                Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default));
-                int sends;
-                lock (r.Sends)
-                    sends = r.Sends.Count;
-                inHandler.SetResult((SendBatch.Current is not null, sends));
-            });
+            wait.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(() => handler(r));
             await client.SendAsync("x"u8.ToArray(), SocketFlags.None);
-            var (batched, sendsInHandler) = await inHandler.Task.WaitAsync(Wait);
-            Assert.True(batched, "the inline receive's handler ran outside a poller's batch");
-            Assert.Equal(0, sendsInHandler);
-            await WaitForSendsAsync(r, 1, "the batch's end did not send the response");
+            await check(r);
         }
         finally
         {
@@ -219,40 +233,12 @@ public sealed class SendBatchTests
         }
     }
 
-    [Fact]
-    public async Task OnAPoller_AHandlerThatBlocks_DoesNotHoldItsBatchSends()
+    /// <summary>Writes <paramref name="text"/> as a finished response and flushes it for the batch's end; the flush
+    /// completes at once.</summary>
+    private static void WriteAndFlushAtBatchEnd(Recorder r, string text)
     {
-        if (EpollReceiverTests.Engine() is not { } engine)
-            return;
-        var (client, server) = await EpollReceiverTests.PairAsync();
-        using var _c = client;
-        using var _s = server;
-        using var gate = new ManualResetEventSlim(false);
-        var receiver = engine.TryRegister(server, inline: true)!;
-        Assert.NotNull(receiver);
-        try
-        {
-            Assert.Equal(-1, receiver.Receive(new byte[16]));
-            var wait = receiver.WaitAsync();
-            var r = new Recorder();
-            var returned = 0;
-            wait.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(() =>
-            {
-                Write(r.Pipe.Writer, "response;");
-                Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default));
-                gate.Wait(2 * Wait); // then blocks its poller, as synchronous I/O in a handler does
-                Volatile.Write(ref returned, 1);
-            });
-            await client.SendAsync("x"u8.ToArray(), SocketFlags.None);
-            // Only the watchdog can send it while the handler blocks (longer than this wait).
-            await WaitForSendsAsync(r, 1, "a finished response waited behind its poller's blocked handler");
-            Assert.Equal(0, Volatile.Read(ref returned));
-        }
-        finally
-        {
-            gate.Set();
-            receiver.Close();
-        }
+        Write(r.Pipe.Writer, text);
+        Assert.True(Done(r.Scheduler.FlushAtBatchEndAsync(r.Pipe.Writer, default)));
     }
 
     /// <summary>Whether the flush completed at once (a test's flushes never wait: the recorder reads inline).</summary>
