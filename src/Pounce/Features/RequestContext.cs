@@ -31,6 +31,10 @@ public abstract partial class RequestContext :
 {
     private readonly HeaderDictionary _requestHeaders = new();
     private RequestHeaderView? _requestHeaderView;
+    // The names the protocol added to the request headers since the reset, summarized as the view does, and how many names
+    // the dictionary held when it noted the last one: the view takes this summary rather than building it each request.
+    private ulong _notedHeaderNames;
+    private int _notedHeaderCount;
     private readonly HeaderDictionary _responseHeaders = new();
     private readonly HeaderDictionary _responseTrailers = new();
     private HeaderDictionary? _requestTrailers;
@@ -75,6 +79,8 @@ public abstract partial class RequestContext :
         _revision++;
         _requestHeaders.Clear();
         _requestHeaderView?.Reset();
+        _notedHeaderNames = 0;
+        _notedHeaderCount = 0;
         _responseHeaders.IsReadOnly = false;
         _responseHeaders.Clear();
         _responseTrailers.IsReadOnly = false;
@@ -147,12 +153,29 @@ public abstract partial class RequestContext :
 
     IHeaderDictionary IHttpRequestFeature.Headers
     {
-        get => _requestHeaderView ??= new RequestHeaderView(_requestHeaders);
+        get => _requestHeaderView ??= NewRequestHeaderView();
         set => throw new NotSupportedException("Pounce does not support replacing the request header collection.");
+    }
+
+    private RequestHeaderView NewRequestHeaderView()
+    {
+        var view = new RequestHeaderView(_requestHeaders);
+        view.Seed(_notedHeaderNames, _notedHeaderCount);
+        return view;
     }
 
     /// <summary>The request headers, filled by the protocol.</summary>
     protected HeaderDictionary RequestHeaders => _requestHeaders;
+
+    /// <summary>
+    /// The protocol added (or appended to) the request header <paramref name="name"/> while parsing the head: the
+    /// application's view of the headers then knows the names present without a pass over them.
+    /// </summary>
+    protected void NoteRequestHeader(string name)
+    {
+        _notedHeaderNames |= RequestHeaderView.Bit(name);
+        _notedHeaderCount = _requestHeaders.Count;
+    }
 
     Stream IHttpRequestFeature.Body
     {
@@ -399,6 +422,7 @@ public abstract partial class RequestContext :
     protected Exception? CreateApplicationContext(RequestApplication application, out object? context)
     {
         context = null;
+        _requestHeaderView?.Seed(_notedHeaderNames, _notedHeaderCount);
         try
         {
             context = application.CreateContext(this);

@@ -14,21 +14,42 @@ namespace Pounce.Features;
 /// <remarks>
 /// A name's bit comes from its length and its first and last characters (ASCII letters folded to lower case, as the
 /// dictionary compares names ignoring case); a name whose first or last character is not ASCII sets every bit. The
-/// summary is built from the dictionary at the first lookup after a change of its count (the protocol fills the
-/// dictionary directly, before the application runs, and only adds to it) and kept up to date by changes made through
-/// this view. A clear
-/// bit means absent; a set bit means "look": the answer always comes from the dictionary.
+/// summary is the one the protocol noted while it filled the dictionary (<see cref="Seed"/>: HTTP/1.1 notes each name it
+/// parses), or else built from the dictionary at the first lookup after a change of its count (the protocol fills the
+/// dictionary directly, before the application runs, and only adds to it); changes made through this view keep it up to
+/// date. A clear bit means absent; a set bit means "look": the answer always comes from the dictionary.
 /// </remarks>
 internal sealed class RequestHeaderView(HeaderDictionary inner) : IHeaderDictionary
 {
     private readonly HeaderDictionary _inner = inner;
     private ulong _names;
     private int _summarizedCount = -1;
+    // Changed through this view since the reset: a summary of the protocol's names no longer describes the dictionary.
+    private bool _changed;
 
     /// <summary>Forgets the summary (a new request: the protocol refills the dictionary).</summary>
-    public void Reset() => _summarizedCount = -1;
+    public void Reset()
+    {
+        _summarizedCount = -1;
+        _changed = false;
+    }
 
-    private static ulong Bit(string name)
+    /// <summary>
+    /// Takes the summary of the names the protocol added (<paramref name="names"/>, built with <see cref="Bit"/>) instead
+    /// of building it at the next lookup, when the dictionary still holds the <paramref name="count"/> names it held when
+    /// the protocol noted its last one and nothing was changed through this view since the reset (otherwise the summary is
+    /// built as before).
+    /// </summary>
+    public void Seed(ulong names, int count)
+    {
+        if (_changed || count != _inner.Count)
+            return;
+        _names = names;
+        _summarizedCount = count;
+    }
+
+    /// <summary>The summary bit of <paramref name="name"/>.</summary>
+    internal static ulong Bit(string name)
     {
         if (name.Length == 0)
             return 1;
@@ -57,6 +78,7 @@ internal sealed class RequestHeaderView(HeaderDictionary inner) : IHeaderDiction
     // one that was not (the protocol added names since) is dropped and rebuilt at the next lookup.
     private void Added(string key, int before)
     {
+        _changed = true;
         if (_summarizedCount == before)
         {
             _names |= Bit(key);
@@ -133,6 +155,7 @@ internal sealed class RequestHeaderView(HeaderDictionary inner) : IHeaderDiction
         _inner.Clear();
         _names = 0;
         _summarizedCount = 0;
+        _changed = true;
     }
 
     /// <inheritdoc />
@@ -154,6 +177,7 @@ internal sealed class RequestHeaderView(HeaderDictionary inner) : IHeaderDiction
     // name the protocol adds afterwards changes the count away from it again.
     private bool Removed(int before, bool removed)
     {
+        _changed |= removed;
         if (removed)
             _summarizedCount = _summarizedCount == before ? _inner.Count : -1;
         return removed;

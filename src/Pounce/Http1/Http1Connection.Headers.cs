@@ -59,6 +59,7 @@ internal sealed partial class Http1Connection
             {
                 _knownSeen |= bit;
                 headers[nameText] = valueText;
+                NoteRequestHeader(nameText);
                 return ConnectionEnd.None;
             }
             _knownRepeated |= bit;
@@ -67,6 +68,8 @@ internal sealed partial class Http1Connection
             headers[nameText] = Microsoft.Extensions.Primitives.StringValues.Concat(existing, valueText);
         else
             headers[nameText] = valueText;
+        if (!trailer)
+            NoteRequestHeader(nameText);
         return ConnectionEnd.None;
     }
 

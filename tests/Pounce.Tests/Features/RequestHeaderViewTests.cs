@@ -63,6 +63,36 @@ public sealed class RequestHeaderViewTests
     }
 
     [Fact]
+    public void A_summary_the_protocol_noted_is_used_only_while_it_describes_the_dictionary()
+    {
+        var headers = new HeaderDictionary { ["Host"] = "a", ["traceparent"] = "t" };
+        var view = new RequestHeaderView(headers);
+        // Noted as the server notes: every name the protocol added, and the count after the last one.
+        view.Seed(RequestHeaderView.Bit("Host") | RequestHeaderView.Bit("traceparent"), 2);
+        Assert.True(view.ContainsKey("TRACEPARENT"));
+        Assert.False(view.ContainsKey("tracestate"));
+
+        // A name added without being noted changes the count: the noted summary is not taken, the dictionary's is built.
+        view.Reset();
+        headers["baggage"] = "b";
+        view.Seed(RequestHeaderView.Bit("Host") | RequestHeaderView.Bit("traceparent"), 2);
+        Assert.Equal("b", view["Baggage"].ToString());
+
+        // Changed through the view since the reset (same count, another name): the noted summary is stale, not taken.
+        view.Reset();
+        Assert.True(view.Remove("traceparent"));
+        view["x-request-id"] = "r";
+        view.Seed(RequestHeaderView.Bit("Host") | RequestHeaderView.Bit("traceparent") | RequestHeaderView.Bit("baggage"), 3);
+        Assert.Equal("r", view["X-Request-Id"].ToString());
+        Assert.False(view.ContainsKey("traceparent"));
+
+        // A wrong summary that is taken would hide names: the seed is all the view knows until the count changes.
+        view.Reset();
+        view.Seed(0, headers.Count);
+        Assert.False(view.ContainsKey("Host"));
+    }
+
+    [Fact]
     public void Random_changes_and_lookups_agree_with_the_dictionary()
     {
         string[] names =
@@ -78,15 +108,26 @@ public sealed class RequestHeaderViewTests
             var inner = new HeaderDictionary();
             var reference = new HeaderDictionary();
             var view = new RequestHeaderView(inner);
+            ulong noted = 0;
+            var notedCount = 0;
             for (var step = 0; step < 60; step++)
             {
                 var name = names[random.Next(names.Length)];
                 var value = "v" + random.Next(1000);
-                switch (random.Next(8))
+                switch (random.Next(10))
                 {
                     case 0: // the protocol fills the dictionary directly
                         inner[name] = value;
                         reference[name] = value;
+                        break;
+                    case 8: // the protocol fills it and notes the name, as HTTP/1.1 parsing does
+                        inner[name] = value;
+                        reference[name] = value;
+                        noted |= RequestHeaderView.Bit(name);
+                        notedCount = inner.Count;
+                        break;
+                    case 9: // the server hands the noted summary over before the application runs
+                        view.Seed(noted, notedCount);
                         break;
                     case 1:
                         view[name] = value;
@@ -99,8 +140,12 @@ public sealed class RequestHeaderViewTests
                         view.Clear();
                         reference.Clear();
                         break;
-                    case 4 when random.Next(10) == 0:
+                    case 4 when random.Next(10) == 0: // a new request, as the server resets
+                        inner.Clear();
+                        reference.Clear();
                         view.Reset();
+                        noted = 0;
+                        notedCount = 0;
                         break;
                     case 5:
                         if (!reference.ContainsKey(name))
