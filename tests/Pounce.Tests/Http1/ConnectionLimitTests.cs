@@ -33,6 +33,24 @@ public sealed class ConnectionLimitTests
     }
 
     [Fact]
+    public async Task HeaderTimeout_AppliesToAPartHeadPipelinedBehindAWholeOne()
+    {
+        // The second head is already partly received when the first response is done: the connection never waits idle
+        // for it, and the rest of it still has HeaderTimeout (not the far longer keep-alive timeout).
+        await using var server = await TestServer.StartAsync(ctx => ctx.Response.WriteAsync("x"), c =>
+        {
+            c.HeaderTimeout = TimeSpan.FromMilliseconds(400);
+            c.KeepAliveTimeout = TimeSpan.FromMinutes(5);
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+        Assert.Equal(200, (await raw.ReadResponseAsync()).Status);
+        var response = await raw.ReadResponseAsync(timeout: TimeSpan.FromSeconds(10));
+        Assert.Equal(408, response.Status);
+        Assert.True(await raw.IsClosedByServerAsync());
+    }
+
+    [Fact]
     public async Task BodyReadTimeout_AnswersAStalledUploadWith408()
     {
         await using var server = await TestServer.StartAsync(async ctx => await ctx.Response.WriteAsync(await new StreamReader(ctx.Request.Body).ReadToEndAsync()),
