@@ -1,4 +1,6 @@
 using System.Buffers;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 using Pounce.Http;
 
 namespace Pounce.Features;
@@ -199,18 +201,89 @@ public abstract partial class RequestContext
     {
         ValidateResponseHeaders();
         MarkStarted(StatusCode);
-        RequestInfo.IsStreaming = IsEventStream();
+        RequestInfo.IsStreaming = _headFacts.ContentType is { } contentType
+            && contentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase);
         WriteResponseHead(autoContentLength);
+        _headersScanned = false;
     }
 
-    private bool IsEventStream()
+    // What ValidateResponseHeaders found in its pass over the headers, for the head StartResponse writes right after it:
+    // the protocol's head writer and the event-stream check need no pass or lookup (a hash of the name) of their own.
+    private bool _headersScanned;
+    private ResponseHeadFacts _headFacts;
+
+    /// <summary>The response headers that shape a head, found in one pass over them.</summary>
+    private protected struct ResponseHeadFacts
     {
-        var contentType = ((Microsoft.AspNetCore.Http.IHeaderDictionary)ResponseHeaders).ContentType;
-        if (contentType.Count == 0)
-            return false;
-        var value = contentType[0];
-        return value is not null && value.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase);
+        /// <summary>A Content-Length header is present, and its value as <see cref="Microsoft.AspNetCore.Http.HeaderDictionary.ContentLength"/>
+        /// reads it (null when not one non-negative integer).</summary>
+        public bool HasContentLength;
+        /// <summary>See <see cref="HasContentLength"/>.</summary>
+        public long? ContentLength;
+        /// <summary>A Transfer-Encoding header is present, with these values.</summary>
+        public bool HasTransferEncoding;
+        /// <summary>See <see cref="HasTransferEncoding"/>.</summary>
+        public StringValues TransferEncoding;
+        /// <summary>A Connection header is present, with these values.</summary>
+        public bool HasConnection;
+        /// <summary>See <see cref="HasConnection"/>.</summary>
+        public StringValues Connection;
+        /// <summary>A Date header is present.</summary>
+        public bool HasDate;
+        /// <summary>A Server header is present.</summary>
+        public bool HasServer;
+        /// <summary>The first Content-Type value, or null.</summary>
+        public string? ContentType;
     }
+
+    /// <summary>
+    /// The response headers that shape the head, for the protocol's <see cref="WriteResponseHead"/>: from the pass that
+    /// validated them when the head follows it (the usual way), otherwise from a pass of their own.
+    /// </summary>
+    private protected ResponseHeadFacts ResponseHead => _headersScanned ? _headFacts : ScanResponseHeaders(validate: false);
+
+    private ResponseHeadFacts ScanResponseHeaders(bool validate)
+    {
+        var facts = default(ResponseHeadFacts);
+        foreach (var header in ResponseHeaders)
+        {
+            var name = header.Key;
+            if (validate)
+                ValidateHeader(name, header.Value);
+            switch (name.Length)
+            {
+                case 4:
+                    facts.HasDate |= name.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
+                    break;
+                case 6:
+                    facts.HasServer |= name.Equals(HeaderNames.Server, StringComparison.OrdinalIgnoreCase);
+                    break;
+                case 10 when name.Equals(HeaderNames.Connection, StringComparison.OrdinalIgnoreCase):
+                    facts.HasConnection = true;
+                    facts.Connection = header.Value;
+                    break;
+                case 12 when header.Value.Count > 0 && name.Equals(HeaderNames.ContentType, StringComparison.OrdinalIgnoreCase):
+                    facts.ContentType = header.Value[0];
+                    break;
+                case 14 when name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase):
+                    facts.HasContentLength = true;
+                    facts.ContentLength = ParseContentLength(header.Value);
+                    break;
+                case 17 when name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase):
+                    facts.HasTransferEncoding = true;
+                    facts.TransferEncoding = header.Value;
+                    break;
+            }
+        }
+        return facts;
+    }
+
+    // HeaderDictionary.ContentLength's reading of a Content-Length value.
+    private static long? ParseContentLength(StringValues values)
+        => values.Count == 1 && !string.IsNullOrEmpty(values[0])
+            && HeaderUtilities.TryParseNonNegativeInt64(new StringSegment(values[0]).Trim(), out var length)
+                ? length
+                : null;
 
     /// <summary>Whether a response with this status may carry a body.</summary>
     protected static bool BodyAllowed(int status) => status >= 200 && status != 204 && status != 205 && status != 304;
@@ -264,11 +337,12 @@ public abstract partial class RequestContext
         // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ) (RFC 9112 4): a CR or LF would split the response.
         if (ReasonPhrase is { } reason && HttpCharacters.IndexOfInvalidFieldValueChar(reason) is var bad and >= 0)
             throw new InvalidOperationException($"Invalid character 0x{(int)reason[bad]:x2} in the response reason phrase.");
-        foreach (var header in ResponseHeaders)
-            ValidateHeader(header.Key, header.Value);
+        var facts = ScanResponseHeaders(validate: true);
         // A Content-Length that does not parse would be sent beside the framing the server picks (RFC 9110 8.6).
-        if (ResponseHeaders.TryGetValue("Content-Length", out _) && ResponseHeaders.ContentLength is null)
+        if (facts.HasContentLength && facts.ContentLength is null)
             throw new InvalidOperationException("Invalid response Content-Length: it must be one non-negative integer.");
+        _headFacts = facts;
+        _headersScanned = true;
     }
 
     /// <summary>Rejects header names and values that would break the message (CR, LF, other controls).</summary>

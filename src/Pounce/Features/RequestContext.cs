@@ -537,5 +537,6 @@ public abstract partial class RequestContext :
         DiscardBufferedBody();
         ResponseCompletedByApplication = false;
         BodyBytesWritten = 0;
+        _headersScanned = false;
     }
 }

@@ -339,45 +339,15 @@ internal sealed partial class Http1Connection
         long? writeLength = null;
         var writeChunked = false;
 
-        // One pass over the application's headers finds the ones that shape the head (a lookup each cost a hash).
-        long? declared = null;
-        var hasTransferEncoding = false;
-        StringValues te = default;
-        var appConnection = false;
-        StringValues connectionValue = default;
-        var hasDate = false;
-        var hasServer = false;
-        foreach (var header in headers)
-        {
-            var name = header.Key;
-            switch (name.Length)
-            {
-                case 4:
-                    hasDate |= name.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
-                    break;
-                case 6:
-                    hasServer |= name.Equals(HeaderNames.Server, StringComparison.OrdinalIgnoreCase);
-                    break;
-                case 10:
-                    if (name.Equals(HeaderNames.Connection, StringComparison.OrdinalIgnoreCase))
-                    {
-                        appConnection = true;
-                        connectionValue = header.Value;
-                    }
-                    break;
-                case 14:
-                    if (name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
-                        declared = headers.ContentLength;
-                    break;
-                case 17:
-                    if (name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase))
-                    {
-                        hasTransferEncoding = true;
-                        te = header.Value;
-                    }
-                    break;
-            }
-        }
+        // The headers that shape the head, found in one pass (the one that validated them): no lookup here.
+        var facts = ResponseHead;
+        var declared = facts.ContentLength;
+        var hasTransferEncoding = facts.HasTransferEncoding;
+        var te = facts.TransferEncoding;
+        var appConnection = facts.HasConnection;
+        var connectionValue = facts.Connection;
+        var hasDate = facts.HasDate;
+        var hasServer = facts.HasServer;
         var omitContentLength = false;
         if (!bodyAllowed)
         {

@@ -224,6 +224,20 @@ public sealed class ReviewRegressionTests
     }
 
     [Fact]
+    public async Task InvalidContentLengthSetByApp_IsRefused_WhateverTheCaseOfItsName()
+    {
+        await using var server = await TestServer.StartAsync(ctx =>
+        {
+            if (ctx.Request.Path == "/bad")
+                ctx.Response.Headers["content-LENGTH"] = "abc";
+            return ctx.Response.WriteAsync("hello");
+        });
+        await using var raw = await server.ConnectAsync();
+        await raw.SendAsync("GET /bad HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal(500, (await raw.ReadResponseAsync()).Status);
+    }
+
+    [Fact]
     public async Task NoContent204_NeverCarriesAppSetTransferEncoding()
     {
         await using var server = await TestServer.StartAsync(ctx =>
