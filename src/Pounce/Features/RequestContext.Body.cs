@@ -172,17 +172,20 @@ public abstract partial class RequestContext
             await FireOnStartingAsync();
             if (!HasStarted)
             {
+                // One pass validates the headers and finds their Content-Length and Transfer-Encoding (StartResponse
+                // takes the same pass: no lookup here nor there).
+                ValidateResponseHeaders();
                 // A declared length the buffered body cannot meet is still fixable: answer 500 instead.
-                if (ResponseHeaders.ContentLength is { } declaredLength && !ResponseBodySuppressed && BodyAllowed(StatusCode)
+                if (_headFacts.ContentLength is { } declaredLength && !ResponseBodySuppressed && BodyAllowed(StatusCode)
                     && declaredLength > _bodyBuffered)
                 {
                     throw new InvalidOperationException(
                         $"Response Content-Length mismatch: too few bytes written ({_bodyBuffered} of {declaredLength}).");
                 }
                 long? auto = null;
-                if (ResponseHeaders.ContentLength is null
+                if (_headFacts.ContentLength is null
                     && ResponseTrailers.Count == 0
-                    && !ResponseHeaders.ContainsKey("Transfer-Encoding"))
+                    && !_headFacts.HasTransferEncoding)
                 {
                     auto = _bodyBuffered;
                 }
@@ -199,7 +202,8 @@ public abstract partial class RequestContext
 
     private void StartResponse(long? autoContentLength)
     {
-        ValidateResponseHeaders();
+        if (!_headersScanned)
+            ValidateResponseHeaders();
         MarkStarted(StatusCode);
         RequestInfo.IsStreaming = _headFacts.ContentType is { } contentType
             && contentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase);

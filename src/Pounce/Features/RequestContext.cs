@@ -526,6 +526,7 @@ public abstract partial class RequestContext :
         _responseTrailers.Clear();
         _statusCode = status;
         _reasonPhrase = null;
+        _headersScanned = false;
         DiscardBufferedBody();
     }
 
