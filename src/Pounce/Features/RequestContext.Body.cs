@@ -271,7 +271,6 @@ public abstract partial class RequestContext
                     break;
                 case 14 when name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase):
                     facts.HasContentLength = true;
-                    facts.ContentLength = ParseContentLength(header.Value);
                     break;
                 case 17 when name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase):
                     facts.HasTransferEncoding = true;
@@ -279,15 +278,11 @@ public abstract partial class RequestContext
                     break;
             }
         }
+        // The dictionary's own reading of the value (one lookup, only for a response that declares a length).
+        if (facts.HasContentLength)
+            facts.ContentLength = ResponseHeaders.ContentLength;
         return facts;
     }
-
-    // HeaderDictionary.ContentLength's reading of a Content-Length value.
-    private static long? ParseContentLength(StringValues values)
-        => values.Count == 1 && !string.IsNullOrEmpty(values[0])
-            && HeaderUtilities.TryParseNonNegativeInt64(new StringSegment(values[0]).Trim(), out var length)
-                ? length
-                : null;
 
     /// <summary>Whether a response with this status may carry a body.</summary>
     protected static bool BodyAllowed(int status) => status >= 200 && status != 204 && status != 205 && status != 304;

@@ -251,17 +251,5 @@ public sealed class SendBatchTests
     }
 
     private static async Task WaitForSendsAsync(Recorder r, int count, string failure)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (true)
-        {
-            lock (r.Sends)
-            {
-                if (r.Sends.Count >= count)
-                    return;
-            }
-            Assert.True(DateTime.UtcNow < deadline, failure);
-            await Task.Delay(10);
-        }
-    }
+        => Assert.True(await r.WaitForSendsAsync(count, Wait), failure);
 }

@@ -15,6 +15,8 @@ public sealed class SendSchedulerTests
         public readonly Pipe Pipe;
         public readonly List<string> Sends = new();
         public readonly Task Loop;
+        // Released once per send, so a test can wait for the n-th send without polling.
+        private readonly SemaphoreSlim _sent = new(0);
 
         public Recorder()
         {
@@ -31,11 +33,25 @@ public sealed class SendSchedulerTests
                 {
                     lock (Sends)
                         Sends.Add(System.Text.Encoding.ASCII.GetString(result.Buffer.ToArray()));
+                    _sent.Release();
                 }
                 Pipe.Reader.AdvanceTo(result.Buffer.End);
                 if (result.IsCompleted)
                     return;
             }
+        }
+
+        /// <summary>Waits (at most <paramref name="timeout"/>) until <paramref name="count"/> sends were recorded.</summary>
+        public async Task<bool> WaitForSendsAsync(int count, TimeSpan timeout)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            for (var i = 0; i < count; i++)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || !await _sent.WaitAsync(left))
+                    return false;
+            }
+            return true;
         }
     }
 
