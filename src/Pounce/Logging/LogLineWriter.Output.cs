@@ -119,7 +119,11 @@ public sealed partial class LogLineWriter
                 break;
             var shard = active[next];
             var head = shard.Pending.Peek();
-            Gather(head.TakeNext());
+            var entry = head.TakeNext(out var record);
+            if (record)
+                GatherRecord(entry);
+            else
+                Gather(entry);
             lines++;
             if (!head.HasUnread)
             {
@@ -149,6 +153,26 @@ public sealed partial class LogLineWriter
         }
         line.CopyTo(output.AsSpan(_outputUsed));
         _outputUsed += line.Length;
+        _outputLines++;
+    }
+
+    // A text access line's record: formatted straight into the gathered output.
+    private void GatherRecord(ReadOnlySpan<byte> record)
+    {
+        var output = _output ??= new byte[OutputSize];
+        var most = record.Length + TextAccessLine.FixedMax;
+        if (output.Length - _outputUsed < most)
+        {
+            WriteGathered();
+            if (most > output.Length)
+            {
+                var line = new byte[most]; // a record of over 256 KiB: a path or agent that long is rare enough
+                Interlocked.Increment(ref _written);
+                Output(line.AsSpan(0, TextAccessLine.Format(record, line)));
+                return;
+            }
+        }
+        _outputUsed += TextAccessLine.Format(record, output.AsSpan(_outputUsed));
         _outputLines++;
     }
 

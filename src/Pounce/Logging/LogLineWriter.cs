@@ -174,6 +174,17 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
     internal bool WriteAccess(DateTime timestampUtc, ConnectionInfo connection, RequestInfo request, double durationMs, int status,
         bool abandoned, long stamp)
     {
+        if (stamp == 0)
+            stamp = Stopwatch.GetTimestamp();
+        // A text line with nothing to escape is queued as its record, which the writer thread formats.
+        var length = Format == LogFormat.Text ? TextAccessLine.RecordLength(connection, request) : -1;
+        if (length >= 0)
+        {
+            var entry = new AccessEntry(length, timestampUtc, connection, request, durationMs, status, abandoned);
+            var queued = TryEnqueue(CurrentShard(), in entry, stamp);
+            if (queued != Enqueued.Closed)
+                return queued == Enqueued.Yes;
+        }
         var buffer = LineBuffer.Rent();
         try
         {
@@ -181,7 +192,7 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
                 JsonLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs, status, abandoned);
             else
                 TextLineFormatter.WriteAccess(buffer, timestampUtc, connection, request, durationMs, status, abandoned);
-            return TryEnqueue(CurrentShard(), buffer.WrittenSpan, stamp != 0 ? stamp : Stopwatch.GetTimestamp());
+            return TryEnqueue(CurrentShard(), buffer.WrittenSpan, stamp);
         }
         finally
         {
@@ -233,27 +244,44 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
     // queued concurrently, since a line queued after both was stamped after both.
     private bool TryEnqueue(LogShard shard, ReadOnlySpan<byte> line, long stamp)
     {
+        var entry = new LineEntry(line);
+        var queued = TryEnqueue(shard, in entry, stamp);
+        return queued == Enqueued.Closed ? WriteLate(line) : queued == Enqueued.Yes;
+    }
+
+    private enum Enqueued
+    {
+        Yes,
+        /// <summary>Dropped (the queues are full), counted and reported.</summary>
+        Dropped,
+        /// <summary>The writer has stopped: nothing queued, the caller writes the line itself.</summary>
+        Closed,
+    }
+
+    private Enqueued TryEnqueue<TEntry>(LogShard shard, scoped in TEntry entry, long stamp)
+        where TEntry : IQueuedEntry, allows ref struct
+    {
         var wake = false;
         lock (shard.Gate)
         {
             if (_closed)
-                goto late;
+                return Enqueued.Closed;
             // Below its share of the capacity a queue need not look at the others (their lines cannot make up the rest).
             if (shard.QueuedLines >= _linesPerShard && QueuedLinesRacy() >= _capacity)
             {
                 Interlocked.Increment(ref _pendingDrops);
                 Interlocked.Increment(ref _totalDrops);
-                return false;
+                return Enqueued.Dropped;
             }
             var chunk = shard.Current;
-            var need = LogChunk.HeaderSize + line.Length;
+            var need = LogChunk.HeaderSize + entry.Length;
             if (chunk is null || chunk.Buffer.Length - chunk.Used < need)
             {
                 if (chunk is not null)
                     shard.Full.Enqueue(chunk);
                 chunk = shard.Current = RentChunk(need);
             }
-            chunk.Append(stamp, line);
+            chunk.Commit(stamp, entry.WriteTo(chunk.Next), entry.IsRecord);
             shard.QueuedLines++;
             // Read under the shard's lock: the writer announces its sleep before it looks at the queues (under their
             // locks), so either it sees this line or this sees it asleep.
@@ -264,9 +292,46 @@ public sealed partial class LogLineWriter : IDisposable, IAsyncDisposable
         }
         if (wake)
             _wake.Set();
-        return true;
-    late:
-        return WriteLate(line);
+        return Enqueued.Yes;
+    }
+
+    /// <summary>What a producer queues: a formatted line, or a text access line's record.</summary>
+    private interface IQueuedEntry
+    {
+        /// <summary>Bytes it takes in a chunk.</summary>
+        int Length { get; }
+
+        /// <summary>Whether it is an access record (formatted by the writer thread).</summary>
+        bool IsRecord { get; }
+
+        /// <summary>Writes it (<see cref="Length"/> bytes); returns <see cref="Length"/>.</summary>
+        int WriteTo(Span<byte> destination);
+    }
+
+    private readonly ref struct LineEntry(ReadOnlySpan<byte> line) : IQueuedEntry
+    {
+        private readonly ReadOnlySpan<byte> _line = line;
+
+        public int Length => _line.Length;
+
+        public bool IsRecord => false;
+
+        public int WriteTo(Span<byte> destination)
+        {
+            _line.CopyTo(destination);
+            return _line.Length;
+        }
+    }
+
+    private readonly ref struct AccessEntry(int length, DateTime timestampUtc, ConnectionInfo connection, RequestInfo request,
+        double durationMs, int status, bool abandoned) : IQueuedEntry
+    {
+        public int Length => length;
+
+        public bool IsRecord => true;
+
+        public int WriteTo(Span<byte> destination)
+            => TextAccessLine.WriteRecord(destination, timestampUtc, connection, request, durationMs, status, abandoned);
     }
 
     // The lines of every queue, read without their locks (a producer's capacity check): exact when no other producer runs.

@@ -281,4 +281,34 @@ public class LogLineWriterTests
                 Assert.All(lines, l => Assert.DoesNotContain("{", l, StringComparison.Ordinal));
         }
     }
+    [Fact]
+    public async Task Text_access_lines_queued_as_records_are_written_as_the_formatter_writes_them_in_order()
+    {
+        // Plain lines are queued as records and formatted by the writer thread; a line with something to escape is
+        // formatted on the caller's thread; a path of 300 000 characters makes a record larger than a write's buffer.
+        var sink = new SinkStream();
+        var writer = new LogLineWriter(sink, LogFormat.Text, capacity: 1024, ownsStream: false, queues: 1);
+        var c = Connection(7, worker: 3);
+        var expected = new StringBuilder();
+        var paths = new[] { "/a", "/caf\u00e9", "/" + new string('p', 300_000), "/quote\"d", "/b" };
+        for (var i = 0; i < paths.Length; i++)
+        {
+            var r = Request(c, i + 1, path: paths[i], durationMs: 1.5 + i, status: 200 + i, bytes: i * 1000);
+            r.UserAgent = i == 1 ? null : "agent/" + i;
+            if (i == 4)
+            {
+                using var activity = new System.Diagnostics.Activity("t").SetIdFormat(System.Diagnostics.ActivityIdFormat.W3C).Start();
+                r.CaptureTrace(activity);
+            }
+            Assert.True(writer.WriteAccess(FormatterTime.AddSeconds(i), c, r, r.DurationMs, r.Status, abandoned: i == 3));
+            var line = new LineBuffer(16);
+            TextLineFormatter.WriteAccessEscaped(line, FormatterTime.AddSeconds(i), c, r, r.DurationMs, r.Status, abandoned: i == 3);
+            expected.Append(Encoding.UTF8.GetString(line.WrittenSpan));
+            writer.TryEnqueue(Encoding.UTF8.GetBytes($"between {i}\n"));
+            expected.Append($"between {i}\n");
+        }
+        await writer.DisposeAsync();
+        Assert.Equal(expected.ToString(), Encoding.UTF8.GetString(sink.Written));
+        Assert.Equal(10, writer.WrittenLines);
+    }
 }
