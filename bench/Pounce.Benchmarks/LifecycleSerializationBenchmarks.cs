@@ -20,6 +20,9 @@ public class LifecycleSerializationBenchmarks
     private static readonly DateTime Timestamp = new(2026, 11, 25, 3, 0, 0, 123, DateTimeKind.Utc);
 
     private readonly LineBuffer _buffer = new();
+    private readonly byte[] _record = new byte[1024];
+    private readonly byte[] _line = new byte[2048];
+    private byte[] _recorded = [];
     private ConnectionInfo _connection = null!;
     private RequestInfo _request = null!;
     private LifecycleEvent _opened;
@@ -76,6 +79,14 @@ public class LifecycleSerializationBenchmarks
         // The first event on a connection also emits its ConnectionOpened; do that here so every measured
         // call is one ResponseCompleted line.
         _jsonEmitter.ResponseCompleted(_connection, _request);
+
+        // The line formatted from its record is the line formatted at once.
+        TextAccessRecord();
+        _recorded = _record.AsSpan(0, TextAccessLine.RecordLength(_connection, _request)).ToArray();
+        var fromRecord = _line.AsSpan(0, TextAccessFromRecord());
+        TextAccess();
+        if (!fromRecord.SequenceEqual(_buffer.WrittenSpan))
+            throw new InvalidOperationException("The line formatted from its record differs from the line formatted at once");
 
         // Every formatter call must produce a complete line.
         foreach (var length in new[] { JsonConnectionOpened(), JsonRequestStarted(), JsonResponseCompleted(), JsonClientDisconnected(),
@@ -223,6 +234,19 @@ public class LifecycleSerializationBenchmarks
         TextLineFormatter.WriteAccess(_buffer, Timestamp, _connection, _request, 2.0);
         return _buffer.Length;
     }
+
+    /// <summary>The request thread's part of a text access line queued through the writer: the line's record
+    /// (its facts copied, its strings narrowed), written into a buffer.</summary>
+    [Benchmark]
+    public int TextAccessRecord()
+    {
+        var length = TextAccessLine.RecordLength(_connection, _request);
+        return TextAccessLine.WriteRecord(_record, Timestamp, _connection, _request, 2.0, _request.Status, abandoned: false) + length;
+    }
+
+    /// <summary>The writer thread's part: the line formatted from its record.</summary>
+    [Benchmark]
+    public int TextAccessFromRecord() => TextAccessLine.Format(_recorded, _line);
 
     // ---- The whole emitter path ----
 

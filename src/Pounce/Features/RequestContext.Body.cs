@@ -249,11 +249,12 @@ public abstract partial class RequestContext
     private ResponseHeadFacts ScanResponseHeaders(bool validate)
     {
         var facts = default(ResponseHeadFacts);
+        var index = 0;
         foreach (var header in ResponseHeaders)
         {
             var name = header.Key;
             if (validate)
-                ValidateHeader(name, header.Value);
+                ValidateHeaderOnce(index++, name, header.Value);
             switch (name.Length)
             {
                 case 4:
@@ -342,6 +343,27 @@ public abstract partial class RequestContext
             throw new InvalidOperationException("Invalid response Content-Length: it must be one non-negative integer.");
         _headFacts = facts;
         _headersScanned = true;
+    }
+
+    // The response headers that passed validation on this connection, by their place in the response: an application
+    // sets the same name and value strings in the same order response after response, and a string that passed is
+    // valid text whatever response it is in, so a header is checked again only when its name or value is another string.
+    private const int RememberedHeaders = 8;
+    private string?[]? _validNames;
+    private string?[]? _validValues;
+
+    private void ValidateHeaderOnce(int index, string name, Microsoft.Extensions.Primitives.StringValues values)
+    {
+        var value = values.Count == 1 ? values[0] : null;
+        if (index < RememberedHeaders && value is not null && _validNames is { } names && _validValues is { } known
+            && ReferenceEquals(names[index], name) && ReferenceEquals(known[index], value))
+            return;
+        ValidateHeader(name, values);
+        if (index < RememberedHeaders && value is not null)
+        {
+            (_validNames ??= new string?[RememberedHeaders])[index] = name;
+            (_validValues ??= new string?[RememberedHeaders])[index] = value;
+        }
     }
 
     /// <summary>Rejects header names and values that would break the message (CR, LF, other controls).</summary>

@@ -101,8 +101,14 @@ internal sealed partial class Http1Connection
             case KnownHeaders.Host:
                 _hostCount++;
                 _hostEmpty = value.IsEmpty;
-                if (!HttpCharacters.IsValidHost(value))
-                    return ConnectionEnd.BadHost;
+                // A value whose bytes repeat an earlier field's comes as the same string (see ParseHeaderLine): the
+                // string that passed is valid text, whatever request it came with.
+                if (!ReferenceEquals(valueText, _validHost))
+                {
+                    if (!HttpCharacters.IsValidHost(value))
+                        return ConnectionEnd.BadHost;
+                    _validHost = valueText;
+                }
                 break;
             case KnownHeaders.ContentLength:
                 if (++_contentLengthCount > 1)

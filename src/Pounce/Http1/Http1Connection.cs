@@ -44,6 +44,7 @@ internal sealed partial class Http1Connection : RequestContext
     private int _emptyLinesBeforeRequest;
     private int _hostCount;
     private bool _hostEmpty;
+    private string? _validHost; // a Host value that passed IsValidHost (the same string comes back while the bytes repeat)
     private int _contentLengthCount;
     private long _contentLength;
     private string? _transferEncoding;

@@ -112,7 +112,7 @@ internal static class TextAccessLine
     /// <see cref="FixedMax"/> longer than the record); returns its length.</summary>
     public static int Format(ReadOnlySpan<byte> record, Span<byte> d)
     {
-        var head = MemoryMarshal.Read<Head>(record);
+        ref readonly var head = ref MemoryMarshal.AsRef<Head>(record); // read in place (x64 and arm64 read unaligned fields)
         var strings = record[Unsafe.SizeOf<Head>()..];
         var addr = Take(ref strings, head.AddressLength);
         var method = Take(ref strings, head.MethodLength);
@@ -152,11 +152,21 @@ internal static class TextAccessLine
         Put(d, ref pos, "\" "u8);
         pos += JsonLineFormatter.FormatMs(head.DurationMs, d[pos..]);
         Put(d, ref pos, " request_id="u8);
+        var id = pos;
         Integer(d, ref pos, head.RequestConnectionId);
+        var idLength = pos - id;
         Put(d, ref pos, "-"u8);
         Integer(d, ref pos, head.Sequence);
         Put(d, ref pos, " connection_id="u8);
-        Integer(d, ref pos, head.ConnectionId);
+        if (head.ConnectionId == head.RequestConnectionId)
+        {
+            d.Slice(id, idLength).CopyTo(d[pos..]); // the same number, formatted once
+            pos += idLength;
+        }
+        else
+        {
+            Integer(d, ref pos, head.ConnectionId);
+        }
         Put(d, ref pos, " worker_id="u8);
         Integer(d, ref pos, head.WorkerId);
         if ((head.Flags & Abandoned) != 0)
