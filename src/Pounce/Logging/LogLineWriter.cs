@@ -14,7 +14,9 @@ namespace Pounce.Logging;
 /// <remarks>
 /// Callers format a line on their own thread (into a per-thread buffer) and copy it, under a short lock, into the
 /// chunk (64 KiB, reused) of the queue of the processor they run on (a <see cref="LogShard"/>), so producers on different
-/// cores neither wait for each other nor pass a queue's cache lines back and forth. Each line is queued with the
+/// cores neither wait for each other nor pass a queue's cache lines back and forth. A text access line with nothing to
+/// escape is queued instead as its record (the request's facts, see <see cref="TextAccessLine"/>) and formatted by the
+/// writer thread as it gathers lines for a write. Each line is queued with the
 /// monotonic time at which it was queued; a dedicated background thread takes the chunks of every queue, merges their
 /// lines back into that order and writes them with one call per batch. So a line queued after another one was queued
 /// (by the same thread, or by another one that the first caused to run) is written after it, as with one queue. The
