@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -189,11 +190,16 @@ internal static class TextAccessLine
         var length = RecordLength(c, r);
         if (length < 0)
             return false;
-        var record = t_record is { } cached && cached.Length >= length ? cached : t_record = new byte[Math.Max(length, 1024)];
+        // The thread keeps a scratch record of 1 KiB; a longer one (a very long path or agent) is rented for the line.
+        var record = length <= ScratchSize ? t_record ??= new byte[ScratchSize] : ArrayPool<byte>.Shared.Rent(length);
         WriteRecord(record, timestampUtc, c, r, durationMs, status, abandoned);
         output.Advance(Format(record.AsSpan(0, length), output.GetSpan(FixedMax + length)));
+        if (length > ScratchSize)
+            ArrayPool<byte>.Shared.Return(record);
         return true;
     }
+
+    private const int ScratchSize = 1024;
 
     [ThreadStatic]
     private static byte[]? t_record;

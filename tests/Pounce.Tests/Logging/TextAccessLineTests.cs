@@ -74,6 +74,18 @@ public class TextAccessLineTests
             Utf8(buffer.WrittenSpan));
     }
 
+    [Fact]
+    public void A_line_longer_than_the_threads_scratch_record_is_written_whole()
+    {
+        var c = Connection(5, worker: 2);
+        var r = Request(c, 4, method: "GET", path: "/" + new string('p', 5000), durationMs: 0.25, status: 200, bytes: 13);
+        var fast = new LineBuffer(16);
+        var slow = new LineBuffer(16);
+        Assert.True(TextAccessLine.TryWrite(fast, Time, c, r, r.DurationMs, 200, abandoned: false));
+        TextLineFormatter.WriteAccessEscaped(slow, Time, c, r, r.DurationMs, 200, abandoned: false);
+        Assert.Equal(Utf8(slow.WrittenSpan), Utf8(fast.WrittenSpan));
+    }
+
     private static bool IsPlain(string s)
     {
         foreach (var ch in s)
