@@ -352,7 +352,7 @@ public abstract partial class RequestContext
     private string?[]? _validNames;
     private string?[]? _validValues;
 
-    private void ValidateHeaderOnce(int index, string name, Microsoft.Extensions.Primitives.StringValues values)
+    private void ValidateHeaderOnce(int index, string name, StringValues values)
     {
         var value = values.Count == 1 ? values[0] : null;
         if (index < RememberedHeaders && value is not null && _validNames is { } names && _validValues is { } known

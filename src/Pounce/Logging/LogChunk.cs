@@ -41,13 +41,6 @@ internal sealed class LogChunk(byte[] buffer)
         Lines++;
     }
 
-    /// <summary>Appends one line with its stamp; the caller made sure it fits.</summary>
-    public void Append(long stamp, ReadOnlySpan<byte> line)
-    {
-        line.CopyTo(Next);
-        Commit(stamp, line.Length, record: false);
-    }
-
     /// <summary>Whether a line not consumed yet is left.</summary>
     public bool HasUnread => Read < Used;
 
