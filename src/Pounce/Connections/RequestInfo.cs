@@ -104,10 +104,43 @@ public sealed class RequestInfo
     {
         get
         {
-            // At most 20 + 1 + 11 characters: formatted on the stack, one string allocated, no interpolation handler.
-            Span<char> text = stackalloc char[40];
-            TryFormatRequestId(text, out var written);
-            return new string(text[..written]);
+            var connection = ConnectionId;
+            var sequence = Sequence;
+            if (connection < 0 || sequence < 0)
+            {
+                Span<char> text = stackalloc char[40]; // at most 20 + 1 + 11 characters
+                TryFormatRequestId(text, out var written);
+                return new string(text[..written]);
+            }
+            // Hosting asks for it on every request (the trace identifier of its log scope): the digits are written
+            // straight into the new string, with no format provider to look up.
+            var a = DecimalDigits((ulong)connection);
+            return string.Create(a + 1 + DecimalDigits((uint)sequence), (connection, sequence, a), static (text, id) =>
+            {
+                WriteDigits(text[..id.a], (ulong)id.connection);
+                text[id.a] = '-';
+                WriteDigits(text[(id.a + 1)..], (uint)id.sequence);
+            });
+        }
+    }
+
+    private static int DecimalDigits(ulong value)
+    {
+        var digits = 1;
+        while (value >= 10)
+        {
+            value /= 10;
+            digits++;
+        }
+        return digits;
+    }
+
+    private static void WriteDigits(Span<char> text, ulong value)
+    {
+        for (var i = text.Length - 1; i >= 0; i--)
+        {
+            text[i] = (char)('0' + (int)(value % 10));
+            value /= 10;
         }
     }
 

@@ -44,6 +44,8 @@ public class TextAccessLineTests
                 r.UserAgent = agent;
                 r.Version = (HttpVersionKind)version;
                 r.ResponseStarted = v.Item5;
+                if (id.Item3 % 4 == 0)
+                    r.ConnectionId = id.Item1 / 3; // a request id whose connection part is not the connection's (recorded apart)
                 if (trace)
                 {
                     using var activity = new Activity("t").SetIdFormat(ActivityIdFormat.W3C).Start();
