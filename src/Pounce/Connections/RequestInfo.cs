@@ -146,14 +146,22 @@ public sealed class RequestInfo
 
     /// <summary>Writes the request id into <paramref name="destination"/> without allocating.</summary>
     public bool TryFormatRequestId(Span<byte> destination, out int written)
+        => TryFormatRequestId(ConnectionId, Sequence, destination, out written, out _);
+
+    /// <summary>Writes the request id of <paramref name="connectionId"/> and <paramref name="sequence"/> (for a
+    /// request known only by those numbers, as in an access record); <paramref name="connectionLength"/> is the length
+    /// of its connection part.</summary>
+    internal static bool TryFormatRequestId(long connectionId, int sequence, Span<byte> destination, out int written,
+        out int connectionLength)
     {
         written = 0;
-        if (!ConnectionId.TryFormat(destination, out var a, default, System.Globalization.CultureInfo.InvariantCulture) || a >= destination.Length)
+        if (!System.Buffers.Text.Utf8Formatter.TryFormat(connectionId, destination, out connectionLength)
+            || connectionLength >= destination.Length)
             return false;
-        destination[a] = (byte)'-';
-        if (!Sequence.TryFormat(destination[(a + 1)..], out var b, default, System.Globalization.CultureInfo.InvariantCulture))
+        destination[connectionLength] = (byte)'-';
+        if (!System.Buffers.Text.Utf8Formatter.TryFormat(sequence, destination[(connectionLength + 1)..], out var b))
             return false;
-        written = a + 1 + b;
+        written = connectionLength + 1 + b;
         return true;
     }
 

@@ -154,10 +154,8 @@ internal static class TextAccessLine
         pos += JsonLineFormatter.FormatMs(head.DurationMs, d[pos..]);
         Put(d, ref pos, " request_id="u8);
         var id = pos;
-        Integer(d, ref pos, head.RequestConnectionId);
-        var idLength = pos - id;
-        Put(d, ref pos, "-"u8);
-        Integer(d, ref pos, head.Sequence);
+        RequestInfo.TryFormatRequestId(head.RequestConnectionId, head.Sequence, d[pos..], out var idText, out var idLength);
+        pos += idText;
         Put(d, ref pos, " connection_id="u8);
         if (head.ConnectionId == head.RequestConnectionId)
         {
